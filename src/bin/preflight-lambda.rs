@@ -1,0 +1,64 @@
+//! `preflight-lambda`: the custom resource handler. Builds the AWS clients and the HTTP client once,
+//! then hands every event to `preflight::cfn::handle`, which always answers CloudFormation.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use preflight::aws::{AwsFacts, Connection, load_config};
+use preflight::cfn::{self, HttpSink, Invocation, Runner};
+use preflight::fetch::Pending;
+use preflight::{Report, Spec};
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+
+struct Engine(AwsFacts);
+
+impl Runner for Engine {
+    async fn run(&self, spec: Spec, pending: Arc<Pending>) -> Report {
+        preflight::run(&spec, &self.0, &pending).await
+    }
+}
+
+/// Logs to stdout (CloudWatch) at `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default info), as JSON when
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`. Whatever the level, the crates that would print the raw event or
+/// request URLs at trace level (and so the ResponseURL) are held at info.
+fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    let mut filter = EnvFilter::builder().parse_lossy(level.to_ascii_lowercase());
+    for quiet in ["lambda_runtime=info", "lambda_runtime_api_client=info", "reqwest=info", "hyper=info", "hyper_util=info", "aws_smithy_runtime=info", "aws_smithy_http_client=info"] {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).without_time();
+    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = load_config(&Connection::default()).await;
+    let engine = Arc::new(Engine(AwsFacts::new(&config)));
+    let sink = HttpSink::new()?;
+    let allow_loopback = std::env::var("PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL").is_ok_and(|v| v == "1");
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (engine, sink) = (Arc::clone(&engine), sink.clone());
+        async move {
+            let invocation = Invocation {
+                deadline: UNIX_EPOCH + Duration::from_millis(event.context.deadline),
+                log_group: event.context.env_config.log_group.clone(),
+                log_stream: event.context.env_config.log_stream.clone(),
+            };
+            if invocation.deadline < SystemTime::now() {
+                tracing::warn!("the invocation deadline is already past; answering at once");
+            }
+            Ok::<Value, Error>(cfn::handle(event.payload, &invocation, engine, &sink, allow_loopback).await)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,97 @@
+//! `preflight`: the command-line surface. Parses arguments, loads the SDK configuration once, runs
+//! the library and prints the report. Exit status: 0 pass, 1 fail, 2 bad input or could not run.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use preflight::aws::{AwsFacts, Connection, load_config};
+use preflight::fetch::Pending;
+use preflight::{Spec, Verdict};
+
+/// Prove before a deploy that the keys, parameters, buckets and hosted zones a stack depends on
+/// will work for the roles that use them.
+#[derive(Parser)]
+#[command(name = "preflight", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the checks of a spec file against the account of the current AWS credentials.
+    ///
+    /// Exit status: 0 when every check passes (unknowns are warnings unless Options.OnUnknown is
+    /// fail), 1 when a check fails, 2 when the spec is invalid or Preflight could not run.
+    Check {
+        /// The spec: YAML or JSON (see DESIGN.md for the keys).
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The AWS region (default: the SDK's configuration, e.g. AWS_REGION).
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
+        /// Send every AWS call to this endpoint (a local AWS such as moto); default: AWS_ENDPOINT_URL or AWS.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Grouped, aligned text; coloured on a terminal.
+    Text,
+    /// The JSON report.
+    Json,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { spec, format, region, endpoint_url } => check(spec, format, Connection { region, endpoint_url }).await,
+    }
+}
+
+async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCode {
+    let spec = match Spec::from_file(&path) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(endpoint) = &connection.endpoint_url
+        && reqwest::Url::parse(endpoint).is_err()
+    {
+        eprintln!("error: --endpoint-url: not a URL: `{endpoint}`");
+        return ExitCode::from(2);
+    }
+    let config = load_config(&connection).await;
+    if config.region().is_none() && !spec.is_empty() {
+        eprintln!("error: no AWS region: pass --region or set AWS_REGION");
+        return ExitCode::from(2);
+    }
+    let source = AwsFacts::new(&config);
+    let pending = Pending::default();
+    let report = preflight::run(&spec, &source, &pending).await;
+    let text = match format {
+        Format::Json => format!("{:#}\n", report.to_json()),
+        Format::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            report.to_text(color)
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        return ExitCode::from(2);
+    }
+    match report.verdict() {
+        Verdict::Pass => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(1),
+    }
+}
