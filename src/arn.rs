@@ -56,14 +56,9 @@ impl PrincipalArn {
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("not an IAM principal ARN ({why}): `{text}`");
         let mut parts = text.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad("expected arn:PARTITION:iam::ACCOUNT:role/NAME"));
         };
         if !is_partition(partition) {
@@ -142,7 +137,9 @@ impl KeyRef {
     /// Parses a key id, key ARN, alias name or alias ARN.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
-            format!("not a KMS key id, key ARN, alias name or alias ARN: `{text}` (expected e.g. `alias/app-data` or a key id)")
+            format!(
+                "not a KMS key id, key ARN, alias name or alias ARN: `{text}` (expected e.g. `alias/app-data` or a key id)"
+            )
         };
         if let Some(name) = text.strip_prefix("alias/") {
             return if valid_alias_name(name) { Ok(Self::Alias(text.to_owned())) } else { Err(bad()) };
@@ -187,15 +184,11 @@ fn split_path(rest: &str) -> Option<(String, String)> {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 fn valid_alias_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 250
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+    !name.is_empty() && name.len() <= 250 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
 }
 
 /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, ...

@@ -99,7 +99,12 @@ fn is_aws_s3_host(host: &str) -> bool {
 
 /// Where answers go. [`HttpSink`] PUTs them; unit tests record them.
 pub trait ResponseSink: Send + Sync {
-    fn put(&self, url: &ResponseUrl, body: String, deadline: SystemTime) -> impl Future<Output = Result<(), PutError>> + Send;
+    fn put(
+        &self,
+        url: &ResponseUrl,
+        body: String,
+        deadline: SystemTime,
+    ) -> impl Future<Output = Result<(), PutError>> + Send;
 }
 
 /// Why an answer could not be delivered.
@@ -144,7 +149,9 @@ impl ResponseSink for HttpSink {
                 .await;
             let retry_because = match sent {
                 Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) if r.status().is_server_error() => PutError::Status { status: r.status().as_u16(), attempts: attempt },
+                Ok(r) if r.status().is_server_error() => {
+                    PutError::Status { status: r.status().as_u16(), attempts: attempt }
+                }
                 Ok(r) => return Err(PutError::Status { status: r.status().as_u16(), attempts: attempt }),
                 // `without_url` keeps the presigned URL out of the message.
                 Err(e) => PutError::Transport { attempts: attempt, message: e.without_url().to_string() },
@@ -191,7 +198,8 @@ impl EventIds {
                 hash ^= u64::from(b);
                 hash = hash.wrapping_mul(0x0100_0000_01b3);
             }
-            let name: String = self.logical_resource_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect();
+            let name: String =
+                self.logical_resource_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect();
             format!("preflight-{name}-{hash:016x}")
         })
     }
@@ -230,8 +238,9 @@ pub async fn handle<R: Runner, K: ResponseSink>(
         Ok(url) => {
             let text = body.to_string();
             let bytes = text.len();
+            let status = body.get("Status").and_then(Value::as_str).unwrap_or_default();
             match sink.put(&url, text, invocation.deadline).await {
-                Ok(()) => tracing::info!(request_id = %ids.request_id, status = %body["Status"], bytes, "answered CloudFormation"),
+                Ok(()) => tracing::info!(request_id = %ids.request_id, status, bytes, "answered CloudFormation"),
                 Err(e) => tracing::error!(request_id = %ids.request_id, error = %e, "could not answer CloudFormation"),
             }
         }
@@ -280,7 +289,13 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
     };
     let spec = match Spec::from_value(&properties, Origin::Properties) {
         Ok(spec) => spec,
-        Err(e) => return Outcome::Failed { head: format!("Preflight's properties are invalid: {e}"), lines: vec![], report: None },
+        Err(e) => {
+            return Outcome::Failed {
+                head: format!("Preflight's properties are invalid: {e}"),
+                lines: vec![],
+                report: None,
+            };
+        }
     };
 
     let pending = Arc::new(Pending::default());
@@ -294,9 +309,12 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
     match tokio::time::timeout(budget, task).await {
         Ok(Ok(report)) => outcome_of(report),
         Ok(Err(join)) => {
-            let why = if join.is_panic() { panic_text(join.into_panic()) } else { "the check task was cancelled".into() };
+            let why =
+                if join.is_panic() { panic_text(join.into_panic()) } else { "the check task was cancelled".into() };
             Outcome::Failed {
-                head: format!("Preflight failed with an internal error, so nothing was verified (this is a bug in Preflight): {why}"),
+                head: format!(
+                    "Preflight failed with an internal error, so nothing was verified (this is a bug in Preflight): {why}"
+                ),
                 lines: vec![],
                 report: None,
             }
@@ -304,7 +322,8 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
         Err(_) => {
             abort.abort();
             let waiting = pending.snapshot();
-            let waiting = if waiting.is_empty() { "no AWS call (the checks themselves)".to_owned() } else { waiting.join(", ") };
+            let waiting =
+                if waiting.is_empty() { "no AWS call (the checks themselves)".to_owned() } else { waiting.join(", ") };
             Outcome::Failed {
                 head: format!(
                     "Preflight ran out of time {}s before the Lambda deadline while still waiting for {waiting}; raise the function timeout or check that AWS is reachable from the function",
@@ -335,7 +354,9 @@ fn outcome_of(report: Report) -> Outcome {
             Outcome::Success { reason, report: Some(report) }
         }
         Verdict::Fail => {
-            let deciding = |s: Status| s == Status::Fail || (s == Status::Unknown && report.on_unknown == crate::spec::OnUnknown::Fail);
+            let deciding = |s: Status| {
+                s == Status::Fail || (s == Status::Unknown && report.on_unknown == crate::spec::OnUnknown::Fail)
+            };
             let lines = report
                 .findings
                 .iter()
@@ -392,7 +413,9 @@ fn response_body(ids: &EventIds, outcome: &Outcome, invocation: &Invocation) -> 
     let mut body = serde_json::to_value(&response).unwrap_or(Value::Null);
     let base = body.to_string().len();
     let reason = fit_reason(head, lines, &where_logged, MAX_RESPONSE_BYTES.saturating_sub(base));
-    body["Reason"] = Value::String(reason);
+    if let Some(map) = body.as_object_mut() {
+        map.insert("Reason".to_owned(), Value::String(reason));
+    }
     body
 }
 
@@ -471,7 +494,8 @@ mod tests {
     use serde_json::json;
     use std::sync::Mutex;
 
-    const URL: &str = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws/abc?X-Amz-Signature=SECRET";
+    const URL: &str =
+        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws/abc?X-Amz-Signature=SECRET";
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<String>>);
@@ -547,8 +571,9 @@ mod tests {
 
     #[tokio::test]
     async fn create_with_an_empty_spec_succeeds_with_counts() {
-        let (out, puts) = answer(event("Create", json!({"ServiceToken": "x"})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
-        assert_eq!(puts, [out.clone()]);
+        let (out, puts) =
+            answer(event("Create", json!({"ServiceToken": "x"})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
+        assert_eq!(puts, std::slice::from_ref(&out));
         assert_eq!(out["Status"], "SUCCESS");
         assert_eq!(out["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "0", "Passed": "0"}));
         assert_eq!(out["StackId"], "arn:aws:cloudformation:us-east-1:111111111111:stack/app/1");
@@ -563,7 +588,10 @@ mod tests {
         assert_eq!(b["Status"], "FAILED");
         let (u, _) = answer(event("Update", json!({})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
         let (d, _) = answer(event("Delete", json!({})), Fake::Panics, 60).await;
-        assert_eq!((u["PhysicalResourceId"].as_str(), d["PhysicalResourceId"].as_str()), (Some("phys-1"), Some("phys-1")));
+        assert_eq!(
+            (u["PhysicalResourceId"].as_str(), d["PhysicalResourceId"].as_str()),
+            (Some("phys-1"), Some("phys-1"))
+        );
     }
 
     #[tokio::test]
@@ -571,7 +599,10 @@ mod tests {
         let (out, puts) = answer(event("Delete", json!({"Bogus": true})), Fake::Panics, 60).await;
         assert_eq!(puts.len(), 1);
         assert_eq!(out["Status"], "SUCCESS");
-        assert_eq!(out["Reason"], "Preflight checks nothing on delete (full report in CloudWatch Logs group /aws/lambda/preflight stream 2026/11/23/[$LATEST]abc)");
+        assert_eq!(
+            out["Reason"],
+            "Preflight checks nothing on delete (full report in CloudWatch Logs group /aws/lambda/preflight stream 2026/11/23/[$LATEST]abc)"
+        );
     }
 
     #[tokio::test]
@@ -580,7 +611,9 @@ mod tests {
         ev["OldResourceProperties"] = json!({"Options": {"Nonce": "200"}});
         let (out, _) = answer(ev, Fake::Panics, 60).await;
         assert_eq!(out["Status"], "SUCCESS");
-        assert!(out["Reason"].as_str().unwrap().starts_with("Preflight skipped its checks: this update is a rollback (deploy nonce 100 is older than 200)"));
+        assert!(out["Reason"].as_str().unwrap().starts_with(
+            "Preflight skipped its checks: this update is a rollback (deploy nonce 100 is older than 200)"
+        ));
         // A newer nonce is an ordinary update: the checks run.
         let mut ev = event("Update", json!({"Options": {"Nonce": "300"}}));
         ev["OldResourceProperties"] = json!({"Options": {"Nonce": "200"}});
@@ -591,11 +624,16 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_properties_fail_naming_the_path() {
-        let (out, puts) = answer(event("Create", json!({"Parameters": [{"Name": "/a", "Readers": ["x"]}]})), Fake::Panics, 60).await;
+        let (out, puts) =
+            answer(event("Create", json!({"Parameters": [{"Name": "/a", "Readers": ["x"]}]})), Fake::Panics, 60).await;
         assert_eq!(puts.len(), 1);
         assert_eq!(out["Status"], "FAILED");
         let reason = out["Reason"].as_str().unwrap();
-        assert!(reason.starts_with("Preflight's properties are invalid: Parameters[0].Readers[0]: not an IAM principal ARN"), "{reason}");
+        assert!(
+            reason
+                .starts_with("Preflight's properties are invalid: Parameters[0].Readers[0]: not an IAM principal ARN"),
+            "{reason}"
+        );
         assert!(out.get("Data").is_none_or(|d| d == &json!({})));
     }
 
@@ -605,7 +643,10 @@ mod tests {
         let (out, puts) = answer(ev, Fake::Panics, 60).await;
         assert_eq!(puts.len(), 1);
         assert_eq!(out["Status"], "FAILED");
-        assert!(out["Reason"].as_str().unwrap().contains("malformed custom resource event: missing field `StackId`"), "{out}");
+        assert!(
+            out["Reason"].as_str().unwrap().contains("malformed custom resource event: missing field `StackId`"),
+            "{out}"
+        );
         assert_eq!(out["RequestId"], "r");
         let (out, puts) = answer(json!({"RequestType": "Explode", "ResponseURL": URL}), Fake::Panics, 60).await;
         assert_eq!((puts.len(), out["Status"].as_str()), (1, Some("FAILED")));
@@ -627,7 +668,12 @@ mod tests {
         let (out, puts) = answer(event("Create", json!({})), Fake::Panics, 60).await;
         assert_eq!(puts.len(), 1);
         assert_eq!(out["Status"], "FAILED");
-        assert!(out["Reason"].as_str().unwrap().contains("internal error, so nothing was verified (this is a bug in Preflight): boom in a check"));
+        assert!(
+            out["Reason"]
+                .as_str()
+                .unwrap()
+                .contains("internal error, so nothing was verified (this is a bug in Preflight): boom in a check")
+        );
     }
 
     #[tokio::test]
@@ -660,7 +706,12 @@ mod tests {
             let text = serde_json::to_string(&puts[0]).unwrap();
             assert!(text.len() <= MAX_RESPONSE_BYTES, "{count}x{len}: {} bytes", text.len());
             let reason = out["Reason"].as_str().unwrap();
-            assert!(reason.starts_with(&format!("Preflight failed: {count} failed, 0 unknown, 0 passed 1) [parameter] role `r0`")), "{reason}");
+            assert!(
+                reason.starts_with(&format!(
+                    "Preflight failed: {count} failed, 0 unknown, 0 passed 1) [parameter] role `r0`"
+                )),
+                "{reason}"
+            );
             assert!(reason.ends_with("stream 2026/11/23/[$LATEST]abc)"), "{count}x{len}: {reason}");
             if count == 1000 {
                 assert!(reason.contains("more; full report in CloudWatch Logs"), "{reason}");

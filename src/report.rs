@@ -129,7 +129,11 @@ impl Report {
     /// Fail if any finding fails, or is unknown under `OnUnknown: fail`; else pass.
     pub fn verdict(&self) -> Verdict {
         let c = self.counts();
-        if c.failed > 0 || (c.unknown > 0 && self.on_unknown == OnUnknown::Fail) { Verdict::Fail } else { Verdict::Pass }
+        if c.failed > 0 || (c.unknown > 0 && self.on_unknown == OnUnknown::Fail) {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
     }
 
     /// `2 failed, 1 unknown, 14 passed`.
@@ -168,9 +172,15 @@ impl Report {
 
         let mut out = String::new();
         match (&self.account, &self.region) {
-            (Some(a), Some(r)) => { let _ = writeln!(out, "Preflight: account {a}, region {r}"); }
-            (None, Some(r)) => { let _ = writeln!(out, "Preflight: region {r}"); }
-            _ => { let _ = writeln!(out, "Preflight"); }
+            (Some(a), Some(r)) => {
+                let _ = writeln!(out, "Preflight: account {a}, region {r}");
+            }
+            (None, Some(r)) => {
+                let _ = writeln!(out, "Preflight: region {r}");
+            }
+            _ => {
+                let _ = writeln!(out, "Preflight");
+            }
         }
         let mut checks: Vec<CheckKind> = self.findings.iter().map(|f| f.check).collect();
         checks.sort();
@@ -183,7 +193,9 @@ impl Report {
                 let label = format!("{:<7}", f.status.label());
                 let _ = write!(out, "  {}  ", paint(status_style(f.status), &label));
                 match &f.principal {
-                    Some(p) => { let _ = write!(out, "{:<width$}  {}", f.subject, paint(dim, p)); }
+                    Some(p) => {
+                        let _ = write!(out, "{:<width$}  {}", f.subject, paint(dim, p));
+                    }
                     None => out.push_str(&f.subject),
                 }
                 out.push('\n');
@@ -226,12 +238,16 @@ mod tests {
         let r = Report::new(vec![], OnUnknown::Warn);
         assert_eq!(r.verdict(), Verdict::Pass);
         assert_eq!(r.summary(), "0 failed, 0 unknown, 0 passed");
-        assert_eq!(r.to_json(), serde_json::json!({"status": "pass", "summary": "0 failed, 0 unknown, 0 passed", "findings": []}));
+        assert_eq!(
+            r.to_json(),
+            serde_json::json!({"status": "pass", "summary": "0 failed, 0 unknown, 0 passed", "findings": []})
+        );
     }
 
     #[test]
     fn unknown_warns_by_default_and_fails_on_request() {
-        let fs = vec![finding(CheckKind::Key, "alias/a", Status::Unknown), finding(CheckKind::Key, "alias/b", Status::Pass)];
+        let fs =
+            vec![finding(CheckKind::Key, "alias/a", Status::Unknown), finding(CheckKind::Key, "alias/b", Status::Pass)];
         assert_eq!(Report::new(fs.clone(), OnUnknown::Warn).verdict(), Verdict::Pass);
         assert_eq!(Report::new(fs, OnUnknown::Fail).verdict(), Verdict::Fail);
     }
@@ -251,7 +267,10 @@ mod tests {
         let json = r.to_json();
         assert_eq!(json["status"], "fail");
         assert_eq!(json["summary"], "1 failed, 1 unknown, 1 passed");
-        assert_eq!(json["findings"][0], serde_json::json!({"check": "parameter", "subject": "/a", "status": "fail", "message": "/a is Fail", "evidence": []}));
+        assert_eq!(
+            json["findings"][0],
+            serde_json::json!({"check": "parameter", "subject": "/a", "status": "fail", "message": "/a is Fail", "evidence": []})
+        );
     }
 
     #[test]

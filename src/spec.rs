@@ -111,11 +111,7 @@ pub struct SpecIssue {
 
 impl fmt::Display for SpecIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
 
@@ -136,19 +132,61 @@ fn join_issues(issues: &[SpecIssue]) -> String {
 
 /// The KMS actions a spec may name (the KMS API's operations), in canonical case.
 pub const KMS_ACTIONS: &[&str] = &[
-    "kms:CancelKeyDeletion", "kms:ConnectCustomKeyStore", "kms:CreateAlias", "kms:CreateCustomKeyStore",
-    "kms:CreateGrant", "kms:CreateKey", "kms:Decrypt", "kms:DeleteAlias", "kms:DeleteCustomKeyStore",
-    "kms:DeleteImportedKeyMaterial", "kms:DeriveSharedSecret", "kms:DescribeCustomKeyStores", "kms:DescribeKey",
-    "kms:DisableKey", "kms:DisableKeyRotation", "kms:DisconnectCustomKeyStore", "kms:EnableKey",
-    "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
-    "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateMac",
-    "kms:GenerateRandom", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:GetParametersForImport",
-    "kms:GetPublicKey", "kms:ImportKeyMaterial", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
-    "kms:ListKeyRotations", "kms:ListKeys", "kms:ListResourceTags", "kms:ListRetirableGrants", "kms:PutKeyPolicy",
-    "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:ReplicateKey", "kms:RetireGrant", "kms:RevokeGrant",
-    "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:Sign", "kms:SynchronizeMultiRegionKey",
-    "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateCustomKeyStore",
-    "kms:UpdateKeyDescription", "kms:UpdatePrimaryRegion", "kms:Verify", "kms:VerifyMac",
+    "kms:CancelKeyDeletion",
+    "kms:ConnectCustomKeyStore",
+    "kms:CreateAlias",
+    "kms:CreateCustomKeyStore",
+    "kms:CreateGrant",
+    "kms:CreateKey",
+    "kms:Decrypt",
+    "kms:DeleteAlias",
+    "kms:DeleteCustomKeyStore",
+    "kms:DeleteImportedKeyMaterial",
+    "kms:DeriveSharedSecret",
+    "kms:DescribeCustomKeyStores",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:DisconnectCustomKeyStore",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:GenerateRandom",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:GetParametersForImport",
+    "kms:GetPublicKey",
+    "kms:ImportKeyMaterial",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListKeys",
+    "kms:ListResourceTags",
+    "kms:ListRetirableGrants",
+    "kms:PutKeyPolicy",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:ReplicateKey",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:Sign",
+    "kms:SynchronizeMultiRegionKey",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateCustomKeyStore",
+    "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+    "kms:Verify",
+    "kms:VerifyMac",
 ];
 
 /// KMS key policy documents are at most 32 KB (KMS quotas: "Key policy document size").
@@ -380,7 +418,10 @@ impl Parser {
                 let q = self.string(v, &p)?;
                 // CDK: "Qualifier must be an alphanumeric identifier of at most 10 characters".
                 if q.is_empty() || q.len() > 10 || !q.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    self.error(&p, format!("expected an alphanumeric CDK qualifier of at most 10 characters, got `{q}`"));
+                    self.error(
+                        &p,
+                        format!("expected an alphanumeric CDK qualifier of at most 10 characters, got `{q}`"),
+                    );
                     return None;
                 }
                 q
@@ -436,7 +477,10 @@ impl Parser {
                     match KMS_ACTIONS.iter().find(|a| a.eq_ignore_ascii_case(&text)) {
                         Some(a) => Some((*a).to_owned()),
                         None => {
-                            p.error(path, format!("not a KMS action: `{text}` (expected e.g. kms:Decrypt, kms:GenerateDataKey)"));
+                            p.error(
+                                path,
+                                format!("not a KMS action: `{text}` (expected e.g. kms:Decrypt, kms:GenerateDataKey)"),
+                            );
                             None
                         }
                     }
@@ -453,7 +497,10 @@ impl Parser {
             if is_via_service(&s) {
                 Some(s)
             } else {
-                self.error(&p, format!("expected SERVICE.REGION.amazonaws.com (e.g. ssm.us-east-1.amazonaws.com), got `{s}`"));
+                self.error(
+                    &p,
+                    format!("expected SERVICE.REGION.amazonaws.com (e.g. ssm.us-east-1.amazonaws.com), got `{s}`"),
+                );
                 None
             }
         });
@@ -512,13 +559,19 @@ impl Parser {
                 }
             },
             other => {
-                self.error(&policy_path, format!("expected a policy document (object or JSON string), got {}", kind_of(other)));
+                self.error(
+                    &policy_path,
+                    format!("expected a policy document (object or JSON string), got {}", kind_of(other)),
+                );
                 return None;
             }
         };
         let size = Value::Object(policy.clone()).to_string().len();
         if size > MAX_KEY_POLICY_BYTES {
-            self.error(&policy_path, format!("key policies are at most {MAX_KEY_POLICY_BYTES} bytes, this one is {size}"));
+            self.error(
+                &policy_path,
+                format!("key policies are at most {MAX_KEY_POLICY_BYTES} bytes, this one is {size}"),
+            );
         }
         match policy.get("Statement") {
             Some(Value::Object(_) | Value::Array(_)) => {}
@@ -542,7 +595,10 @@ impl Parser {
         let id = self.string(id, &id_path)?;
         let bare = id.strip_prefix("/hostedzone/").unwrap_or(&id);
         if bare.is_empty() || bare.len() > 32 || !bare.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
-            self.error(&id_path, format!("expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ, got `{id}`"));
+            self.error(
+                &id_path,
+                format!("expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ, got `{id}`"),
+            );
             return None;
         }
         let record_names = self.items(map, path, "RecordNames", "DNS names", |p, v, path| {
@@ -571,7 +627,9 @@ impl Parser {
         let nonce = map.get("Nonce").and_then(|v| {
             let p = at(path, "Nonce");
             let parsed = match v {
-                Value::Number(n) => n.as_u64().map(u128::from).ok_or_else(|| format!("expected a non-negative whole number, got `{n}`")),
+                Value::Number(n) => {
+                    n.as_u64().map(u128::from).ok_or_else(|| format!("expected a non-negative whole number, got `{n}`"))
+                }
                 Value::String(s) => parse_nonce(s),
                 other => Err(format!("expected a whole number, got {}", kind_of(other))),
             };
@@ -614,9 +672,9 @@ fn parse_dns_server(text: &str) -> Result<DnsServer, String> {
         }
         return Ok(DnsServer { ip: addr.ip(), port: Some(addr.port()) });
     }
-    text.parse::<IpAddr>()
-        .map(|ip| DnsServer { ip, port: None })
-        .map_err(|_| format!("expected an IP address with an optional port (192.0.2.1, 127.0.0.1:5353, [::1]:5353), got `{text}`"))
+    text.parse::<IpAddr>().map(|ip| DnsServer { ip, port: None }).map_err(|_| {
+        format!("expected an IP address with an optional port (192.0.2.1, 127.0.0.1:5353, [::1]:5353), got `{text}`")
+    })
 }
 
 fn check_parameter_name(name: &str) -> Result<(), String> {
@@ -665,7 +723,11 @@ pub fn normalise_dns_name(name: &str) -> Result<String, String> {
                 && l.len() <= 63
                 && (*l == "*" && i == 0 || l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         });
-    if ok { Ok(trimmed) } else { Err(format!("not a DNS name (labels of 1 to 63 letters, digits, - or _; punycode for IDNs): `{name}`")) }
+    if ok {
+        Ok(trimmed)
+    } else {
+        Err(format!("not a DNS name (labels of 1 to 63 letters, digits, - or _; punycode for IDNs): `{name}`"))
+    }
 }
 
 #[cfg(test)]
@@ -682,7 +744,11 @@ mod tests {
 
     #[test]
     fn empty_properties_are_an_empty_spec() {
-        let spec = Spec::from_value(&json!({"ServiceToken": "arn:aws:lambda:...", "ServiceTimeout": "300"}), Origin::Properties).unwrap();
+        let spec = Spec::from_value(
+            &json!({"ServiceToken": "arn:aws:lambda:...", "ServiceTimeout": "300"}),
+            Origin::Properties,
+        )
+        .unwrap();
         assert!(spec.is_empty());
         assert_eq!(spec.options.on_unknown, OnUnknown::Warn);
     }
@@ -720,7 +786,10 @@ mod tests {
     #[test]
     fn unknown_keys_name_the_path_and_the_valid_keys() {
         let got = issues(json!({"Parameters": [{"Name": "/a", "Readers": [], "reader": "x"}]}));
-        assert_eq!(got, ["Parameters[0]: unknown key `reader` (did you mean `Readers`?); valid keys are Name, Readers"]);
+        assert_eq!(
+            got,
+            ["Parameters[0]: unknown key `reader` (did you mean `Readers`?); valid keys are Name, Readers"]
+        );
         let got = issues(json!({"Keys": [{"Key": "alias/a", "Principals": [], "ViaServce": "x"}]}));
         assert!(got[0].starts_with("Keys[0]: unknown key `ViaServce` (did you mean `ViaService`?)"), "{got:?}");
         let got = issues(json!({"Bogus": 1}));
@@ -758,8 +827,13 @@ mod tests {
 
     #[test]
     fn required_fields_and_wrong_types() {
-        let got = issues(json!({"Parameters": [{"Readers": []}], "HostedZone": {}, "Keys": [{"Key": "alias/x"}], "KeyPolicies": "x"}));
-        assert!(got.contains(&"Parameters[0].Name: required: the parameter name, e.g. /app/db/password".to_owned()), "{got:?}");
+        let got = issues(
+            json!({"Parameters": [{"Readers": []}], "HostedZone": {}, "Keys": [{"Key": "alias/x"}], "KeyPolicies": "x"}),
+        );
+        assert!(
+            got.contains(&"Parameters[0].Name: required: the parameter name, e.g. /app/db/password".to_owned()),
+            "{got:?}"
+        );
         assert!(got.iter().any(|g| g.starts_with("HostedZone.ZoneId: required")));
         assert!(got.iter().any(|g| g.starts_with("Keys[0]: nothing to check")));
         assert!(got.contains(&"KeyPolicies: expected a list of key policies, got a string".to_owned()));
@@ -767,8 +841,10 @@ mod tests {
 
     #[test]
     fn key_policies_accept_objects_and_json_strings_and_need_administrators() {
-        let got = issues(json!({"KeyPolicies": [{"Policy": "{not json", "Administrators": ["arn:aws:iam::111111111111:root"]},
-                                                {"Policy": {"Version": "2012-10-17"}}]}));
+        let got = issues(
+            json!({"KeyPolicies": [{"Policy": "{not json", "Administrators": ["arn:aws:iam::111111111111:root"]},
+                                                {"Policy": {"Version": "2012-10-17"}}]}),
+        );
         assert!(got.iter().any(|g| g.starts_with("KeyPolicies[0].Policy: not valid JSON")), "{got:?}");
         assert!(got.contains(&"KeyPolicies[1].Policy.Statement: required: a key policy has a Statement".to_owned()));
         assert!(got.iter().any(|g| g.starts_with("KeyPolicies[1].Administrators: required")));
@@ -776,7 +852,8 @@ mod tests {
 
     #[test]
     fn yaml_numbers_for_account_ids_and_nonces() {
-        let spec: Value = serde_yaml_ng::from_str("Bootstrap:\n  TrustedAccounts: [222222222222]\nOptions:\n  Nonce: 17\n").unwrap();
+        let spec: Value =
+            serde_yaml_ng::from_str("Bootstrap:\n  TrustedAccounts: [222222222222]\nOptions:\n  Nonce: 17\n").unwrap();
         let spec = Spec::from_value(&spec, Origin::File).unwrap();
         assert_eq!(spec.bootstrap.unwrap().trusted_accounts[0].as_str(), "222222222222");
         assert_eq!(spec.options.nonce, Some(17));
@@ -799,7 +876,11 @@ mod tests {
     fn dns_names_and_via_services() {
         assert_eq!(normalise_dns_name("WWW.Example.COM.").unwrap(), "www.example.com");
         assert!(normalise_dns_name("*.example.com").is_ok());
-        assert!(normalise_dns_name("a..b").is_err() && normalise_dns_name("a.*.b").is_err() && normalise_dns_name("").is_err());
+        assert!(
+            normalise_dns_name("a..b").is_err()
+                && normalise_dns_name("a.*.b").is_err()
+                && normalise_dns_name("").is_err()
+        );
         assert!(is_via_service("ssm.us-east-1.amazonaws.com") && is_via_service("s3.cn-north-1.amazonaws.com.cn"));
         assert!(!is_via_service("ssm.amazonaws.com") && !is_via_service("SSM.us-east-1.amazonaws.com"));
     }

@@ -24,9 +24,18 @@ impl Runner for Engine {
 /// `AWS_LAMBDA_LOG_FORMAT=JSON`. Whatever the level, the crates that would print the raw event or
 /// request URLs at trace level (and so the ResponseURL) are held at info.
 fn init_logging() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    let level =
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
     let mut filter = EnvFilter::builder().parse_lossy(level.to_ascii_lowercase());
-    for quiet in ["lambda_runtime=info", "lambda_runtime_api_client=info", "reqwest=info", "hyper=info", "hyper_util=info", "aws_smithy_runtime=info", "aws_smithy_http_client=info"] {
+    for quiet in [
+        "lambda_runtime=info",
+        "lambda_runtime_api_client=info",
+        "reqwest=info",
+        "hyper=info",
+        "hyper_util=info",
+        "aws_smithy_runtime=info",
+        "aws_smithy_http_client=info",
+    ] {
         if let Ok(d) = quiet.parse() {
             filter = filter.add_directive(d);
         }

@@ -53,7 +53,9 @@ enum Format {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { spec, format, region, endpoint_url } => check(spec, format, Connection { region, endpoint_url }).await,
+        Command::Check { spec, format, region, endpoint_url } => {
+            check(spec, format, Connection { region, endpoint_url }).await
+        }
     }
 }
 

@@ -17,16 +17,31 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
     };
     let mut not_built = |check: CheckKind, subject: String, what: &str| {
         let (message, fix) = match &blocked {
-            Some(why) => (format!("{what} was not checked: {why}"), Some("give Preflight's role sts:GetCallerIdentity and working credentials, then run again".to_owned())),
+            Some(why) => (
+                format!("{what} was not checked: {why}"),
+                Some("give Preflight's role sts:GetCallerIdentity and working credentials, then run again".to_owned()),
+            ),
             None => (
                 format!("{what} was not checked: the {} check is not built in this version of Preflight", check.name()),
                 None,
             ),
         };
-        findings.push(Finding { check, subject, principal: None, status: Status::Unknown, message, fix, evidence: vec![] });
+        findings.push(Finding {
+            check,
+            subject,
+            principal: None,
+            status: Status::Unknown,
+            message,
+            fix,
+            evidence: vec![],
+        });
     };
     if let Some(b) = &spec.bootstrap {
-        not_built(CheckKind::Bootstrap, b.toolkit_stack_name.clone(), &format!("the CDK bootstrap environment `{}`", b.qualifier));
+        not_built(
+            CheckKind::Bootstrap,
+            b.toolkit_stack_name.clone(),
+            &format!("the CDK bootstrap environment `{}`", b.qualifier),
+        );
     }
     for p in &spec.parameters {
         not_built(CheckKind::Parameter, p.name.clone(), &format!("parameter `{}`", p.name));
@@ -59,7 +74,10 @@ mod tests {
         let f = judge(&s, &Facts::default());
         assert_eq!(f.len(), 2);
         assert!(f.iter().all(|f| f.status == Status::Unknown));
-        assert_eq!(f[0].message, "parameter `/a` was not checked: the parameter check is not built in this version of Preflight");
+        assert_eq!(
+            f[0].message,
+            "parameter `/a` was not checked: the parameter check is not built in this version of Preflight"
+        );
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! The real `preflight-lambda` binary, driven through a loopback Lambda Runtime API, answering a
+//! loopback stand-in for CloudFormation's ResponseURL. Each test asserts the PUT CloudFormation
+//! would receive: its headers, its body, its timing.
+
+mod support;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use support::{LambdaProcess, Receiver, RuntimeApi, black_hole, event, moto};
+
+const SIGNATURE: &str = "X-Amz-Signature=0123456789abcdefSECRETSIGNATURE";
+
+fn response_url(receiver: &Receiver) -> String {
+    format!(
+        "{}/cfn-response/arn%3Aaws%3Acloudformation/Preflight/6e4b9c7a?X-Amz-Expires=7200&{SIGNATURE}",
+        receiver.base
+    )
+}
+
+/// Starts a runtime API, a receiver and the binary; `aws` is where AWS calls go.
+async fn setup(aws: &str, extra_env: &[(&str, &str)]) -> (RuntimeApi, Receiver, LambdaProcess) {
+    let api = RuntimeApi::start().await;
+    let receiver = Receiver::start(vec![]).await;
+    let mut env = vec![("AWS_ENDPOINT_URL", aws)];
+    env.extend_from_slice(extra_env);
+    let lambda = LambdaProcess::start(&api, &env);
+    (api, receiver, lambda)
+}
+
+fn one_put(puts: &[support::Recorded]) -> Value {
+    assert_eq!(puts.len(), 1, "expected exactly one answer, got {puts:#?}");
+    let put = &puts[0];
+    assert_eq!(put.method, "PUT");
+    assert!(put.path_and_query.ends_with(SIGNATURE), "answered to the wrong URL: {}", put.path_and_query);
+    assert_eq!(put.headers.get("content-type").map(String::as_str), Some(""), "Content-Type must be empty");
+    assert!(put.body.len() <= 4096, "body of {} bytes", put.body.len());
+    put.json()
+}
+
+#[tokio::test]
+async fn create_with_an_empty_spec_answers_success_and_calls_no_aws_api() {
+    let aws = Receiver::start(vec![]).await;
+    let (api, receiver, lambda) = setup(&aws.base, &[]).await;
+    let result = api
+        .invoke(&event("Create", &response_url(&receiver), json!({"ServiceToken": "x"})), Duration::from_secs(30))
+        .await;
+    let body = one_put(&receiver.requests());
+    assert_eq!(result.as_ref(), Ok(&body), "the invocation result is the response object");
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "0", "Passed": "0"}));
+    assert_eq!(body["RequestId"], "6e4b9c7a-2f1d-4a3b-9c8d-1e2f3a4b5c6d");
+    assert_eq!(body["LogicalResourceId"], "Preflight");
+    assert!(body["PhysicalResourceId"].as_str().unwrap().starts_with("preflight-Preflight-"));
+    assert!(aws.requests().is_empty(), "an empty spec needs no AWS call: {:?}", aws.requests());
+    let log = lambda.output();
+    let report_line = log.lines().find(|l| l.contains("\"preflight report\"")).expect("the report is logged");
+    let line: Value = serde_json::from_str(report_line).expect("the report line is one JSON object");
+    assert_eq!(line["report"]["status"], "pass");
+}
+
+#[tokio::test]
+async fn delete_answers_success_at_once_and_calls_no_aws_api() {
+    let aws = Receiver::start(vec![]).await;
+    let (api, receiver, _lambda) = setup(&aws.base, &[]).await;
+    let props = json!({"Parameters": [{"Name": "/app/db/password", "Readers": ["arn:aws:iam::123456789012:role/r"]}], "Junk": 1});
+    let started = std::time::Instant::now();
+    api.invoke(&event("Delete", &response_url(&receiver), props), Duration::from_secs(30)).await.unwrap();
+    let body = one_put(&receiver.requests());
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], "preflight-Preflight-0123456789abcdef", "echoed on delete");
+    assert!(aws.requests().is_empty(), "delete must not call AWS: {:?}", aws.requests());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn create_reads_the_account_from_the_configured_endpoint() {
+    let (api, receiver, lambda) = setup(moto(), &[]).await;
+    let props = json!({"Parameters": [{"Name": "/app/db/password", "Readers": ["arn:aws:iam::123456789012:role/r"]}],
+                       "HostedZone": {"ZoneId": "Z0123456789ABCDEFGHIJ"}});
+    api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(60)).await.unwrap();
+    let body = one_put(&receiver.requests());
+    // Sections whose checks are not built are unknown (warnings by default), never passes.
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "2", "Passed": "0"}));
+    let log = lambda.output();
+    let line: Value = serde_json::from_str(log.lines().find(|l| l.contains("\"preflight report\"")).unwrap()).unwrap();
+    assert_eq!(line["report"]["account"], "123456789012", "the account comes from moto's STS");
+    assert_eq!(line["report"]["region"], "us-east-1");
+    assert!(line["report"]["findings"][0]["message"].as_str().unwrap().contains("not built in this version"));
+}
+
+#[tokio::test]
+async fn on_unknown_fail_fails_the_deploy_and_names_each_unknown() {
+    let (api, receiver, _lambda) = setup(moto(), &[]).await;
+    let props = json!({"Keys": [{"Key": "alias/app-data", "Principals": ["arn:aws:iam::222222222222:role/scheduler"]}],
+                       "Options": {"OnUnknown": "fail"}});
+    api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(60)).await.unwrap();
+    let body = one_put(&receiver.requests());
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "Preflight failed: 0 failed, 1 unknown, 0 passed 1) [key] key `alias/app-data` was not checked"
+        ),
+        "{reason}"
+    );
+    assert!(reason.ends_with(
+        "(full report in CloudWatch Logs group /aws/lambda/preflight stream 2026/11/23/[$LATEST]0123456789abcdef)"
+    ));
+}
+
+#[tokio::test]
+async fn a_hanging_aws_call_is_answered_failed_before_the_deadline_naming_the_call() {
+    let hole = black_hole().await;
+    let (api, receiver, _lambda) = setup(&hole, &[]).await;
+    let props = json!({"Parameters": [{"Name": "/p", "Readers": []}]});
+    let timeout = Duration::from_secs(8);
+    let invoked = std::time::SystemTime::now();
+    api.invoke(&event("Create", &response_url(&receiver), props), timeout).await.unwrap();
+    let puts = receiver.requests();
+    let body = one_put(&puts);
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("ran out of time") && reason.contains("still waiting for sts:GetCallerIdentity"),
+        "{reason}"
+    );
+    let deadline = invoked + timeout;
+    let margin = deadline.duration_since(puts[0].at).unwrap_or_default();
+    assert!(margin >= Duration::from_secs(2), "answered only {margin:?} before the deadline");
+    assert!(puts[0].at.duration_since(UNIX_EPOCH).is_ok());
+}
+
+#[tokio::test]
+async fn invalid_properties_fail_with_every_path_within_4096_bytes() {
+    let (api, receiver, _lambda) = setup("http://127.0.0.1:9", &[]).await;
+    let readers: Vec<String> = (0..400).map(|i| format!("not-an-arn-{i}-\"quoted\"-é")).collect();
+    let props = json!({"Parameters": [{"Name": "/p", "Readers": readers}], "Surprise": true});
+    api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(30)).await.unwrap();
+    let body = one_put(&receiver.requests());
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("Preflight's properties are invalid: unknown key `Surprise`"), "{reason}");
+    assert!(reason.contains("Parameters[0].Readers[0]: not an IAM principal ARN"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_rollback_update_succeeds_without_checking() {
+    let aws = Receiver::start(vec![]).await;
+    let (api, receiver, _lambda) = setup(&aws.base, &[]).await;
+    let mut ev =
+        event("Update", &response_url(&receiver), json!({"Options": {"Nonce": "1732300000000"}, "Keys": "stale"}));
+    ev["OldResourceProperties"] = json!({"Options": {"Nonce": "1732400000000"}});
+    api.invoke(&ev, Duration::from_secs(30)).await.unwrap();
+    let body = one_put(&receiver.requests());
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], "preflight-Preflight-0123456789abcdef");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("rollback (deploy nonce 1732300000000 is older than 1732400000000)")
+    );
+    assert!(aws.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_event_with_a_response_url_is_answered() {
+    let aws = Receiver::start(vec![]).await;
+    let (api, receiver, _lambda) = setup(&aws.base, &[]).await;
+    let ev = json!({"RequestType": "Create", "ResponseURL": response_url(&receiver), "RequestId": "r-1", "ResourceProperties": []});
+    let result = api.invoke(&ev, Duration::from_secs(30)).await;
+    assert!(result.is_ok(), "no runtime error: {result:?}");
+    let body = one_put(&receiver.requests());
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["RequestId"], "r-1");
+    assert!(body["Reason"].as_str().unwrap().contains("malformed custom resource event"));
+}
+
+#[tokio::test]
+async fn the_put_is_retried_on_5xx_with_backoff() {
+    let api = RuntimeApi::start().await;
+    let receiver = Receiver::start(vec![503, 500, 502]).await;
+    let _lambda = LambdaProcess::start(&api, &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    api.invoke(&event("Delete", &response_url(&receiver), json!({})), Duration::from_secs(30)).await.unwrap();
+    let puts = receiver.wait_for(4, Duration::from_secs(10)).await;
+    assert_eq!(puts.len(), 4, "three failures then one success");
+    assert!(puts.iter().all(|p| p.body == puts[0].body), "the same answer each time");
+    let gaps: Vec<Duration> = puts.windows(2).map(|w| w[1].at.duration_since(w[0].at).unwrap_or_default()).collect();
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "backoff grows: {gaps:?}");
+    assert!(gaps[0] >= Duration::from_millis(150), "{gaps:?}");
+}
+
+#[tokio::test]
+async fn the_put_is_retried_when_the_connection_is_refused() {
+    // Reserve a port, answer nothing on it at first, then start listening.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    drop(std_listener);
+    let api = RuntimeApi::start().await;
+    let _lambda = LambdaProcess::start(&api, &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    let url = format!("http://{addr}/late?{SIGNATURE}");
+    let ev = event("Delete", &url, json!({}));
+    let invoke = api.invoke(&ev, Duration::from_secs(30));
+    let late = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let (mut stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await.unwrap().unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 8192];
+        let n = stream.read(&mut buf).await.unwrap();
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let (result, request) = tokio::join!(invoke, late);
+    assert!(result.is_ok());
+    assert!(request.starts_with("PUT /late?"), "{request}");
+}
+
+#[tokio::test]
+async fn the_response_url_never_reaches_the_logs_even_at_trace_level() {
+    let (api, receiver, lambda) = setup(moto(), &[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_LEVEL", "TRACE")]).await;
+    let url = response_url(&receiver);
+    let props = json!({"Keys": [{"Key": "alias/k", "Principals": ["arn:aws:iam::123456789012:role/r"]}]});
+    api.invoke(&event("Create", &url, props), Duration::from_secs(60)).await.unwrap();
+    one_put(&receiver.requests());
+    // A refused URL is logged as refused, by host only.
+    api.invoke(
+        &event("Create", &format!("https://evil.example.com/x?{SIGNATURE}"), json!({})),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let log = lambda.output();
+    assert!(log.contains("answered CloudFormation"), "the run is logged at all: {log}");
+    assert!(log.contains("https://evil.example.com/..."), "the refusal names the host: {log}");
+    for secret in ["SECRETSIGNATURE", "cfn-response/arn"] {
+        assert!(!log.contains(secret), "the log shows `{secret}`:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_aws_response_url_is_refused_without_loopback_permission() {
+    let aws = Receiver::start(vec![]).await;
+    let api = RuntimeApi::start().await;
+    let receiver = Receiver::start(vec![]).await;
+    let lambda =
+        LambdaProcess::start(&api, &[("AWS_ENDPOINT_URL", &aws.base), ("PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL", "0")]);
+    let result =
+        api.invoke(&event("Create", &response_url(&receiver), json!({})), Duration::from_secs(30)).await.unwrap();
+    assert_eq!(result["Status"], "SUCCESS", "the decision is still returned to the invoker");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.requests().is_empty(), "no PUT to a loopback URL without PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL=1");
+    assert!(lambda.output().contains("not answering: the event's ResponseURL was refused"));
+}
