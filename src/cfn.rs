@@ -320,13 +320,15 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
             }
         }
         Err(_) => {
-            abort.abort();
+            // Read what is pending before aborting: the abort drops the run and its pending guards.
             let waiting = pending.snapshot();
+            abort.abort();
             let waiting =
                 if waiting.is_empty() { "no AWS call (the checks themselves)".to_owned() } else { waiting.join(", ") };
             Outcome::Failed {
                 head: format!(
-                    "Preflight ran out of time {}s before the Lambda deadline while still waiting for {waiting}; raise the function timeout or check that AWS is reachable from the function",
+                    "Preflight ran out of time after {:.1}s, {}s before the Lambda deadline, while still waiting for {waiting}; raise the function timeout or check that AWS is reachable from the function",
+                    budget.as_secs_f32(),
                     DEADLINE_MARGIN.as_secs_f32()
                 ),
                 lines: vec![],

@@ -450,24 +450,24 @@ impl Parser {
     fn parameter(&mut self, v: &Value, path: &str) -> Option<Parameter> {
         let map = self.object(v, path, PARAMETER)?;
         let name_path = at(path, "Name");
-        let name = self.required(map, path, "Name", "the parameter name, e.g. /app/db/password")?;
-        let name = self.string(name, &name_path)?;
-        if let Err(e) = check_parameter_name(&name) {
-            self.error(&name_path, e);
-        }
+        let name = self
+            .required(map, path, "Name", "the parameter name, e.g. /app/db/password")
+            .and_then(|v| self.string(v, &name_path))
+            .and_then(|name| check_parameter_name(&name).map(|()| name).map_err(|e| self.error(&name_path, e)).ok());
         let readers = self.principals(map, path, "Readers");
-        if readers.is_empty() && !map.contains_key("Readers") {
+        if !map.contains_key("Readers") {
             self.error(&at(path, "Readers"), "required: the roles that read this parameter");
         }
-        Some(Parameter { name, readers })
+        Some(Parameter { name: name?, readers })
     }
 
     fn key(&mut self, v: &Value, path: &str) -> Option<KeyRequirement> {
         let map = self.object(v, path, KEY)?;
         let key_path = at(path, "Key");
-        let key = self.required(map, path, "Key", "a key id, key ARN, alias name or alias ARN")?;
-        let key = self.string(key, &key_path)?;
-        let key = KeyRef::parse(&key).map_err(|e| self.error(&key_path, e)).ok()?;
+        let key = self
+            .required(map, path, "Key", "a key id, key ARN, alias name or alias ARN")
+            .and_then(|v| self.string(v, &key_path))
+            .and_then(|text| KeyRef::parse(&text).map_err(|e| self.error(&key_path, e)).ok());
         let principals = self.principals(map, path, "Principals");
         let actions = match map.get("Actions") {
             None => vec!["kms:Decrypt".to_owned()],
@@ -515,7 +515,7 @@ impl Parser {
             self.error(path, "nothing to check: give Principals (who must use the key) or SharedWithAccounts");
         }
         Some(KeyRequirement {
-            key,
+            key: key?,
             principals,
             actions,
             via_service,

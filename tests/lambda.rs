@@ -53,7 +53,7 @@ async fn create_with_an_empty_spec_answers_success_and_calls_no_aws_api() {
     assert_eq!(body["LogicalResourceId"], "Preflight");
     assert!(body["PhysicalResourceId"].as_str().unwrap().starts_with("preflight-Preflight-"));
     assert!(aws.requests().is_empty(), "an empty spec needs no AWS call: {:?}", aws.requests());
-    let log = lambda.output();
+    let log = lambda.wait_for_output("\"preflight report\"");
     let report_line = log.lines().find(|l| l.contains("\"preflight report\"")).expect("the report is logged");
     let line: Value = serde_json::from_str(report_line).expect("the report line is one JSON object");
     assert_eq!(line["report"]["status"], "pass");
@@ -83,7 +83,7 @@ async fn create_reads_the_account_from_the_configured_endpoint() {
     // Sections whose checks are not built are unknown (warnings by default), never passes.
     assert_eq!(body["Status"], "SUCCESS");
     assert_eq!(body["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "2", "Passed": "0"}));
-    let log = lambda.output();
+    let log = lambda.wait_for_output("\"preflight report\"");
     let line: Value = serde_json::from_str(log.lines().find(|l| l.contains("\"preflight report\"")).unwrap()).unwrap();
     assert_eq!(line["report"]["account"], "123456789012", "the account comes from moto's STS");
     assert_eq!(line["report"]["region"], "us-east-1");
@@ -114,6 +114,9 @@ async fn on_unknown_fail_fails_the_deploy_and_names_each_unknown() {
 async fn a_hanging_aws_call_is_answered_failed_before_the_deadline_naming_the_call() {
     let hole = black_hole().await;
     let (api, receiver, _lambda) = setup(&hole, &[]).await;
+    // A warm execution environment, as Lambda has when the deadline starts counting.
+    api.invoke(&event("Delete", &response_url(&receiver), json!({})), Duration::from_secs(30)).await.unwrap();
+    receiver.clear();
     let props = json!({"Parameters": [{"Name": "/p", "Readers": []}]});
     let timeout = Duration::from_secs(8);
     let invoked = std::time::SystemTime::now();
@@ -229,8 +232,7 @@ async fn the_response_url_never_reaches_the_logs_even_at_trace_level() {
     )
     .await
     .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let log = lambda.output();
+    let log = lambda.wait_for_output("not answering");
     assert!(log.contains("answered CloudFormation"), "the run is logged at all: {log}");
     assert!(log.contains("https://evil.example.com/..."), "the refusal names the host: {log}");
     for secret in ["SECRETSIGNATURE", "cfn-response/arn"] {
@@ -250,5 +252,53 @@ async fn a_non_aws_response_url_is_refused_without_loopback_permission() {
     assert_eq!(result["Status"], "SUCCESS", "the decision is still returned to the invoker");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.requests().is_empty(), "no PUT to a loopback URL without PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL=1");
-    assert!(lambda.output().contains("not answering: the event's ResponseURL was refused"));
+    assert!(lambda.wait_for_output("not answering").contains("not answering: the event's ResponseURL was refused"));
+}
+
+#[tokio::test]
+async fn every_file_in_events_gets_its_documented_answer() {
+    let (api, receiver, _lambda) = setup(moto(), &[]).await;
+    let expected = [
+        ("create.json", "SUCCESS", "Preflight passed: 0 failed, 2 unknown, 0 passed"),
+        ("update.json", "SUCCESS", "Preflight passed: 0 failed, 2 unknown, 0 passed"),
+        ("delete.json", "SUCCESS", "Preflight checks nothing on delete"),
+        (
+            "rollback-update.json",
+            "SUCCESS",
+            "this update is a rollback (deploy nonce 1732400000000 is older than 1732500000000)",
+        ),
+        (
+            "invalid-properties.json",
+            "FAILED",
+            "Parameters[0].Readers[0]: not an IAM principal ARN (expected arn:PARTITION:iam::ACCOUNT:role/NAME): `db-password-reader`",
+        ),
+    ];
+    let mut files: Vec<String> = std::fs::read_dir(support::repo().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let mut named: Vec<&str> = expected.iter().map(|e| e.0).collect();
+    named.sort();
+    assert_eq!(files, named, "every event file has an expectation here");
+    for (i, (file, status, words)) in expected.iter().enumerate() {
+        let text = std::fs::read_to_string(support::repo().join("events").join(file)).unwrap();
+        let mut ev: Value = serde_json::from_str(&text).unwrap();
+        ev["ResponseURL"] = json!(response_url(&receiver));
+        api.invoke(&ev, Duration::from_secs(60)).await.unwrap();
+        let puts = receiver.wait_for(i + 1, Duration::from_secs(5)).await;
+        let body = puts.last().unwrap().json();
+        assert_eq!(&body["Status"], status, "{file}: {body}");
+        assert!(body["Reason"].as_str().unwrap().contains(words), "{file}: {}", body["Reason"]);
+    }
+    let invalid = receiver.requests().last().unwrap().json();
+    let reason = invalid["Reason"].as_str().unwrap().to_owned();
+    for path in [
+        "Keys[0].Key: not a KMS key id",
+        "Keys[0].ForAwsResources: expected true or false, got `yes`",
+        "unknown key `Option` (did you mean `Options`?)",
+    ] {
+        assert!(reason.contains(path), "{path} missing from {reason}");
+    }
 }

@@ -58,14 +58,16 @@ pub struct Connection {
 /// Loads the SDK configuration: credentials chain, `AWS_REGION`, `AWS_ENDPOINT_URL` and the
 /// per-service endpoint variables, with adaptive retry for throttling.
 pub async fn load_config(connection: &Connection) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(5))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .build(),
+    );
+    // Adaptive retry for throttling, unless the user chose a retry configuration of their own.
+    if std::env::var_os("AWS_RETRY_MODE").is_none() && std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+        loader = loader.retry_config(RetryConfig::adaptive().with_max_attempts(5));
+    }
     if let Some(region) = &connection.region {
         loader = loader.region(Region::new(region.clone()));
     }

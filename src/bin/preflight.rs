@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use preflight::aws::{AwsFacts, Connection, load_config};
 use preflight::fetch::Pending;
+use preflight::spec::SpecError;
 use preflight::{Spec, Verdict};
 
 /// Prove before a deploy that the keys, parameters, buckets and hosted zones a stack depends on
@@ -62,6 +63,13 @@ async fn main() -> ExitCode {
 async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCode {
     let spec = match Spec::from_file(&path) {
         Ok(spec) => spec,
+        Err(SpecError::Invalid(issues)) => {
+            eprintln!("error: spec `{}` is invalid:", path.display());
+            for issue in issues {
+                eprintln!("  {issue}");
+            }
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -13,6 +13,7 @@ Each correction is listed here with the AWS behaviour it restores and its source
 Preflight itself is never bent to moto: a difference goes here or into a documented test divergence.
 """
 
+import logging
 import socket
 import sys
 import threading
@@ -29,6 +30,7 @@ def free_port() -> int:
 
 
 def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = int(sys.argv[1]) if len(sys.argv) > 1 else free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

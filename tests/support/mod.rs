@@ -112,6 +112,10 @@ impl Receiver {
         Self { base: format!("http://{addr}"), requests, notify }
     }
 
+    pub fn clear(&self) {
+        self.requests.lock().unwrap().clear();
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
@@ -289,6 +293,18 @@ impl LambdaProcess {
             });
         }
         Self { child, output }
+    }
+
+    /// Waits until the output holds `text` (or 10 s pass), and returns it.
+    pub fn wait_for_output(&self, text: &str) -> String {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.output();
+            if out.contains(text) || std::time::Instant::now() >= until {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Everything the process printed so far, stdout and stderr.

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh Debian machine that has the Rust
+# toolchain, Python 3 and Node, then runs every test. Exits non-zero on any failure.
+#
+#   scripts/test.sh
+#
+# What it installs: a Python virtual environment in .venv with moto[server] (the local AWS),
+# cfn-lint and the AWS SAM CLI (template checks), pinned in tests/requirements.txt. The tests start
+# what they need themselves, on loopback: moto server, a Lambda Runtime API, a CloudFormation
+# response receiver. No Docker engine is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+started=$(date +%s)
+
+step "checking the toolchain"
+for tool in cargo python3; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required and not installed" >&2; exit 1; }
+done
+cargo --version >&2
+python3 --version >&2
+
+step "Python tools for the tests (.venv, tests/requirements.txt)"
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  # Debian's system Python ships venv/ensurepip separately.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  else
+    echo "error: python3 has no venv module: install python3-venv" >&2; exit 1
+  fi
+fi
+stamp=.venv/.requirements.sha256
+wanted=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  echo "$wanted" > "$stamp"
+fi
+.venv/bin/python -c 'import moto; print("moto", moto.__version__)' >&2
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "building once: library, binaries, unit and integration tests"
+cargo build --locked --all-targets
+
+step "running every test"
+cargo test --locked --all-targets --no-fail-fast 2>&1 | tee target/test-output.txt
+# Doc tests run separately from --all-targets.
+cargo test --locked --doc
+
+step "lints (clippy, warnings are errors)"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "done in $(( $(date +%s) - started ))s"
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt

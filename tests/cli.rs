@@ -1,0 +1,143 @@
+//! The `preflight` command line: exit status, errors naming the property path, the SDK's standard
+//! configuration (`AWS_ENDPOINT_URL`, `--endpoint-url`, `--region`) against moto, and the reports
+//! compared whole with reviewed golden files.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn preflight(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k == "NO_COLOR" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs([
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/nonexistent/preflight-test-config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/preflight-test-credentials"),
+    ]);
+    cmd.envs(env.iter().copied()).args(args).current_dir(support::repo()).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Compares `actual` with a golden file; `PREFLIGHT_BLESS=1` rewrites it (review the diff).
+fn golden(name: &str, actual: &str) {
+    let path = support::repo().join("tests/golden").join(name);
+    if std::env::var_os("PREFLIGHT_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(actual, expected, "{} differs (PREFLIGHT_BLESS=1 to accept after review)", Path::new(name).display());
+}
+
+#[test]
+fn help_explains_the_commands_and_exit_status() {
+    let out = preflight(&["--help"], &[]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("check  Run the checks of a spec file"));
+    let out = preflight(&["check", "--help"], &[]);
+    let help = text(&out.stdout);
+    for words in
+        ["--spec <FILE>", "--format <FORMAT>", "--region <REGION>", "--endpoint-url <URL>", "0 when every check passes"]
+    {
+        assert!(help.contains(words), "{words} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn an_empty_spec_passes_without_aws() {
+    let out = preflight(&["check", "--spec", "tests/specs/empty.json", "--endpoint-url", "http://127.0.0.1:9"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Preflight\n\nPASS: 0 failed, 0 unknown, 0 passed\n");
+}
+
+#[test]
+fn an_invalid_spec_exits_2_naming_every_path() {
+    let out = preflight(&["check", "--spec", "tests/specs/invalid.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    golden("invalid.stderr", &text(&out.stderr));
+}
+
+#[test]
+fn a_missing_or_unparsable_spec_exits_2() {
+    let out = preflight(&["check", "--spec", "tests/specs/nope.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: cannot read spec file `tests/specs/nope.yaml`: "));
+    let out = preflight(&["check", "--spec", "README.md"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = preflight(&["check", "--spec", "Cargo.toml", "--format", "xml"], &[]);
+    assert_eq!(out.status.code(), Some(2), "clap rejects a bad --format");
+    assert!(text(&out.stderr).contains("invalid value 'xml' for '--format <FORMAT>'"));
+}
+
+#[test]
+fn a_bad_endpoint_or_missing_region_exits_2() {
+    let out = preflight(&["check", "--spec", "tests/specs/example.yaml", "--endpoint-url", "not a url"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "error: --endpoint-url: not a URL: `not a url`\n");
+    let out = preflight(&["check", "--spec", "tests/specs/example.yaml", "--endpoint-url", support::moto()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "error: no AWS region: pass --region or set AWS_REGION\n");
+}
+
+#[test]
+fn the_text_report_against_moto_matches_the_golden_file() {
+    let out = preflight(
+        &["check", "--spec", "tests/specs/example.yaml", "--region", "us-east-1", "--endpoint-url", support::moto()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "unknowns warn by default: {}", text(&out.stderr));
+    golden("example.txt", &text(&out.stdout));
+}
+
+#[test]
+fn aws_endpoint_url_and_aws_region_from_the_environment_are_honoured() {
+    let out = preflight(
+        &["check", "--spec", "tests/specs/example.yaml", "--format", "json"],
+        &[("AWS_ENDPOINT_URL", support::moto()), ("AWS_REGION", "ap-northeast-1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["account"], "123456789012");
+    assert_eq!(report["region"], "ap-northeast-1");
+    golden("example.json", &text(&out.stdout).replace("ap-northeast-1\"", "REGION\""));
+}
+
+#[test]
+fn on_unknown_fail_exits_1() {
+    let dir = std::env::temp_dir().join(format!("preflight-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("spec.json");
+    std::fs::write(&spec, r#"{"HostedZone": {"ZoneId": "Z1"}, "Options": {"OnUnknown": "fail"}}"#).unwrap();
+    let out = preflight(
+        &["check", "--spec", spec.to_str().unwrap(), "--region", "us-east-1", "--endpoint-url", support::moto()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).ends_with("FAIL: 0 failed, 1 unknown, 0 passed\n"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn unreachable_aws_makes_every_finding_unknown_not_pass() {
+    let out = preflight(
+        &["check", "--spec", "tests/specs/example.yaml", "--region", "us-east-1", "--format", "json"],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("AWS_MAX_ATTEMPTS", "1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "unknowns warn by default");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 6, "one finding per item of the spec");
+    for f in findings {
+        assert_eq!(f["status"], "unknown");
+        assert!(f["message"].as_str().unwrap().contains("could not reach AWS"), "{f}");
+    }
+}

@@ -1,0 +1,79 @@
+//! `template.yaml` (SAM): it lints clean with cfn-lint and `sam validate --lint`, and Preflight's
+//! own role stays read-only: nothing that decrypts, reads a secret or writes (but its own logs).
+
+mod support;
+
+use std::process::Command;
+
+fn run(tool: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(support::venv_tool(tool))
+        .args(args)
+        .current_dir(support::repo())
+        .env("AWS_REGION", "us-east-1")
+        .env("SAM_CLI_TELEMETRY", "0")
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn template_passes_cfn_lint() {
+    let (ok, out) = run("cfn-lint", &["template.yaml"]);
+    assert!(ok, "cfn-lint template.yaml:\n{out}");
+}
+
+#[test]
+fn template_passes_sam_validate_lint() {
+    let (ok, out) = run("sam", &["validate", "--lint", "--template-file", "template.yaml"]);
+    assert!(ok && out.contains("is a valid SAM Template"), "sam validate --lint:\n{out}");
+}
+
+/// Every `service:Action` the template names.
+fn actions(template: &str) -> Vec<String> {
+    template
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- ").trim_start_matches("Action:").trim())
+        .filter(|t| {
+            t.split_once(':').is_some_and(|(svc, act)| {
+                !svc.is_empty()
+                    && svc.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !act.is_empty()
+                    && act.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*')
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn preflight_role_is_read_only() {
+    let template = std::fs::read_to_string(support::repo().join("template.yaml")).unwrap();
+    let actions = actions(&template);
+    assert!(actions.len() >= 15, "found too few actions to judge: {actions:?}");
+    for action in &actions {
+        let verb = action.split_once(':').unwrap().1;
+        let own_logs = action == "logs:CreateLogStream" || action == "logs:PutLogEvents";
+        let assume = action == "sts:AssumeRole"; // the trust policy: Lambda assumes the role
+        let read = ["Describe", "Get", "List"].iter().any(|p| verb.starts_with(p));
+        assert!(own_logs || assume || read, "`{action}` is not a read");
+        assert!(!verb.contains('*'), "`{action}`: no wildcard actions");
+        assert!(!action.starts_with("secretsmanager:"), "`{action}`: never read secrets");
+    }
+    for forbidden in ["kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey", "ssm:GetParameters", "WithDecryption"] {
+        assert!(!template.contains(forbidden), "template mentions {forbidden}");
+    }
+    // ssm:GetParameter is allowed only on the CDK bootstrap version parameters.
+    let get = template.find("ssm:GetParameter").unwrap();
+    let resource_line = template[get..].lines().find(|l| l.trim_start().starts_with("Resource:")).unwrap();
+    assert!(resource_line.contains("parameter/cdk-bootstrap/*"), "{resource_line}");
+}
+
+#[test]
+fn the_example_resource_sets_a_service_timeout_and_a_nonce() {
+    let template = std::fs::read_to_string(support::repo().join("template.yaml")).unwrap();
+    let example = &template[template.find("Type: Custom::Preflight").unwrap()..];
+    assert!(example.contains("ServiceTimeout: 300"));
+    assert!(example.contains("Nonce: !Ref DeployNonce"));
+    assert!(template.contains("Runtime: provided.al2023") && template.contains("- arm64"));
+    assert!(template.contains("BuildMethod: rust-cargolambda"));
+}
