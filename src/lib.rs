@@ -9,8 +9,11 @@ pub mod aws;
 pub mod cfn;
 pub mod checks;
 pub mod fetch;
+pub mod kms;
 pub mod plan;
+pub mod policy;
 pub mod report;
+pub mod simulate;
 pub mod spec;
 
 pub use report::{Finding, Report, Status, Verdict};

@@ -40,13 +40,26 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
     },
+    /// Decide KMS scenarios offline: can this principal do this KMS action on this key, and why.
+    ///
+    /// FILE holds one scenario, a JSON array, or JSON Lines; the output has one result per
+    /// scenario, in order (JSON Lines with --format json). Exit status: 0 when every scenario was
+    /// read, 2 when one was not (its line says why).
+    Simulate {
+        /// The scenario file (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// How to print each result.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// Grouped, aligned text; coloured on a terminal.
     Text,
-    /// The JSON report.
+    /// JSON (the report; one result line per scenario for simulate).
     Json,
 }
 
@@ -57,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Check { spec, format, region, endpoint_url } => {
             check(spec, format, Connection { region, endpoint_url }).await
         }
+        Command::Simulate { scenario, format } => simulate(&scenario, format),
     }
 }
 
@@ -104,4 +118,52 @@ async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCod
         Verdict::Pass => ExitCode::SUCCESS,
         Verdict::Fail => ExitCode::from(1),
     }
+}
+
+fn simulate(path: &std::path::Path, format: Format) -> ExitCode {
+    use preflight::simulate::{Scenario, outcome_json, split_input};
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read scenario file `{}`: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let values = match split_input(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: `{}`: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut bad = false;
+    for (i, v) in values.into_iter().enumerate() {
+        let line = match Scenario::from_value(v) {
+            Ok(s) => {
+                let o = s.decide();
+                match format {
+                    Format::Json => outcome_json(&o).to_string(),
+                    Format::Text => s.explain(&o),
+                }
+            }
+            Err(e) => {
+                bad = true;
+                match format {
+                    Format::Json => serde_json::json!({"invalid": format!("scenario {}: {e}", i + 1)}).to_string(),
+                    Format::Text => format!("invalid: scenario {}: {e}", i + 1),
+                }
+            }
+        };
+        if writeln!(out, "{line}").is_err() {
+            return ExitCode::from(2);
+        }
+    }
+    if out.flush().is_err() || bad { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }

@@ -1,0 +1,496 @@
+//! KMS authorization: can this principal do this KMS action on this key, in this context, and why.
+//!
+//! Combines the key policy (mandatory), identity policies, a permissions boundary, SCPs, grants and
+//! the key state, per AWS-FACTS section 1 (KMS Developer Guide "Key policies", "Grants", "Key
+//! states"; IAM User Guide "Policy evaluation logic", "Cross-account policy evaluation logic",
+//! "Permissions boundaries"). Pure: no I/O. Where AWS documents nothing, the answer is `Unknown`
+//! with the reason, never a guess.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::arn::{PrincipalArn, PrincipalKind};
+use crate::policy::{Context, Deciding, Effect, Naming, Policy, Request, Tri};
+
+/// The final answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Decision {
+    Allow,
+    ImplicitDeny,
+    ExplicitDeny,
+    Unknown,
+}
+
+/// The error the real call would still hit after authorization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum KmsError {
+    DisabledException,
+    #[serde(rename = "KMSInvalidStateException")]
+    KmsInvalidStateException,
+    UnsupportedOperation,
+}
+
+/// The key states of DescribeKey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Creating,
+    Enabled,
+    Disabled,
+    PendingDeletion,
+    PendingImport,
+    PendingReplicaDeletion,
+    Unavailable,
+    Updating,
+}
+
+impl KeyState {
+    pub fn parse(s: &str) -> Option<KeyState> {
+        Some(match s {
+            "Creating" => KeyState::Creating,
+            "Enabled" => KeyState::Enabled,
+            "Disabled" => KeyState::Disabled,
+            "PendingDeletion" => KeyState::PendingDeletion,
+            "PendingImport" => KeyState::PendingImport,
+            "PendingReplicaDeletion" => KeyState::PendingReplicaDeletion,
+            "Unavailable" => KeyState::Unavailable,
+            "Updating" => KeyState::Updating,
+            _ => return None,
+        })
+    }
+}
+
+/// Constraints of a grant (exactly one kind, or none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantConstraint {
+    None,
+    /// The request's encryption context must equal this map exactly.
+    Equals(BTreeMap<String, String>),
+    /// The request's encryption context must contain every pair of this map.
+    Subset(BTreeMap<String, String>),
+}
+
+/// A grant from ListGrants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub id: Option<String>,
+    pub grantee: PrincipalArn,
+    /// Operation names without the `kms:` prefix, as ListGrants returns them (`Decrypt`).
+    pub operations: Vec<String>,
+    pub constraint: GrantConstraint,
+}
+
+/// Everything the evaluator needs about one request.
+#[derive(Clone, Debug)]
+pub struct Inputs<'a> {
+    pub principal: &'a PrincipalArn,
+    /// Canonical `kms:Action`.
+    pub action: &'a str,
+    /// The key ARN.
+    pub key_arn: &'a str,
+    pub context: &'a Context,
+    pub encryption_context: &'a BTreeMap<String, String>,
+    pub key_policy: &'a Policy,
+    pub key_state: KeyState,
+    /// The principal's identity policies. `None`: not known (e.g. another account's role).
+    pub identity_policies: Option<&'a [Policy]>,
+    pub boundary: Option<&'a Policy>,
+    pub scps: &'a [Policy],
+    pub grants: &'a [Grant],
+}
+
+/// A decision with its explanation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub decision: Decision,
+    pub error: Option<KmsError>,
+    /// The deciding statements (and grants, as `grant` entries).
+    pub explanation: Vec<Deciding>,
+    /// What was missing, layer by layer, for an implicit deny; notes otherwise.
+    pub missing: Vec<String>,
+    pub unknown_reasons: Vec<String>,
+}
+
+/// Operations KMS accepts on a key in another account (KMS Developer Guide, "Allowing users in
+/// other accounts to use a KMS key").
+const CROSS_ACCOUNT: &[&str] = &[
+    "kms:Decrypt",
+    "kms:DeriveSharedSecret",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:GetKeyRotationStatus",
+    "kms:GetPublicKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:VerifyMac",
+    "kms:CreateGrant",
+    "kms:ListGrants",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+];
+
+/// Cryptographic operations: the ones a disabled or unusable key refuses.
+const CRYPTO: &[&str] = &[
+    "kms:Decrypt",
+    "kms:DeriveSharedSecret",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:VerifyMac",
+];
+
+/// The account of a key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
+pub fn key_account(key_arn: &str) -> Option<&str> {
+    key_arn.split(':').nth(4).filter(|a| a.len() == 12)
+}
+
+/// The region of a key ARN.
+pub fn key_region(key_arn: &str) -> Option<&str> {
+    key_arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// Fills in the context keys derivable from the request, unless the caller set them: the
+/// principal's ARN, account and type, `kms:CallerAccount`, the encryption context keys, and which
+/// KMS keys are known to be absent (`kms:ViaService` on a direct call, ...).
+pub fn derive_context(ctx: &mut Context, principal: &PrincipalArn, key_arn: &str, ec: &BTreeMap<String, String>) {
+    let account = principal.account().to_string();
+    let partition = principal.partition().to_owned();
+    fn default(ctx: &mut Context, key: &str, value: Option<String>) {
+        if !ctx.is_decided(key) {
+            match value {
+                Some(v) => ctx.set(key, v),
+                None => ctx.set_absent(key),
+            }
+        }
+    }
+    let (principal_arn, principal_type, username) = match principal.kind() {
+        PrincipalKind::AssumedRole { role, .. } => {
+            (format!("arn:{partition}:iam::{account}:role/{role}"), "AssumedRole", None)
+        }
+        PrincipalKind::Role { .. } => (principal.to_string(), "AssumedRole", None),
+        PrincipalKind::User { name, .. } => (principal.to_string(), "User", Some(name.clone())),
+        PrincipalKind::Root => (principal.to_string(), "Account", None),
+    };
+    default(ctx, "aws:PrincipalArn", Some(principal_arn));
+    default(ctx, "aws:PrincipalAccount", Some(account.clone()));
+    default(ctx, "aws:PrincipalType", Some(principal_type.to_owned()));
+    default(ctx, "aws:username", username);
+    default(ctx, "aws:PrincipalIsAWSService", Some("false".into()));
+    default(ctx, "aws:SecureTransport", Some("true".into()));
+    default(ctx, "kms:CallerAccount", Some(account));
+    default(ctx, "kms:ViaService", None);
+    default(ctx, "kms:GrantIsForAWSResource", None);
+    default(ctx, "kms:GrantOperations", None);
+    default(ctx, "kms:GrantConstraintType", None);
+    default(ctx, "kms:RequestAlias", None);
+    if let Some(region) = key_region(key_arn) {
+        default(ctx, "aws:RequestedRegion", Some(region.to_owned()));
+    }
+    let via = !matches!(ctx.get("kms:viaservice"), crate::policy::Known::Absent);
+    default(ctx, "aws:ViaAWSService", Some(via.to_string()));
+    if !ctx.is_decided("kms:EncryptionContextKeys") {
+        if ec.is_empty() {
+            ctx.set_absent("kms:EncryptionContextKeys");
+        } else {
+            ctx.set_many("kms:EncryptionContextKeys", ec.keys().cloned().collect());
+        }
+    }
+    for (k, v) in ec {
+        let key = format!("kms:EncryptionContext:{k}");
+        if !ctx.is_decided(&key) {
+            ctx.set(&key, v.clone());
+        }
+    }
+    ctx.complete("kms:encryptioncontext:");
+}
+
+/// The result of one policy layer.
+struct Layer {
+    deny: Tri,
+    denies: Vec<Deciding>,
+    allow: Tri,
+    allows: Vec<Deciding>,
+}
+
+/// Evaluates the statements of `policies` whose principal is judged by `naming_ok`.
+fn layer(policies: &[&Policy], req: &Request<'_>, naming_ok: impl Fn(Naming) -> bool, has_boundary: bool) -> Layer {
+    let mut l = Layer { deny: Tri::No, denies: vec![], allow: Tri::No, allows: vec![] };
+    for p in policies {
+        for s in &p.statements {
+            if !naming_ok(s.naming(req.principal, has_boundary)) {
+                continue;
+            }
+            let t = s.applies(req);
+            if t.is_no() {
+                continue;
+            }
+            let yes = t.is_yes();
+            match s.effect {
+                Effect::Deny => {
+                    l.deny = std::mem::replace(&mut l.deny, Tri::No).or(t);
+                    if yes {
+                        l.denies.push(Deciding::of(p, s));
+                    }
+                }
+                Effect::Allow => {
+                    l.allow = std::mem::replace(&mut l.allow, Tri::No).or(t);
+                    if yes {
+                        l.allows.push(Deciding::of(p, s));
+                    }
+                }
+            }
+        }
+    }
+    l
+}
+
+fn grant_applies(g: &Grant, inputs: &Inputs<'_>) -> bool {
+    let op = inputs.action.strip_prefix("kms:").unwrap_or(inputs.action);
+    let grantee = match (g.grantee.kind(), inputs.principal.kind()) {
+        _ if &g.grantee == inputs.principal => true,
+        (PrincipalKind::Role { name, .. }, PrincipalKind::AssumedRole { role, .. }) => {
+            name == role && g.grantee.account() == inputs.principal.account()
+        }
+        _ => false,
+    };
+    let constraint = match &g.constraint {
+        GrantConstraint::None => true,
+        GrantConstraint::Equals(m) => m == inputs.encryption_context,
+        GrantConstraint::Subset(m) => m.iter().all(|(k, v)| inputs.encryption_context.get(k) == Some(v)),
+    };
+    grantee && constraint && g.operations.iter().any(|o| o == op)
+}
+
+fn grant_deciding(g: &Grant) -> Deciding {
+    Deciding { policy: "grant".into(), sid: g.id.clone(), index: 0, effect: "Allow".into() }
+}
+
+/// Decides one KMS request.
+pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
+    let action_lower = inputs.action.to_ascii_lowercase();
+    let req = Request {
+        principal: inputs.principal,
+        action: &action_lower,
+        resource: inputs.key_arn,
+        context: inputs.context,
+    };
+    let key_account = key_account(inputs.key_arn).unwrap_or_default();
+    let same_account = inputs.principal.account().as_str() == key_account;
+    let is_root = matches!(inputs.principal.kind(), PrincipalKind::Root);
+    let has_boundary = inputs.boundary.is_some();
+    let mut out = Outcome {
+        decision: Decision::ImplicitDeny,
+        error: None,
+        explanation: vec![],
+        missing: vec![],
+        unknown_reasons: vec![],
+    };
+
+    // Key policy, by how it names the principal.
+    let kp = [inputs.key_policy];
+    let kp_session = layer(&kp, &req, |n| n == Naming::Session, has_boundary);
+    let kp_entity = layer(&kp, &req, |n| n == Naming::Entity, has_boundary);
+    let kp_anyone = layer(&kp, &req, |n| n == Naming::Anyone, has_boundary);
+    let kp_account = layer(&kp, &req, |n| n == Naming::Account, has_boundary);
+    let identity: Vec<&Policy> = inputs.identity_policies.map(|ps| ps.iter().collect()).unwrap_or_default();
+    let id = layer(&identity, &req, |n| n != Naming::No, has_boundary);
+    let boundary: Vec<&Policy> = inputs.boundary.into_iter().collect();
+    let bd = layer(&boundary, &req, |n| n != Naming::No, has_boundary);
+    let scp_layers: Vec<Layer> =
+        inputs.scps.iter().map(|p| layer(&[p], &req, |n| n != Naming::No, has_boundary)).collect();
+
+    // 1. Explicit denies anywhere win.
+    let mut deny =
+        kp_session.deny.clone().or(kp_entity.deny.clone()).or(kp_anyone.deny.clone()).or(kp_account.deny.clone());
+    deny = deny.or(id.deny.clone()).or(bd.deny.clone());
+    for s in &scp_layers {
+        deny = deny.or(s.deny.clone());
+    }
+    if deny.is_yes() {
+        out.decision = Decision::ExplicitDeny;
+        for l in [&kp_session, &kp_entity, &kp_anyone, &kp_account, &id, &bd].into_iter().chain(scp_layers.iter()) {
+            out.explanation.extend(l.denies.iter().cloned());
+        }
+        return with_state(out, inputs, same_account);
+    }
+
+    // 2. The caps: every SCP must allow; a boundary must allow what identity policies grant.
+    let scp_ok = scp_layers.iter().fold(Tri::Yes, |acc, l| acc.and(l.allow.clone()));
+    let boundary_ok = if has_boundary { bd.allow.clone() } else { Tri::Yes };
+    let identity_ok = if is_root && same_account {
+        Tri::Yes
+    } else if inputs.identity_policies.is_none() {
+        out.unknown_reasons.push(format!("the identity policies of `{}` are not known", inputs.principal));
+        Tri::Unknown(["identity policies".to_owned()].into())
+    } else {
+        id.allow.clone()
+    };
+
+    // 3. The key policy paths.
+    let (policy_path, uses_identity) = if same_account {
+        // A grant to the session ARN itself is not capped by a boundary; to the role or user ARN,
+        // a role's is capped and a user's is not (IAM User Guide, "Permissions boundaries").
+        let is_user = matches!(inputs.principal.kind(), PrincipalKind::User { .. });
+        let entity_capped = if is_user { Tri::Yes } else { boundary_ok.clone() };
+        let anyone = if has_boundary && !bd.allow.is_yes() && kp_anyone.allow.is_yes() {
+            out.unknown_reasons.push(
+                "(unsure) whether a permissions boundary caps what `Principal: \"*\"` grants to a role session: AWS documents role and session ARNs only".into(),
+            );
+            Tri::Unknown(["permissions boundary".to_owned()].into())
+        } else {
+            kp_anyone.allow.clone()
+        };
+        let direct = kp_session.allow.clone().or(kp_entity.allow.clone().and(entity_capped)).or(anyone);
+        let delegated = kp_account.allow.clone().and(identity_ok.clone()).and(boundary_ok.clone());
+        let uses_identity = !direct.is_yes() && delegated.is_yes();
+        (direct.or(delegated), uses_identity)
+    } else {
+        let key_side = kp_session
+            .allow
+            .clone()
+            .or(kp_entity.allow.clone())
+            .or(kp_anyone.allow.clone())
+            .or(kp_account.allow.clone());
+        (key_side.and(identity_ok.clone()).and(boundary_ok.clone()), true)
+    };
+
+    // 4. Grants: allow only.
+    let grants: Vec<&Grant> = inputs.grants.iter().filter(|g| grant_applies(g, inputs)).collect();
+    let grant_path = if grants.is_empty() {
+        Tri::No
+    } else if !same_account && !identity_ok.is_yes() {
+        out.unknown_reasons.push(format!(
+            "(unsure) whether a grant to `{}` in another account also needs an IAM allow in that account (AWS-FACTS 1.5)",
+            inputs.principal
+        ));
+        Tri::Unknown(["grant".to_owned()].into())
+    } else {
+        Tri::Yes
+    };
+
+    let allowed = policy_path.clone().or(grant_path.clone()).and(scp_ok.clone());
+    out.decision = match (&deny, &allowed) {
+        (_, Tri::No) => Decision::ImplicitDeny,
+        (Tri::No, Tri::Yes) => Decision::Allow,
+        _ => Decision::Unknown,
+    };
+    for t in [&deny, &allowed] {
+        for k in t.unknown_keys() {
+            if !matches!(k.as_str(), "identity policies" | "permissions boundary" | "grant") {
+                out.unknown_reasons.push(format!("the request does not say `{k}`"));
+            }
+        }
+    }
+    out.unknown_reasons.dedup();
+    match out.decision {
+        Decision::Allow => {
+            if policy_path.is_yes() {
+                out.explanation.extend(kp_session.allows.iter().cloned());
+                out.explanation.extend(kp_entity.allows.iter().cloned());
+                out.explanation.extend(kp_anyone.allows.iter().cloned());
+                if uses_identity || !same_account {
+                    out.explanation.extend(kp_account.allows.iter().cloned());
+                    out.explanation.extend(id.allows.iter().cloned());
+                }
+            } else {
+                out.explanation.extend(grants.iter().map(|g| grant_deciding(g)));
+            }
+        }
+        Decision::ImplicitDeny => {
+            let key_names = kp_session.allow.clone().or(kp_entity.allow.clone()).or(kp_anyone.allow.clone());
+            let key_any = key_names.clone().or(kp_account.allow.clone());
+            if key_any.is_no() {
+                out.missing.push(format!(
+                    "key policy: no statement allows {} for `{}`, directly or through its account",
+                    inputs.action, inputs.principal
+                ));
+            } else if !same_account && identity_ok.is_no() {
+                out.missing.push(format!(
+                    "identity policies: nothing in account {} allows {} on the key ARN (a key in another account needs both sides)",
+                    inputs.principal.account(),
+                    inputs.action
+                ));
+            } else if same_account && key_names.is_no() && identity_ok.is_no() {
+                out.missing.push(format!(
+                    "identity policies: the key policy delegates to IAM, but no identity policy of `{}` allows {}",
+                    inputs.principal, inputs.action
+                ));
+            }
+            if has_boundary && bd.allow.is_no() {
+                out.missing.push(format!("permissions boundary: does not allow {}", inputs.action));
+            }
+            if scp_ok.is_no() {
+                out.missing.push(format!("service control policies: not every SCP allows {}", inputs.action));
+            }
+            if out.missing.is_empty() {
+                out.missing.push(format!("no policy or grant allows {}", inputs.action));
+            }
+            for l in [&kp_session, &kp_entity, &kp_anyone, &kp_account, &id] {
+                out.explanation.extend(l.allows.iter().cloned());
+            }
+        }
+        _ => {}
+    }
+    with_state(out, inputs, same_account)
+}
+
+fn with_state(mut out: Outcome, inputs: &Inputs<'_>, same_account: bool) -> Outcome {
+    let crypto = CRYPTO.contains(&inputs.action);
+    out.error = match inputs.key_state {
+        _ if !same_account && !CROSS_ACCOUNT.contains(&inputs.action) => Some(KmsError::UnsupportedOperation),
+        KeyState::Disabled if crypto => Some(KmsError::DisabledException),
+        KeyState::PendingDeletion
+        | KeyState::PendingImport
+        | KeyState::Unavailable
+        | KeyState::PendingReplicaDeletion
+            if crypto =>
+        {
+            Some(KmsError::KmsInvalidStateException)
+        }
+        KeyState::Creating | KeyState::Updating if crypto => Some(KmsError::KmsInvalidStateException),
+        _ => None,
+    };
+    out
+}
+
+/// Would `admin` still be allowed `kms:PutKeyPolicy` on the key under `policy` (the lockout check
+/// of CreateKey and PutKeyPolicy)? `identity`: the admin's identity policies when known.
+pub fn keeps_put_key_policy(
+    policy: &Policy,
+    admin: &PrincipalArn,
+    key_arn: &str,
+    identity: Option<&[Policy]>,
+    boundary: Option<&Policy>,
+) -> Outcome {
+    let mut ctx = Context::default();
+    let ec = BTreeMap::new();
+    derive_context(&mut ctx, admin, key_arn, &ec);
+    authorize(&Inputs {
+        principal: admin,
+        action: "kms:PutKeyPolicy",
+        key_arn,
+        context: &ctx,
+        encryption_context: &ec,
+        key_policy: policy,
+        key_state: KeyState::Enabled,
+        identity_policies: identity,
+        boundary,
+        scps: &[],
+        grants: &[],
+    })
+}

@@ -1,0 +1,237 @@
+//! Wildcard patterns (`*`, `?`) of Action, Resource, `StringLike` and `ArnLike`, compiled once when
+//! a policy is parsed, with the policy variables of `"Version": "2012-10-17"` (`${aws:username}`,
+//! `${aws:PrincipalTag/team, 'none'}`, `${*}`, `${?}`, `${$}`).
+//!
+//! Matching a pattern without variables does not allocate.
+
+use super::context::{Context, Known, Tri};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Elem {
+    Byte(u8),
+    /// Any run of characters.
+    Star,
+    /// Exactly one character.
+    One,
+    /// A policy variable, resolved from the request context at match time.
+    Var {
+        key: String,
+        default: Option<String>,
+    },
+}
+
+/// A compiled pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    elems: Vec<Elem>,
+    has_vars: bool,
+    /// Lower-case the text before matching (actions).
+    fold_case: bool,
+}
+
+/// How a pattern treats `*`, `?` and `${...}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syntax {
+    pub wildcards: bool,
+    pub variables: bool,
+    pub fold_case: bool,
+}
+
+impl Pattern {
+    /// Compiles `text`; an unterminated `${` is an error.
+    pub fn compile(text: &str, syntax: Syntax) -> Result<Pattern, String> {
+        let mut elems = Vec::with_capacity(text.len());
+        let mut has_vars = false;
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if syntax.variables && b == b'$' && bytes.get(i + 1) == Some(&b'{') {
+                let rest = text.get(i + 2..).unwrap_or_default();
+                let end = rest.find('}').ok_or_else(|| format!("unterminated policy variable in `{text}`"))?;
+                let inner = rest.get(..end).unwrap_or_default().trim();
+                match inner {
+                    "*" => elems.push(Elem::Byte(b'*')),
+                    "?" => elems.push(Elem::Byte(b'?')),
+                    "$" => elems.push(Elem::Byte(b'$')),
+                    _ => {
+                        let (key, default) = match inner.split_once(',') {
+                            Some((key, default)) => {
+                                let d = default.trim();
+                                let quoted = d.len() >= 2 && d.starts_with('\'') && d.ends_with('\'');
+                                if !quoted {
+                                    return Err(format!("a policy variable default must be quoted with ' in `{text}`"));
+                                }
+                                (key.trim(), Some(d.get(1..d.len() - 1).unwrap_or_default().to_owned()))
+                            }
+                            None => (inner, None),
+                        };
+                        if key.is_empty() {
+                            return Err(format!("empty policy variable in `{text}`"));
+                        }
+                        has_vars = true;
+                        elems.push(Elem::Var { key: key.to_ascii_lowercase(), default });
+                    }
+                }
+                i += 2 + end + 1;
+                continue;
+            }
+            let elem = match b {
+                b'*' if syntax.wildcards => Elem::Star,
+                b'?' if syntax.wildcards => Elem::One,
+                b if syntax.fold_case => Elem::Byte(b.to_ascii_lowercase()),
+                b => Elem::Byte(b),
+            };
+            elems.push(elem);
+            i += 1;
+        }
+        Ok(Pattern { elems, has_vars, fold_case: syntax.fold_case })
+    }
+
+    /// True when the pattern is exactly `*`.
+    pub fn is_any(&self) -> bool {
+        self.elems == [Elem::Star]
+    }
+
+    /// Matches `text` (already lower case when the pattern folds case). A variable whose key the
+    /// request does not have makes the pattern match nothing; one the request does not know makes the
+    /// match unknown.
+    pub fn matches(&self, text: &str, ctx: &Context) -> Tri {
+        if !self.has_vars {
+            return Tri::from_bool(glob(&self.elems, text.as_bytes()));
+        }
+        let mut resolved = Vec::with_capacity(self.elems.len() + 16);
+        for e in &self.elems {
+            match e {
+                Elem::Var { key, default } => {
+                    let value = match ctx.get(key) {
+                        Known::Present([v]) => v.as_str(),
+                        Known::Present(_) | Known::Absent => match default {
+                            Some(d) => d.as_str(),
+                            None => return Tri::No,
+                        },
+                        Known::Unknown => return Tri::unknown(key),
+                    };
+                    resolved.extend(
+                        value.bytes().map(|b| Elem::Byte(if self.fold_case { b.to_ascii_lowercase() } else { b })),
+                    );
+                }
+                other => resolved.push(other.clone()),
+            }
+        }
+        Tri::from_bool(glob(&resolved, text.as_bytes()))
+    }
+}
+
+/// Length of the UTF-8 character starting with byte `b`.
+fn char_len(b: u8) -> usize {
+    match b {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Wildcard matching with one backtracking point (linear in practice, quadratic at worst).
+fn glob(p: &[Elem], t: &[u8]) -> bool {
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(Elem::Star) => {
+                star = Some((pi + 1, ti));
+                pi += 1;
+                continue;
+            }
+            Some(Elem::One) => {
+                ti += t.get(ti).map_or(1, |b| char_len(*b));
+                pi += 1;
+                continue;
+            }
+            Some(Elem::Byte(b)) if t.get(ti) == Some(b) => {
+                pi += 1;
+                ti += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, st)) => {
+                let next = st + t.get(st).map_or(1, |b| char_len(*b));
+                star = Some((sp, next));
+                pi = sp;
+                ti = next;
+            }
+            None => return false,
+        }
+    }
+    while let Some(Elem::Star) = p.get(pi) {
+        pi += 1;
+    }
+    pi == p.len() && ti == t.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GLOB: Syntax = Syntax { wildcards: true, variables: true, fold_case: false };
+    const ACTION: Syntax = Syntax { wildcards: true, variables: false, fold_case: true };
+
+    fn m(p: &str, t: &str) -> bool {
+        Pattern::compile(p, GLOB).unwrap().matches(t, &Context::default()).is_yes()
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(m("*", "") && m("*", "anything"));
+        assert!(m("arn:aws:kms:*:111111111111:key/*", "arn:aws:kms:us-east-1:111111111111:key/abc"));
+        assert!(!m("arn:aws:kms:*:111111111111:key/*", "arn:aws:kms:us-east-1:222222222222:key/abc"));
+        assert!(m("a?c", "abc") && m("a?c", "aéc") && !m("a?c", "ac"));
+        assert!(m("*a*b*c*", "xxaxxbxxcxx") && !m("*a*b*c*", "xxaxxcxxbxx"));
+        assert!(m("ab*", "ab") && !m("ab", "abc") && !m("abc", "ab"));
+    }
+
+    #[test]
+    fn actions_fold_case() {
+        let p = Pattern::compile("KMS:Decrypt*", ACTION).unwrap();
+        assert!(p.matches("kms:decrypt", &Context::default()).is_yes());
+    }
+
+    #[test]
+    fn variables_resolve_from_the_context() {
+        let p = Pattern::compile("arn:aws:s3:::b/${aws:username}/*", GLOB).unwrap();
+        let mut ctx = Context::default();
+        assert_eq!(p.matches("arn:aws:s3:::b/alice/x", &ctx), Tri::unknown("aws:username"));
+        ctx.set("aws:username", "alice");
+        assert!(p.matches("arn:aws:s3:::b/alice/x", &ctx).is_yes());
+        assert!(p.matches("arn:aws:s3:::b/bob/x", &ctx).is_no());
+        ctx.set_absent("aws:username");
+        assert!(p.matches("arn:aws:s3:::b/alice/x", &ctx).is_no(), "an absent variable matches nothing");
+        let d = Pattern::compile("team-${aws:PrincipalTag/team, 'none'}", GLOB).unwrap();
+        let mut ctx = Context::default();
+        ctx.set_absent("aws:principaltag/team");
+        assert!(d.matches("team-none", &ctx).is_yes());
+    }
+
+    #[test]
+    fn escaped_variables_are_literal_characters() {
+        let p = Pattern::compile("a${*}b${?}c${$}", GLOB).unwrap();
+        assert!(p.matches("a*b?c$", &Context::default()).is_yes());
+        assert!(p.matches("axxb?c$", &Context::default()).is_no());
+    }
+
+    #[test]
+    fn without_variable_syntax_dollar_braces_are_literal() {
+        let p = Pattern::compile("${aws:username}", Syntax { wildcards: true, variables: false, fold_case: false })
+            .unwrap();
+        assert!(p.matches("${aws:username}", &Context::default()).is_yes());
+    }
+
+    #[test]
+    fn malformed_variables_are_errors() {
+        assert!(Pattern::compile("${aws:username", GLOB).is_err());
+        assert!(Pattern::compile("${aws:x, default}", GLOB).is_err());
+        assert!(Pattern::compile("${}", GLOB).is_err());
+    }
+}
