@@ -1,6 +1,7 @@
 //! The `preflight` command line: exit status, errors naming the property path, the SDK's standard
 //! configuration (`AWS_ENDPOINT_URL`, `--endpoint-url`, `--region`) against moto, and the reports
 //! compared whole with reviewed golden files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code (STYLE.md 9)
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! The real `preflight-lambda` binary, driven through a loopback Lambda Runtime API, answering a
 //! loopback stand-in for CloudFormation's ResponseURL. Each test asserts the PUT CloudFormation
 //! would receive: its headers, its body, its timing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code (STYLE.md 9)
 
 mod support;
 

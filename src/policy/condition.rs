@@ -118,11 +118,10 @@ impl Condition {
         } else {
             (SetOp::None, operator)
         };
-        let (base, if_exists) =
-            match rest.len().checked_sub("IfExists".len()).and_then(|i| rest.get(i..).map(|s| (i, s))) {
-                Some((i, suffix)) if suffix == "IfExists" => (rest.get(..i).unwrap_or_default(), true),
-                _ => (rest, false),
-            };
+        let (base, if_exists) = match rest.strip_suffix("IfExists") {
+            Some(base) => (base, true),
+            None => (rest, false),
+        };
         let &(_, family, negated) = FAMILIES
             .iter()
             .find(|(name, _, _)| *name == base)
@@ -197,7 +196,7 @@ impl Condition {
                     break;
                 }
             }
-            if self.negated { any.not() } else { any }
+            if self.negated { any.negate() } else { any }
         };
         match self.set {
             SetOp::ForAllValues => values.iter().fold(Tri::Yes, |acc, v| acc.and(element(v))),

@@ -55,7 +55,7 @@ impl Tri {
         }
     }
 
-    pub fn not(self) -> Tri {
+    pub fn negate(self) -> Tri {
         match self {
             Tri::Yes => Tri::No,
             Tri::No => Tri::Yes,
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(Tri::No.and(u.clone()), Tri::No);
         assert_eq!(Tri::Yes.or(u.clone()), Tri::Yes);
         assert_eq!(Tri::Yes.and(u.clone()), u);
-        assert_eq!(u.clone().not(), u);
+        assert_eq!(u.clone().negate(), u);
         assert_eq!(u.unknown_keys(), ["aws:sourceip"]);
     }
 

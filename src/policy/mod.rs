@@ -194,7 +194,7 @@ impl Policy {
     }
 }
 
-fn strings<'v>(v: &'v Value) -> Result<Vec<&'v str>, String> {
+fn strings(v: &Value) -> Result<Vec<&str>, String> {
     match v {
         Value::String(s) => Ok(vec![s]),
         Value::Array(items) => items.iter().map(|i| i.as_str().ok_or_else(|| "expected strings".to_owned())).collect(),
@@ -328,7 +328,7 @@ impl Statement {
         let action = match &self.actions {
             Patterns::Missing => return Tri::No,
             Patterns::Is(ps) => any_match(ps, req.action, req.context),
-            Patterns::Not(ps) => any_match(ps, req.action, req.context).not(),
+            Patterns::Not(ps) => any_match(ps, req.action, req.context).negate(),
         };
         if action.is_no() {
             return Tri::No;
@@ -336,7 +336,7 @@ impl Statement {
         let resource = match &self.resources {
             Patterns::Missing => return Tri::No,
             Patterns::Is(ps) => any_match(ps, req.resource, req.context),
-            Patterns::Not(ps) => any_match(ps, req.resource, req.context).not(),
+            Patterns::Not(ps) => any_match(ps, req.resource, req.context).negate(),
         };
         let mut t = action.and(resource);
         for c in &self.conditions {
