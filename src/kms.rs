@@ -7,6 +7,7 @@
 //! with the reason, never a guess.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -227,36 +228,66 @@ struct Layer {
     allows: Vec<Deciding>,
 }
 
-/// Evaluates the statements of `policies` whose principal is judged by `naming_ok`.
-fn layer(policies: &[&Policy], req: &Request<'_>, naming_ok: impl Fn(Naming) -> bool, has_boundary: bool) -> Layer {
-    let mut l = Layer { deny: Tri::No, denies: vec![], allow: Tri::No, allows: vec![] };
-    for p in policies {
-        for s in &p.statements {
-            if !naming_ok(s.naming(req.principal, has_boundary)) {
-                continue;
-            }
-            let t = s.applies(req);
-            if t.is_no() {
-                continue;
-            }
-            let yes = t.is_yes();
-            match s.effect {
-                Effect::Deny => {
-                    l.deny = std::mem::replace(&mut l.deny, Tri::No).or(t);
-                    if yes {
-                        l.denies.push(Deciding::of(p, s));
-                    }
+impl Layer {
+    fn empty() -> Layer {
+        Layer { deny: Tri::No, denies: vec![], allow: Tri::No, allows: vec![] }
+    }
+
+    fn add(&mut self, p: &Policy, s: &crate::policy::Statement, t: Tri) {
+        let yes = t.is_yes();
+        match s.effect {
+            Effect::Deny => {
+                self.deny = std::mem::replace(&mut self.deny, Tri::No).or(t);
+                if yes {
+                    self.denies.push(Deciding::of(p, s));
                 }
-                Effect::Allow => {
-                    l.allow = std::mem::replace(&mut l.allow, Tri::No).or(t);
-                    if yes {
-                        l.allows.push(Deciding::of(p, s));
-                    }
+            }
+            Effect::Allow => {
+                self.allow = std::mem::replace(&mut self.allow, Tri::No).or(t);
+                if yes {
+                    self.allows.push(Deciding::of(p, s));
                 }
             }
         }
     }
+}
+
+/// Evaluates every statement of `policies` that names the principal at all (identity policies,
+/// boundaries and SCPs have no Principal and always do).
+fn layer<'p>(policies: impl IntoIterator<Item = &'p Policy>, req: &Request<'_>, has_boundary: bool) -> Layer {
+    let mut l = Layer::empty();
+    for p in policies {
+        for s in &p.statements {
+            if s.naming(req.principal, has_boundary) == Naming::No {
+                continue;
+            }
+            let t = s.applies(req);
+            if !t.is_no() {
+                l.add(p, s, t);
+            }
+        }
+    }
     l
+}
+
+/// The key policy in one pass, split by how each statement names the principal:
+/// `[session, entity, anyone, account]`.
+fn key_policy_layers(policy: &Policy, req: &Request<'_>, has_boundary: bool) -> [Layer; 4] {
+    let mut out = [Layer::empty(), Layer::empty(), Layer::empty(), Layer::empty()];
+    for s in &policy.statements {
+        let slot = match s.naming(req.principal, has_boundary) {
+            Naming::No => continue,
+            Naming::Session => 0,
+            Naming::Entity => 1,
+            Naming::Anyone => 2,
+            Naming::Account => 3,
+        };
+        let t = s.applies(req);
+        if let (false, Some(l)) = (t.is_no(), out.get_mut(slot)) {
+            l.add(policy, s, t);
+        }
+    }
+    out
 }
 
 fn grant_applies(g: &Grant, inputs: &Inputs<'_>) -> bool {
@@ -277,7 +308,7 @@ fn grant_applies(g: &Grant, inputs: &Inputs<'_>) -> bool {
 }
 
 fn grant_deciding(g: &Grant) -> Deciding {
-    Deciding { policy: "grant".into(), sid: g.id.clone(), index: 0, effect: "Allow".into() }
+    Deciding { policy: Arc::from("grant"), sid: g.id.as_deref().map(Arc::from), index: 0, effect: Effect::Allow }
 }
 
 /// Decides one KMS request.
@@ -302,17 +333,10 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
     };
 
     // Key policy, by how it names the principal.
-    let kp = [inputs.key_policy];
-    let kp_session = layer(&kp, &req, |n| n == Naming::Session, has_boundary);
-    let kp_entity = layer(&kp, &req, |n| n == Naming::Entity, has_boundary);
-    let kp_anyone = layer(&kp, &req, |n| n == Naming::Anyone, has_boundary);
-    let kp_account = layer(&kp, &req, |n| n == Naming::Account, has_boundary);
-    let identity: Vec<&Policy> = inputs.identity_policies.map(|ps| ps.iter().collect()).unwrap_or_default();
-    let id = layer(&identity, &req, |n| n != Naming::No, has_boundary);
-    let boundary: Vec<&Policy> = inputs.boundary.into_iter().collect();
-    let bd = layer(&boundary, &req, |n| n != Naming::No, has_boundary);
-    let scp_layers: Vec<Layer> =
-        inputs.scps.iter().map(|p| layer(&[p], &req, |n| n != Naming::No, has_boundary)).collect();
+    let [kp_session, kp_entity, kp_anyone, kp_account] = key_policy_layers(inputs.key_policy, &req, has_boundary);
+    let id = layer(inputs.identity_policies.unwrap_or_default(), &req, has_boundary);
+    let bd = layer(inputs.boundary, &req, has_boundary);
+    let scp_layers: Vec<Layer> = inputs.scps.iter().map(|p| layer([p], &req, has_boundary)).collect();
 
     // 1. Explicit denies anywhere win.
     let mut deny =

@@ -9,6 +9,7 @@ pub mod context;
 pub mod pattern;
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -18,7 +19,7 @@ pub use context::{Context, Known, Tri};
 use pattern::{Pattern, Syntax};
 
 /// Allow or Deny.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Effect {
     Allow,
     Deny,
@@ -81,7 +82,7 @@ enum Patterns {
 /// A parsed statement.
 #[derive(Clone, Debug)]
 pub struct Statement {
-    pub sid: Option<String>,
+    pub sid: Option<Arc<str>>,
     /// Position in the document, from 0.
     pub index: usize,
     pub effect: Effect,
@@ -95,7 +96,7 @@ pub struct Statement {
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// Which policy this is, as named in explanations (`key policy`, `identity policy app-inline`).
-    pub name: String,
+    pub name: Arc<str>,
     /// True with `"Version": "2012-10-17"`: policy variables are substituted only then.
     pub version_2012: bool,
     pub statements: Vec<Statement>,
@@ -114,7 +115,7 @@ pub struct PolicyError {
 #[derive(Clone, Debug)]
 pub struct Request<'a> {
     pub principal: &'a PrincipalArn,
-    /// Lower case.
+    /// Any case: actions match case-insensitively.
     pub action: &'a str,
     pub resource: &'a str,
     pub context: &'a Context,
@@ -123,16 +124,16 @@ pub struct Request<'a> {
 /// A statement that decided (or helped decide) an outcome.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Deciding {
-    pub policy: String,
+    pub policy: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub sid: Option<Arc<str>>,
     pub index: usize,
-    pub effect: String,
+    pub effect: Effect,
 }
 
 impl Deciding {
     pub fn of(policy: &Policy, s: &Statement) -> Deciding {
-        Deciding { policy: policy.name.clone(), sid: s.sid.clone(), index: s.index, effect: s.effect.to_string() }
+        Deciding { policy: Arc::clone(&policy.name), sid: s.sid.clone(), index: s.index, effect: s.effect }
     }
 }
 
@@ -190,7 +191,7 @@ impl Policy {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Policy { name: name.to_owned(), version_2012, statements })
+        Ok(Policy { name: Arc::from(name), version_2012, statements })
     }
 }
 
@@ -259,7 +260,7 @@ impl Statement {
         }
         let sid = match map.get("Sid") {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Some(Arc::from(s.as_str())),
             Some(_) => return Err(e("Sid", "expected a string".into())),
         };
         let effect = match map.get("Effect").and_then(Value::as_str) {

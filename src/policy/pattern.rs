@@ -92,12 +92,12 @@ impl Pattern {
         self.elems == [Elem::Star]
     }
 
-    /// Matches `text` (already lower case when the pattern folds case). A variable whose key the
+    /// Matches `text` (compared case-insensitively when the pattern folds case). A variable whose key the
     /// request does not have makes the pattern match nothing; one the request does not know makes the
     /// match unknown.
     pub fn matches(&self, text: &str, ctx: &Context) -> Tri {
         if !self.has_vars {
-            return Tri::from_bool(glob(&self.elems, text.as_bytes()));
+            return Tri::from_bool(glob(&self.elems, text.as_bytes(), self.fold_case));
         }
         let mut resolved = Vec::with_capacity(self.elems.len() + 16);
         for e in &self.elems {
@@ -118,7 +118,7 @@ impl Pattern {
                 other => resolved.push(other.clone()),
             }
         }
-        Tri::from_bool(glob(&resolved, text.as_bytes()))
+        Tri::from_bool(glob(&resolved, text.as_bytes(), self.fold_case))
     }
 }
 
@@ -133,7 +133,8 @@ fn char_len(b: u8) -> usize {
 }
 
 /// Wildcard matching with one backtracking point (linear in practice, quadratic at worst).
-fn glob(p: &[Elem], t: &[u8]) -> bool {
+/// With `fold`, text bytes are lower-cased before comparing (pattern bytes already are).
+fn glob(p: &[Elem], t: &[u8], fold: bool) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -148,7 +149,7 @@ fn glob(p: &[Elem], t: &[u8]) -> bool {
                 pi += 1;
                 continue;
             }
-            Some(Elem::Byte(b)) if t.get(ti) == Some(b) => {
+            Some(Elem::Byte(b)) if t.get(ti).map(|c| if fold { c.to_ascii_lowercase() } else { *c }) == Some(*b) => {
                 pi += 1;
                 ti += 1;
                 continue;
