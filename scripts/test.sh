@@ -5,7 +5,8 @@
 #   scripts/test.sh
 #
 # What it installs: a Python virtual environment in .venv with moto[server] (the local AWS),
-# cfn-lint and the AWS SAM CLI (template checks), pinned in tests/requirements.txt. The tests start
+# cfn-lint and the AWS SAM CLI (template checks), pinned in tests/requirements.txt; and the
+# differential test's oracle, @cloud-copilot/iam-simulate, pinned in tests/differential. The tests start
 # what they need themselves, on loopback: moto server, a Lambda Runtime API, a CloudFormation
 # response receiver. No Docker engine is needed.
 set -euo pipefail
@@ -15,11 +16,12 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 started=$(date +%s)
 
 step "checking the toolchain"
-for tool in cargo python3; do
+for tool in cargo python3 node npm; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required and not installed" >&2; exit 1; }
 done
 cargo --version >&2
 python3 --version >&2
+echo "node $(node --version), npm $(npm --version 2>/dev/null)" >&2
 
 step "Python tools for the tests (.venv, tests/requirements.txt)"
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
@@ -39,6 +41,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; 
   echo "$wanted" > "$stamp"
 fi
 .venv/bin/python -c 'import moto; print("moto", moto.__version__)' >&2
+
+step "test-time oracle for the differential test (tests/differential, npm ci)"
+# @cloud-copilot/iam-simulate is AGPL: installed here for the tests only, never linked or shipped.
+if [ ! -d tests/differential/node_modules/@cloud-copilot/iam-simulate ] \
+   || ! cmp -s tests/differential/package-lock.json tests/differential/node_modules/.package-lock.json 2>/dev/null; then
+  (cd tests/differential && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 step "formatting"
 cargo fmt --all -- --check

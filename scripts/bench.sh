@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Prints Preflight's performance figures (not a test: the machines are shared and noisy).
+#   scripts/bench.sh            evaluator decisions (criterion), simulate batch, release binary size
+# Figures: time per decision on realistic policies (target <= 2 us), `preflight simulate` over
+# 10,000 JSON Lines scenarios on one core (target < 1 s wall), and the size of preflight-lambda.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== building release binaries (lto, codegen-units 1, strip)"
+cargo build --release --locked --bins 2>&1 | tail -1
+
+echo "== evaluator: time per decision (criterion)"
+cargo bench --locked --bench evaluator -- --noplot 2>/dev/null | grep -E '^(decide|parse)|time:' | paste - - | sed -E 's/ +/ /g'
+
+echo "== preflight simulate: 10,000 scenarios as JSON Lines, one core"
+batch=$(mktemp)
+python3 - "$batch" <<'PY'
+import json, glob, sys
+cases = [c["scenario"] for f in sorted(glob.glob("tests/scenarios/*.json")) for c in json.load(open(f))]
+with open(sys.argv[1], "w") as out:
+    for i in range(10_000):
+        out.write(json.dumps(cases[i % len(cases)]) + "\n")
+PY
+pin=""; command -v taskset >/dev/null && pin="taskset -c 0"
+best=""
+for run in 1 2 3 4 5; do
+  start=$(date +%s%N)
+  $pin target/release/preflight simulate --scenario "$batch" --format json > /dev/null
+  end=$(date +%s%N)
+  ms=$(( (end - start) / 1000000 ))
+  echo "run $run: ${ms} ms"
+  if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+done
+echo "simulate 10000 scenarios: best ${best} ms (target < 1000 ms)"
+rm -f "$batch"
+
+echo "== binary sizes (host $(uname -m))"
+ls -l target/release/preflight-lambda target/release/preflight | awk '{printf "%s: %.1f MiB (%d bytes)\n", $9, $5/1048576, $5}'
