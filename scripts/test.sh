@@ -44,9 +44,11 @@ fi
 
 step "test-time oracle for the differential test (tests/differential, npm ci)"
 # @cloud-copilot/iam-simulate is AGPL: installed here for the tests only, never linked or shipped.
-if [ ! -d tests/differential/node_modules/@cloud-copilot/iam-simulate ] \
-   || ! cmp -s tests/differential/package-lock.json tests/differential/node_modules/.package-lock.json 2>/dev/null; then
+oracle_stamp=tests/differential/node_modules/.preflight-lock.sha256
+oracle_wanted=$(sha256sum tests/differential/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$oracle_stamp" 2>/dev/null)" != "$oracle_wanted" ]; then
   (cd tests/differential && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$oracle_wanted" > "$oracle_stamp"
 fi
 
 step "formatting"

@@ -57,48 +57,44 @@ struct Gen {
 
 impl Gen {
     fn condition(&mut self) -> (String, String, Value) {
-        let pool: &[(&str, &str, fn(&mut Gen) -> Value, &str)] = &[
-            ("StringEquals", "kms:ViaService", |_| json!("ssm.us-east-1.amazonaws.com"), ""),
-            (
-                "StringEquals",
-                "kms:ViaService",
-                |_| json!(["s3.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com"]),
-                "",
-            ),
-            ("StringNotEquals", "kms:ViaService", |_| json!("s3.us-east-1.amazonaws.com"), ""),
-            ("StringEqualsIfExists", "kms:ViaService", |_| json!("ssm.us-east-1.amazonaws.com"), ""),
-            ("StringEquals", "kms:CallerAccount", |_| json!(A), ""),
-            ("StringEquals", "kms:CallerAccount", |_| json!(B), ""),
-            ("StringLike", "aws:PrincipalArn", |_| json!("arn:aws:iam::*:role/A*"), ""),
-            ("ArnLike", "aws:PrincipalArn", |_| json!("arn:aws:iam::111111111111:role/*"), ""),
-            ("ArnNotEquals", "aws:PrincipalArn", |_| json!("arn:aws:iam::111111111111:role/App"), ""),
-            ("StringEquals", "aws:PrincipalAccount", |_| json!(A), ""),
-            ("StringEquals", "kms:EncryptionContext:Department", |_| json!("IT"), "ec-condition"),
-            ("StringEqualsIgnoreCase", "kms:EncryptionContext:Department", |_| json!("it"), "ec-condition"),
-            ("ForAllValues:StringEquals", "kms:EncryptionContextKeys", |_| json!(["Department"]), "ec-keys"),
-            ("ForAnyValue:StringEquals", "kms:EncryptionContextKeys", |_| json!(["Department"]), "ec-keys"),
-            ("Bool", "aws:SecureTransport", |_| json!("true"), ""),
-            ("IpAddress", "aws:SourceIp", |_| json!("203.0.113.0/24"), ""),
-            ("NotIpAddress", "aws:SourceIp", |_| json!(["198.51.100.0/24", "203.0.113.0/24"]), ""),
-            ("Null", "aws:PrincipalTag/team", |_| json!("true"), ""),
-            ("Null", "aws:PrincipalTag/team", |_| json!("false"), ""),
-            ("StringEquals", "aws:PrincipalTag/team", |_| json!("red"), ""),
-            ("StringNotEqualsIfExists", "aws:PrincipalTag/team", |_| json!("blue"), ""),
-            ("DateLessThan", "aws:CurrentTime", |_| json!("2027-01-01T00:00:00Z"), ""),
-            ("DateGreaterThan", "aws:CurrentTime", |_| json!("2027-01-01T00:00:00Z"), ""),
+        // (operator, key, values as JSON, feature)
+        let pool: &[(&str, &str, &str, &str)] = &[
+            ("StringEquals", "kms:ViaService", r#""ssm.us-east-1.amazonaws.com""#, ""),
+            ("StringEquals", "kms:ViaService", r#"["s3.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com"]"#, ""),
+            ("StringNotEquals", "kms:ViaService", r#""s3.us-east-1.amazonaws.com""#, ""),
+            ("StringEqualsIfExists", "kms:ViaService", r#""ssm.us-east-1.amazonaws.com""#, ""),
+            ("StringEquals", "kms:CallerAccount", r#""111111111111""#, ""),
+            ("StringEquals", "kms:CallerAccount", r#""222222222222""#, ""),
+            ("StringLike", "aws:PrincipalArn", r#""arn:aws:iam::*:role/A*""#, ""),
+            ("ArnLike", "aws:PrincipalArn", r#""arn:aws:iam::111111111111:role/*""#, ""),
+            ("ArnNotEquals", "aws:PrincipalArn", r#""arn:aws:iam::111111111111:role/App""#, ""),
+            ("StringEquals", "aws:PrincipalAccount", r#""111111111111""#, ""),
+            ("StringEquals", "kms:EncryptionContext:Department", r#""IT""#, "ec-condition"),
+            ("StringEqualsIgnoreCase", "kms:EncryptionContext:Department", r#""it""#, "ec-condition"),
+            ("ForAllValues:StringEquals", "kms:EncryptionContextKeys", r#"["Department"]"#, "ec-keys"),
+            ("ForAnyValue:StringEquals", "kms:EncryptionContextKeys", r#"["Department"]"#, "ec-keys"),
+            ("Bool", "aws:SecureTransport", r#""true""#, ""),
+            ("IpAddress", "aws:SourceIp", r#""203.0.113.0/24""#, ""),
+            ("NotIpAddress", "aws:SourceIp", r#"["198.51.100.0/24", "203.0.113.0/24"]"#, ""),
+            ("Null", "aws:PrincipalTag/team", r#""true""#, ""),
+            ("Null", "aws:PrincipalTag/team", r#""false""#, ""),
+            ("StringEquals", "aws:PrincipalTag/team", r#""red""#, ""),
+            ("StringNotEqualsIfExists", "aws:PrincipalTag/team", r#""blue""#, ""),
+            ("DateLessThan", "aws:CurrentTime", r#""2027-01-01T00:00:00Z""#, ""),
+            ("DateGreaterThan", "aws:CurrentTime", r#""2027-01-01T00:00:00Z""#, ""),
             (
                 "StringLike",
                 "aws:PrincipalArn",
-                |_| json!("arn:aws:iam::111111111111:role/${aws:PrincipalTag/team}*"),
+                r#""arn:aws:iam::111111111111:role/${aws:PrincipalTag/team}*""#,
                 "variables",
             ),
-            ("StringEquals", "aws:PrincipalTag/team", |_| json!("${aws:PrincipalTag/team}"), "variables"),
+            ("StringEquals", "aws:PrincipalTag/team", r#""${aws:PrincipalTag/team}""#, "variables"),
         ];
         let (op, key, value, feature) = self.rng.pick(pool);
         if !feature.is_empty() {
             self.features.insert(feature);
         }
-        ((*op).to_owned(), (*key).to_owned(), value(self))
+        ((*op).to_owned(), (*key).to_owned(), serde_json::from_str(value).unwrap())
     }
 
     fn conditions(&mut self, max: usize) -> Option<Value> {
