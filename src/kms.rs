@@ -438,7 +438,18 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
         Decision::ImplicitDeny => {
             let key_names = kp_session.allow.clone().or(kp_entity.allow.clone()).or(kp_anyone.allow.clone());
             let key_any = key_names.clone().or(kp_account.allow.clone());
-            if key_any.is_no() {
+            if key_any.is_no() && id.allow.is_yes() {
+                let cited: Vec<String> = id.allows.iter().map(ToString::to_string).collect();
+                out.missing.push(format!(
+                    "key policy: names neither `{}` nor its account (no `arn:{}:iam::{}:root` statement delegating to IAM), so {} cannot grant {}; add a key-policy statement allowing {} for the role, or one for the account root",
+                    inputs.principal,
+                    inputs.principal.partition(),
+                    inputs.principal.account(),
+                    cited.join(", "),
+                    inputs.action,
+                    inputs.action
+                ));
+            } else if key_any.is_no() {
                 out.missing.push(format!(
                     "key policy: no statement allows {} for `{}`, directly or through its account",
                     inputs.action, inputs.principal

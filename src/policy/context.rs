@@ -15,6 +15,7 @@ pub enum Tri {
 }
 
 impl Tri {
+    #[inline]
     pub fn from_bool(b: bool) -> Tri {
         if b { Tri::Yes } else { Tri::No }
     }
@@ -23,15 +24,18 @@ impl Tri {
         Tri::Unknown(BTreeSet::from([key.to_ascii_lowercase()]))
     }
 
+    #[inline]
     pub fn is_yes(&self) -> bool {
         matches!(self, Tri::Yes)
     }
 
+    #[inline]
     pub fn is_no(&self) -> bool {
         matches!(self, Tri::No)
     }
 
     /// Kleene conjunction.
+    #[inline]
     pub fn and(self, other: Tri) -> Tri {
         match (self, other) {
             (Tri::No, _) | (_, Tri::No) => Tri::No,
@@ -44,6 +48,7 @@ impl Tri {
     }
 
     /// Kleene disjunction.
+    #[inline]
     pub fn or(self, other: Tri) -> Tri {
         match (self, other) {
             (Tri::Yes, _) | (_, Tri::Yes) => Tri::Yes,
@@ -55,6 +60,7 @@ impl Tri {
         }
     }
 
+    #[inline]
     pub fn negate(self) -> Tri {
         match self {
             Tri::Yes => Tri::No,

@@ -20,12 +20,26 @@ enum Elem {
     },
 }
 
+/// The shapes most policy patterns take, matched without the general algorithm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `*`.
+    Any,
+    /// No wildcard: equality.
+    Exact(Box<[u8]>),
+    /// One trailing `*`: a prefix.
+    Prefix(Box<[u8]>),
+    /// Anything else: [`glob`] over the elements.
+    General,
+}
+
 /// A compiled pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
     elems: Vec<Elem>,
+    shape: Shape,
     has_vars: bool,
-    /// Lower-case the text before matching (actions).
+    /// Compare case-insensitively (actions); pattern bytes are stored lower-cased.
     fold_case: bool,
 }
 
@@ -84,20 +98,22 @@ impl Pattern {
             elems.push(elem);
             i += 1;
         }
-        Ok(Pattern { elems, has_vars, fold_case: syntax.fold_case })
-    }
-
-    /// True when the pattern is exactly `*`.
-    pub fn is_any(&self) -> bool {
-        self.elems == [Elem::Star]
+        let shape = shape_of(&elems, has_vars);
+        Ok(Pattern { elems, shape, has_vars, fold_case: syntax.fold_case })
     }
 
     /// Matches `text` (compared case-insensitively when the pattern folds case). A variable whose key the
     /// request does not have makes the pattern match nothing; one the request does not know makes the
     /// match unknown.
     pub fn matches(&self, text: &str, ctx: &Context) -> Tri {
-        if !self.has_vars {
-            return Tri::from_bool(glob(&self.elems, text.as_bytes(), self.fold_case));
+        let t = text.as_bytes();
+        let eq = |a: &[u8], b: &[u8]| if self.fold_case { a.eq_ignore_ascii_case(b) } else { a == b };
+        match &self.shape {
+            Shape::Any => return Tri::Yes,
+            Shape::Exact(p) => return Tri::from_bool(eq(p, t)),
+            Shape::Prefix(p) => return Tri::from_bool(t.get(..p.len()).is_some_and(|head| eq(p, head))),
+            Shape::General if !self.has_vars => return Tri::from_bool(glob(&self.elems, t, self.fold_case)),
+            Shape::General => {}
         }
         let mut resolved = Vec::with_capacity(self.elems.len() + 16);
         for e in &self.elems {
@@ -119,6 +135,23 @@ impl Pattern {
             }
         }
         Tri::from_bool(glob(&resolved, text.as_bytes(), self.fold_case))
+    }
+}
+
+fn shape_of(elems: &[Elem], has_vars: bool) -> Shape {
+    if has_vars {
+        return Shape::General;
+    }
+    let bytes = |es: &[Elem]| -> Option<Box<[u8]>> {
+        es.iter()
+            .map(|e| if let Elem::Byte(b) = e { Some(*b) } else { None })
+            .collect::<Option<Vec<u8>>>()
+            .map(Vec::into_boxed_slice)
+    };
+    match elems.split_last() {
+        Some((Elem::Star, [])) => Shape::Any,
+        Some((Elem::Star, head)) => bytes(head).map_or(Shape::General, Shape::Prefix),
+        _ => bytes(elems).map_or(Shape::General, Shape::Exact),
     }
 }
 
