@@ -32,6 +32,17 @@ for run in 1 2 3 4 5; do
   if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
 done
 echo "simulate 10000 scenarios: best ${best} ms (target < 1000 ms)"
+
+if [ -d tests/differential/node_modules/@cloud-copilot/iam-simulate ]; then
+  echo "== the same batch through iam-simulate (one Node process, test-time oracle)"
+  start=$(date +%s%N)
+  $pin node tests/differential/oracle.js < "$batch" > /dev/null
+  end=$(date +%s%N)
+  node_ms=$(( (end - start) / 1000000 ))
+  echo "iam-simulate 10000 scenarios: ${node_ms} ms; ratio $(( node_ms / (best > 0 ? best : 1) ))x"
+else
+  echo "(iam-simulate not installed: run scripts/test.sh first for the comparison)"
+fi
 rm -f "$batch"
 
 echo "== binary sizes (host $(uname -m))"
