@@ -1,20 +1,55 @@
-//! Fetch: each planned fact once, concurrently, with the calls still in flight always known.
+//! Fetch: each planned fact once, concurrently, bounded per service, with the calls in flight
+//! always known.
 //!
-//! Owns scheduling of reads and the record of pending calls (named when a deadline cuts a run
-//! short). Decides nothing: results, errors included, go to `checks` as they are.
+//! Owns scheduling of reads: a distinct fact (a key, a policy document, a role) is read once even
+//! when several checks need it at the same moment; independent reads run concurrently, so a run
+//! takes as many round trips as the longest chain of dependent reads (identity, then parameter ->
+//! key -> key policy, or role -> policy documents). Decides nothing: results, errors included, go to
+//! `checks` as they are.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::aws::{CallerIdentity, FactSource, FetchError};
-use crate::plan::{Fact, Plan};
+use futures::future::join_all;
+use tokio::sync::{OnceCell, Semaphore};
 
-/// The facts of one run; `None` where the plan did not ask for one.
+use crate::arn::PrincipalKind;
+use crate::aws::{CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, RoleInfo};
+use crate::kms::Grant;
+use crate::plan::Plan;
+
+/// A key and what was read about it.
+#[derive(Clone, Debug)]
+pub struct KeyFacts {
+    pub info: KeyInfo,
+    pub policy: Result<String, FetchError>,
+    pub grants: Result<Vec<Grant>, FetchError>,
+}
+
+/// A role and its policy documents (name or ARN, and the document or why it could not be read).
+#[derive(Clone, Debug)]
+pub struct RoleFacts {
+    pub info: RoleInfo,
+    pub inline: Vec<(String, Result<String, FetchError>)>,
+    pub managed: Vec<(String, Result<String, FetchError>)>,
+    pub boundary: Option<(String, Result<String, FetchError>)>,
+}
+
+/// The facts of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     pub identity: Option<Result<CallerIdentity, FetchError>>,
     pub region: Option<String>,
+    /// By the reference used to find them (as given in the spec or by DescribeParameters).
+    pub keys: BTreeMap<String, Result<KeyFacts, FetchError>>,
+    pub parameters: BTreeMap<String, Result<Option<ParameterInfo>, FetchError>>,
+    /// By role name, for roles in Preflight's own account.
+    pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
+    /// How many API calls the run made.
+    pub calls: usize,
 }
 
 /// The API calls in flight, so a run cut short can say what it was waiting for.
@@ -40,9 +75,12 @@ impl Pending {
         PendingGuard { pending: self, id }
     }
 
-    /// The calls in flight now, in the order they started.
+    /// The distinct calls in flight now, in the order they started.
     pub fn snapshot(&self) -> Vec<&'static str> {
-        self.calls.lock().map(|c| c.values().copied().collect()).unwrap_or_default()
+        let mut out: Vec<&'static str> = self.calls.lock().map(|c| c.values().copied().collect()).unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|c| seen.insert(*c));
+        out
     }
 }
 
@@ -54,12 +92,168 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
+/// Values computed once per key, shared by every concurrent asker.
+struct Memo<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Self { cells: Mutex::new(HashMap::new()) }
+    }
+
+    async fn get<F: Future<Output = V>>(&self, key: &K, fetch: impl FnOnce() -> F) -> V {
+        let cell = match self.cells.lock() {
+            Ok(mut cells) => Arc::clone(cells.entry(key.clone()).or_insert_with(|| Arc::new(OnceCell::new()))),
+            Err(_) => Arc::new(OnceCell::new()),
+        };
+        cell.get_or_init(fetch).await.clone()
+    }
+}
+
+/// Concurrent reads per service: modest, as the IAM read quotas are unpublished (AWS-FACTS 6).
+const KMS_CONCURRENCY: usize = 32;
+const IAM_CONCURRENCY: usize = 8;
+const SSM_CONCURRENCY: usize = 16;
+
+struct Fetcher<'a, S> {
+    source: &'a S,
+    pending: &'a Pending,
+    calls: AtomicUsize,
+    kms: Semaphore,
+    iam: Semaphore,
+    ssm: Semaphore,
+    sts: Semaphore,
+    keys: Memo<String, Result<KeyInfo, FetchError>>,
+    policies: Memo<String, Result<String, FetchError>>,
+    grants: Memo<String, Result<Vec<Grant>, FetchError>>,
+    managed: Memo<String, Result<String, FetchError>>,
+}
+
+impl<S: FactSource> Fetcher<'_, S> {
+    /// Runs one read under its service's bound, tracked as pending and counted.
+    async fn call<T>(&self, limit: &Semaphore, name: &'static str, read: impl Future<Output = T>) -> T {
+        let _permit = limit.acquire().await.ok();
+        let _guard = self.pending.track(name);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        read.await
+    }
+
+    async fn key(&self, reference: &str) -> Result<KeyFacts, FetchError> {
+        let reference = reference.to_owned();
+        let info = self
+            .keys
+            .get(&reference, || self.call(&self.kms, "kms:DescribeKey", self.source.describe_key(&reference)))
+            .await?;
+        let arn = info.arn.clone();
+        let (policy, grants) = tokio::join!(
+            self.policies.get(&arn, || self.call(&self.kms, "kms:GetKeyPolicy", self.source.key_policy(&arn))),
+            self.grants.get(&arn, || self.call(&self.kms, "kms:ListGrants", self.source.grants(&arn))),
+        );
+        Ok(KeyFacts { info, policy, grants })
+    }
+
+    async fn managed_policy(&self, arn: &str) -> Result<String, FetchError> {
+        let arn = arn.to_owned();
+        // GetPolicy then GetPolicyVersion: two calls, counted as such.
+        self.managed
+            .get(&arn, || async {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                self.call(&self.iam, "iam:GetPolicyVersion", self.source.managed_policy(&arn)).await
+            })
+            .await
+    }
+
+    async fn role(&self, name: &str) -> Result<RoleFacts, FetchError> {
+        // GetRole, ListRolePolicies and ListAttachedRolePolicies run together: three calls.
+        self.calls.fetch_add(2, Ordering::Relaxed);
+        let info = self.call(&self.iam, "iam:GetRole", self.source.role(name)).await?;
+        let role_name = info.name.as_str();
+        let inline = join_all(info.inline_names.iter().map(|p| async move {
+            (p.clone(), self.call(&self.iam, "iam:GetRolePolicy", self.source.role_policy(role_name, p)).await)
+        }));
+        let managed =
+            join_all(info.attached_arns.iter().map(|arn| async move { (arn.clone(), self.managed_policy(arn).await) }));
+        let boundary = async {
+            match &info.boundary_arn {
+                Some(arn) => Some((arn.clone(), self.managed_policy(arn).await)),
+                None => None,
+            }
+        };
+        let (inline, managed, boundary) = tokio::join!(inline, managed, boundary);
+        Ok(RoleFacts { info: info.clone(), inline, managed, boundary })
+    }
+
+    async fn parameter(
+        &self,
+        name: &str,
+    ) -> (Result<Option<ParameterInfo>, FetchError>, Option<(String, Result<KeyFacts, FetchError>)>) {
+        let info = self.call(&self.ssm, "ssm:DescribeParameters", self.source.parameter(name)).await;
+        let key = match &info {
+            Ok(Some(p)) if p.kind == "SecureString" => {
+                let reference = p.key_id.clone().unwrap_or_else(|| "alias/aws/ssm".to_owned());
+                let facts = self.key(&reference).await;
+                Some((reference, facts))
+            }
+            _ => None,
+        };
+        (info, key)
+    }
+}
+
 /// Fetches every fact of `plan` from `source`.
 pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) -> Facts {
+    let f = Fetcher {
+        source,
+        pending,
+        calls: AtomicUsize::new(0),
+        kms: Semaphore::new(KMS_CONCURRENCY),
+        iam: Semaphore::new(IAM_CONCURRENCY),
+        ssm: Semaphore::new(SSM_CONCURRENCY),
+        sts: Semaphore::new(1),
+        keys: Memo::new(),
+        policies: Memo::new(),
+        grants: Memo::new(),
+        managed: Memo::new(),
+    };
     let mut facts = Facts { region: source.region(), ..Facts::default() };
-    if plan.facts.contains(&Fact::CallerIdentity) {
-        let _guard = pending.track(Fact::CallerIdentity.call());
-        facts.identity = Some(source.caller_identity().await);
+    if !plan.identity {
+        return facts;
     }
+    let identity = f.call(&f.sts, "sts:GetCallerIdentity", source.caller_identity()).await;
+    let account = identity.as_ref().ok().map(|i| i.account.clone());
+    facts.identity = Some(identity);
+    let Some(account) = account else {
+        facts.calls = f.calls.load(Ordering::Relaxed);
+        return facts;
+    };
+
+    // Roles of this account: a session is read through its role.
+    let mut role_names: Vec<String> = plan
+        .principals
+        .iter()
+        .filter(|p| p.account().as_str() == account)
+        .filter_map(|p| match p.kind() {
+            PrincipalKind::Role { name, .. } => Some(name.clone()),
+            PrincipalKind::AssumedRole { role, .. } => Some(role.clone()),
+            _ => None,
+        })
+        .collect();
+    role_names.sort();
+    role_names.dedup();
+
+    let params = join_all(plan.parameters.iter().map(|n| async { (n.clone(), f.parameter(n).await) }));
+    let keys = join_all(plan.keys.iter().map(|k| async { (k.clone(), f.key(k).await) }));
+    let roles = join_all(role_names.iter().map(|r| async { (r.clone(), f.role(r).await) }));
+    let (params, keys, roles) = tokio::join!(params, keys, roles);
+    for (name, (info, key)) in params {
+        facts.parameters.insert(name, info);
+        if let Some((reference, k)) = key {
+            facts.keys.insert(reference, k);
+        }
+    }
+    facts.keys.extend(keys);
+    facts.roles.extend(roles);
+    facts.calls = f.calls.load(Ordering::Relaxed);
     facts
 }

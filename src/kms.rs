@@ -32,6 +32,17 @@ pub enum KmsError {
     UnsupportedOperation,
 }
 
+impl std::fmt::Display for KmsError {
+    /// The exception name the KMS API returns.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KmsError::DisabledException => "DisabledException",
+            KmsError::KmsInvalidStateException => "KMSInvalidStateException",
+            KmsError::UnsupportedOperation => "UnsupportedOperation",
+        })
+    }
+}
+
 /// The key states of DescribeKey.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyState {
@@ -111,6 +122,9 @@ pub struct Outcome {
     /// What was missing, layer by layer, for an implicit deny; notes otherwise.
     pub missing: Vec<String>,
     pub unknown_reasons: Vec<String>,
+    /// What would change the answer, when the evaluator can tell.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<String>,
 }
 
 /// Operations KMS accepts on a key in another account (KMS Developer Guide, "Allowing users in
@@ -330,6 +344,7 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
         explanation: vec![],
         missing: vec![],
         unknown_reasons: vec![],
+        fixes: vec![],
     };
 
     // Key policy, by how it names the principal.
@@ -441,12 +456,15 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
             if key_any.is_no() && id.allow.is_yes() {
                 let cited: Vec<String> = id.allows.iter().map(ToString::to_string).collect();
                 out.missing.push(format!(
-                    "key policy: names neither `{}` nor its account (no `arn:{}:iam::{}:root` statement delegating to IAM), so {} cannot grant {}; add a key-policy statement allowing {} for the role, or one for the account root",
+                    "key policy: names neither `{}` nor its account (no `arn:{}:iam::{}:root` statement delegating to IAM), so {} cannot grant {}",
                     inputs.principal,
                     inputs.principal.partition(),
                     inputs.principal.account(),
                     cited.join(", "),
-                    inputs.action,
+                    inputs.action
+                ));
+                out.fixes.push(format!(
+                    "add a key-policy statement allowing {} for the principal, or one for the account root to delegate to IAM",
                     inputs.action
                 ));
             } else if key_any.is_no() {

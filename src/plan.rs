@@ -4,47 +4,65 @@
 
 use std::collections::BTreeSet;
 
+use crate::arn::PrincipalArn;
 use crate::spec::Spec;
-
-/// One fact to fetch.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Fact {
-    /// The account and principal Preflight runs as: every check builds ARNs in this account.
-    CallerIdentity,
-}
-
-impl Fact {
-    /// The API call that reads the fact, as named in messages about pending work.
-    pub fn call(&self) -> &'static str {
-        match self {
-            Fact::CallerIdentity => "sts:GetCallerIdentity",
-        }
-    }
-}
 
 /// The distinct facts a run needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub facts: BTreeSet<Fact>,
+    /// The account and principal Preflight runs as: every check builds ARNs in this account.
+    pub identity: bool,
+    /// Key references as given (id, ARN, alias): DescribeKey, then the key policy and grants.
+    pub keys: BTreeSet<String>,
+    /// SSM parameter names: DescribeParameters, then their keys.
+    pub parameters: BTreeSet<String>,
+    /// Principals whose identity policies are needed (read when they are roles of this account).
+    pub principals: BTreeSet<PrincipalArn>,
 }
 
 impl Plan {
     /// The facts `spec` needs; an empty spec needs none, so it calls no AWS API.
     pub fn for_spec(spec: &Spec) -> Plan {
-        let mut facts = BTreeSet::new();
-        if !spec.is_empty() {
-            facts.insert(Fact::CallerIdentity);
+        let mut plan = Plan { identity: !spec.is_empty(), ..Plan::default() };
+        for p in &spec.parameters {
+            plan.parameters.insert(p.name.clone());
+            plan.principals.extend(p.readers.iter().cloned());
         }
-        Plan { facts }
+        for k in &spec.keys {
+            plan.keys.insert(k.key.to_string());
+            plan.principals.extend(k.principals.iter().cloned());
+        }
+        for kp in &spec.key_policies {
+            plan.principals.extend(kp.administrators.iter().cloned());
+        }
+        plan
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn an_empty_spec_needs_no_facts() {
-        assert!(Plan::for_spec(&Spec::default()).facts.is_empty());
+        assert_eq!(Plan::for_spec(&Spec::default()), Plan::default());
+    }
+
+    #[test]
+    fn each_fact_is_named_once() {
+        let spec = Spec::from_value(
+            &json!({"Parameters": [{"Name": "/a", "Readers": ["arn:aws:iam::111111111111:role/r"]},
+                                   {"Name": "/b", "Readers": ["arn:aws:iam::111111111111:role/r"]}],
+                    "Keys": [{"Key": "alias/k", "Principals": ["arn:aws:iam::111111111111:role/r"]},
+                             {"Key": "alias/k", "Principals": ["arn:aws:iam::111111111111:role/s"]}]}),
+            crate::spec::Origin::File,
+        )
+        .unwrap();
+        let plan = Plan::for_spec(&spec);
+        assert!(plan.identity);
+        assert_eq!(plan.parameters.len(), 2);
+        assert_eq!(plan.keys.len(), 1);
+        assert_eq!(plan.principals.len(), 2);
     }
 }

@@ -236,13 +236,16 @@ impl Scenario {
                 )
             }
         };
+        if !o.fixes.is_empty() {
+            s.push_str(&format!("; fix: {}", o.fixes.join("; ")));
+        }
         if let Some(err) = o.error {
             let why = match err {
                 kms::KmsError::DisabledException => "the key is disabled",
                 kms::KmsError::KmsInvalidStateException => "the key's state does not allow it",
                 kms::KmsError::UnsupportedOperation => "KMS does not allow this operation on a key in another account",
             };
-            s.push_str(&format!("; the call would still fail with {err:?} ({why})"));
+            s.push_str(&format!("; the call would still fail with {err} ({why})"));
         }
         s
     }
@@ -256,6 +259,7 @@ pub fn outcome_json(o: &Outcome) -> Value {
         "explanation": o.explanation,
         "missing": o.missing,
         "unknownReasons": o.unknown_reasons,
+        "fixes": o.fixes,
     })
 }
 

@@ -81,28 +81,34 @@ async fn create_reads_the_account_from_the_configured_endpoint() {
                        "HostedZone": {"ZoneId": "Z0123456789ABCDEFGHIJ"}});
     api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(60)).await.unwrap();
     let body = one_put(&receiver.requests());
-    // Sections whose checks are not built are unknown (warnings by default), never passes.
-    assert_eq!(body["Status"], "SUCCESS");
-    assert_eq!(body["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "2", "Passed": "0"}));
+    // The parameter does not exist in the (empty) account; the hosted-zone check is not built:
+    // unknown, never a pass.
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "1", "Unknown": "1", "Passed": "0"}));
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("parameter `/app/db/password` does not exist in account 123456789012 region us-east-1")
+    );
     let log = lambda.wait_for_output("\"preflight report\"");
     let line: Value = serde_json::from_str(log.lines().find(|l| l.contains("\"preflight report\"")).unwrap()).unwrap();
     assert_eq!(line["report"]["account"], "123456789012", "the account comes from moto's STS");
     assert_eq!(line["report"]["region"], "us-east-1");
-    assert!(line["report"]["findings"][0]["message"].as_str().unwrap().contains("not built in this version"));
+    assert!(line["report"]["findings"][1]["message"].as_str().unwrap().contains("not built in this version"));
 }
 
 #[tokio::test]
 async fn on_unknown_fail_fails_the_deploy_and_names_each_unknown() {
     let (api, receiver, _lambda) = setup(moto(), &[]).await;
-    let props = json!({"Keys": [{"Key": "alias/app-data", "Principals": ["arn:aws:iam::222222222222:role/scheduler"]}],
-                       "Options": {"OnUnknown": "fail"}});
+    let props = json!({"HostedZone": {"ZoneId": "Z0123456789ABCDEFGHIJ"}, "Options": {"OnUnknown": "fail"}});
     api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(60)).await.unwrap();
     let body = one_put(&receiver.requests());
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
         reason.starts_with(
-            "Preflight failed: 0 failed, 1 unknown, 0 passed 1) [key] key `alias/app-data` was not checked"
+            "Preflight failed: 0 failed, 1 unknown, 0 passed 1) [hosted-zone] hosted zone `Z0123456789ABCDEFGHIJ` was not checked"
         ),
         "{reason}"
     );
@@ -260,8 +266,8 @@ async fn a_non_aws_response_url_is_refused_without_loopback_permission() {
 async fn every_file_in_events_gets_its_documented_answer() {
     let (api, receiver, _lambda) = setup(moto(), &[]).await;
     let expected = [
-        ("create.json", "SUCCESS", "Preflight passed: 0 failed, 2 unknown, 0 passed"),
-        ("update.json", "SUCCESS", "Preflight passed: 0 failed, 2 unknown, 0 passed"),
+        ("create.json", "FAILED", "parameter `/app/db/password` does not exist in account 123456789012"),
+        ("update.json", "FAILED", "key `alias/app-data` does not exist in account 123456789012"),
         ("delete.json", "SUCCESS", "Preflight checks nothing on delete"),
         (
             "rollback-update.json",

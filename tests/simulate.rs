@@ -81,7 +81,7 @@ fn text_output_is_a_sentence_a_user_can_act_on() {
     let out = simulate(&["--scenario", "-"], &scenario.to_string());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "ImplicitDeny: `arn:aws:sts::111111111111:assumed-role/prod-api/lambda` may not call kms:Encrypt on key `arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab`: key policy: names neither `arn:aws:sts::111111111111:assumed-role/prod-api/lambda` nor its account (no `arn:aws:iam::111111111111:root` statement delegating to IAM), so identity policy 1 statement `PowerUser` (Allow) cannot grant kms:Encrypt; add a key-policy statement allowing kms:Encrypt for the role, or one for the account root\n"
+        "ImplicitDeny: `arn:aws:sts::111111111111:assumed-role/prod-api/lambda` may not call kms:Encrypt on key `arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab`: key policy: names neither `arn:aws:sts::111111111111:assumed-role/prod-api/lambda` nor its account (no `arn:aws:iam::111111111111:root` statement delegating to IAM), so identity policy 1 statement `PowerUser` (Allow) cannot grant kms:Encrypt; fix: add a key-policy statement allowing kms:Encrypt for the principal, or one for the account root to delegate to IAM\n"
     );
 }
 

@@ -11,11 +11,57 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+mod sdk;
+
+pub use sdk::AwsFacts;
+
+use crate::kms::{Grant, KeyState};
+
 /// Who Preflight runs as, from STS GetCallerIdentity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallerIdentity {
     pub account: String,
     pub arn: String,
+}
+
+/// Who manages a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyManager {
+    /// An AWS managed key (`alias/aws/...`): its policy cannot be changed.
+    Aws,
+    Customer,
+}
+
+/// DescribeKey.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub arn: String,
+    pub key_id: String,
+    pub manager: KeyManager,
+    pub state: KeyState,
+    pub usage: String,
+    pub spec: String,
+}
+
+/// DescribeParameters (never the value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterInfo {
+    pub name: String,
+    /// `String`, `StringList` or `SecureString`.
+    pub kind: String,
+    /// The key as DescribeParameters reports it: an alias (`alias/aws/ssm`), id or ARN.
+    pub key_id: Option<String>,
+    pub tier: Option<String>,
+}
+
+/// GetRole and its policies' names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub arn: String,
+    pub name: String,
+    pub boundary_arn: Option<String>,
+    pub inline_names: Vec<String>,
+    pub attached_arns: Vec<String>,
 }
 
 /// Why a fact could not be read.
@@ -24,6 +70,9 @@ pub enum FetchError {
     /// Preflight's own role may not make this call.
     #[error("Preflight's role is not allowed `{action}`: {message}")]
     AccessDenied { action: &'static str, message: String },
+    /// The thing does not exist (or is not visible to Preflight).
+    #[error("`{action}`: not found: {message}")]
+    NotFound { action: &'static str, message: String },
     /// The endpoint could not be reached or did not answer in time.
     #[error("`{action}` could not reach AWS: {message}")]
     Unreachable { action: &'static str, message: String },
@@ -32,20 +81,27 @@ pub enum FetchError {
     Service { action: &'static str, message: String },
 }
 
-/// The facts Preflight can read. One method per kind of fact; implemented for the SDK clients in
-/// [`AwsFacts`] and by in-memory fakes in unit tests.
+/// The facts Preflight can read, one method per API read. Implemented for the SDK clients in
+/// [`AwsFacts`] and by in-memory fakes in unit tests. Nothing here decrypts or writes.
 pub trait FactSource: Send + Sync + 'static {
     /// STS GetCallerIdentity: the account and principal Preflight runs as.
     fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity, FetchError>> + Send;
     /// The region the clients are configured for.
     fn region(&self) -> Option<String>;
-}
-
-/// The AWS SDK clients, built once per process.
-#[derive(Clone, Debug)]
-pub struct AwsFacts {
-    sts: aws_sdk_sts::Client,
-    region: Option<String>,
+    /// KMS DescribeKey of a key id, key ARN, alias name or alias ARN.
+    fn describe_key(&self, key: &str) -> impl Future<Output = Result<KeyInfo, FetchError>> + Send;
+    /// KMS GetKeyPolicy (the `default` policy).
+    fn key_policy(&self, key_arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+    /// KMS ListGrants, every page.
+    fn grants(&self, key_arn: &str) -> impl Future<Output = Result<Vec<Grant>, FetchError>> + Send;
+    /// SSM DescribeParameters with a `Name Equals` filter: `None` when there is no such parameter.
+    fn parameter(&self, name: &str) -> impl Future<Output = Result<Option<ParameterInfo>, FetchError>> + Send;
+    /// IAM GetRole, ListRolePolicies and ListAttachedRolePolicies.
+    fn role(&self, name: &str) -> impl Future<Output = Result<RoleInfo, FetchError>> + Send;
+    /// IAM GetRolePolicy, URL-decoded.
+    fn role_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+    /// IAM GetPolicy then GetPolicyVersion of the default version, URL-decoded.
+    fn managed_policy(&self, arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
 }
 
 /// How to reach AWS: the SDK's standard configuration, optionally overridden by CLI flags.
@@ -77,26 +133,29 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
     loader.load().await
 }
 
-impl AwsFacts {
-    /// Builds every client from one configuration.
-    pub fn new(config: &SdkConfig) -> Self {
-        Self { sts: aws_sdk_sts::Client::new(config), region: config.region().map(ToString::to_string) }
+/// IAM returns policy documents URL-encoded (RFC 3986); a local endpoint may not. Decodes when the
+/// decoded text is JSON, else keeps the text as given.
+pub fn decode_policy_document(text: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    if decoded != text && serde_json::from_str::<serde_json::Value>(&decoded).is_ok() {
+        decoded.into_owned()
+    } else {
+        text.to_owned()
     }
 }
 
-impl FactSource for AwsFacts {
-    async fn caller_identity(&self) -> Result<CallerIdentity, FetchError> {
-        const ACTION: &str = "sts:GetCallerIdentity";
-        let out = self.sts.get_caller_identity().send().await.map_err(|e| classify(ACTION, e))?;
-        match (out.account, out.arn) {
-            (Some(account), Some(arn)) => Ok(CallerIdentity { account, arn }),
-            _ => Err(FetchError::Service { action: ACTION, message: "the answer had no account or ARN".into() }),
+/// An error and its sources, joined with colons, without debug dumps.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
         }
+        source = s.source();
     }
-
-    fn region(&self) -> Option<String> {
-        self.region.clone()
-    }
+    parts.join(": ")
 }
 
 /// Sorts an SDK error into denied, unreachable or other, keeping the service's own words.
@@ -107,13 +166,15 @@ where
 {
     match &err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            FetchError::Unreachable { action, message: DisplayErrorContext(&err).to_string() }
+            FetchError::Unreachable { action, message: chain(&err) }
         }
         _ => {
             let code = err.code().unwrap_or_default();
             let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
             if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
                 FetchError::AccessDenied { action, message }
+            } else if matches!(code, "NotFoundException" | "NoSuchEntity" | "ParameterNotFound") {
+                FetchError::NotFound { action, message }
             } else if code.is_empty() {
                 FetchError::Service { action, message }
             } else {

@@ -1,94 +1,230 @@
-//! Judge: pure checks over fetched facts, one file per check as they are built.
+//! Judge: pure checks over fetched facts, one file per check.
 //!
 //! No I/O here. A check that ran and says no is a `fail` finding; a check that could not decide
-//! (a read was denied, a feature is not built yet) is an `unknown` finding with the reason, never a
-//! pass.
+//! (a read was denied, another account's policies cannot be read, a feature is not built yet) is an
+//! `unknown` finding with the reason, never a pass.
 
-use crate::fetch::Facts;
+mod key_policy;
+mod keys;
+mod parameters;
+
+use std::collections::BTreeMap;
+
+use crate::arn::{PrincipalArn, PrincipalKind};
+use crate::aws::{FetchError, KeyManager};
+use crate::fetch::{Facts, KeyFacts};
+use crate::kms::{self, Decision, Inputs, Outcome};
+use crate::policy::{Context, Policy};
 use crate::report::{CheckKind, Finding, Status};
 use crate::spec::Spec;
+
+/// Where the checks run: Preflight's account, region and partition.
+pub(crate) struct Env<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub partition: &'a str,
+}
 
 /// Judges every section of `spec` against `facts`.
 pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let blocked = match &facts.identity {
-        Some(Err(e)) => Some(format!("could not identify the account Preflight runs in: {e}")),
+    let env = match (&facts.identity, facts.region.as_deref()) {
+        (Some(Ok(identity)), Some(region)) => {
+            let partition = identity.arn.split(':').nth(1).unwrap_or("aws");
+            Some(Env { account: &identity.account, region, partition })
+        }
         _ => None,
     };
-    let mut not_built = |check: CheckKind, subject: String, what: &str| {
-        let (message, fix) = match &blocked {
-            Some(why) => (
-                format!("{what} was not checked: {why}"),
-                Some("give Preflight's role sts:GetCallerIdentity and working credentials, then run again".to_owned()),
-            ),
-            None => (
-                format!("{what} was not checked: the {} check is not built in this version of Preflight", check.name()),
-                None,
-            ),
-        };
+    let blocked: Option<String> = match (&facts.identity, &env) {
+        (Some(Err(e)), _) => Some(format!("could not identify the account Preflight runs in: {e}")),
+        (Some(Ok(_)), None) => Some("no AWS region is configured".to_owned()),
+        _ => None,
+    };
+    let has_blocker = blocked.is_some();
+    let mut unknown = |check: CheckKind, subject: String, what: String, why: &str| {
         findings.push(Finding {
             check,
             subject,
             principal: None,
             status: Status::Unknown,
-            message,
-            fix,
+            message: format!("{what} was not checked: {why}"),
+            fix: has_blocker.then(|| "give Preflight working credentials and a region, then run again".to_owned()),
             evidence: vec![],
         });
     };
+    let not_built = |check: CheckKind| format!("the {} check is not built in this version of Preflight", check.name());
     if let Some(b) = &spec.bootstrap {
-        not_built(
+        let why = blocked.clone().unwrap_or_else(|| not_built(CheckKind::Bootstrap));
+        unknown(
             CheckKind::Bootstrap,
             b.toolkit_stack_name.clone(),
-            &format!("the CDK bootstrap environment `{}`", b.qualifier),
+            format!("the CDK bootstrap environment `{}`", b.qualifier),
+            &why,
         );
     }
-    for p in &spec.parameters {
-        not_built(CheckKind::Parameter, p.name.clone(), &format!("parameter `{}`", p.name));
-    }
-    for k in &spec.keys {
-        not_built(CheckKind::Key, k.key.to_string(), &format!("key `{}`", k.key));
-    }
-    for (i, _) in spec.key_policies.iter().enumerate() {
-        not_built(CheckKind::KeyPolicy, format!("KeyPolicies[{i}]"), &format!("key policy KeyPolicies[{i}]"));
-    }
     if let Some(z) = &spec.hosted_zone {
-        not_built(CheckKind::HostedZone, z.zone_id.clone(), &format!("hosted zone `{}`", z.zone_id));
+        let why = blocked.clone().unwrap_or_else(|| not_built(CheckKind::HostedZone));
+        unknown(CheckKind::HostedZone, z.zone_id.clone(), format!("hosted zone `{}`", z.zone_id), &why);
     }
+    let Some(env) = env else {
+        let why = blocked.unwrap_or_default();
+        for p in &spec.parameters {
+            unknown(CheckKind::Parameter, p.name.clone(), format!("parameter `{}`", p.name), &why);
+        }
+        for k in &spec.keys {
+            unknown(CheckKind::Key, k.key.to_string(), format!("key `{}`", k.key), &why);
+        }
+        for (i, _) in spec.key_policies.iter().enumerate() {
+            unknown(CheckKind::KeyPolicy, format!("KeyPolicies[{i}]"), format!("key policy KeyPolicies[{i}]"), &why);
+        }
+        return findings;
+    };
+    findings.extend(parameters::check(&spec.parameters, facts, &env));
+    findings.extend(keys::check(&spec.keys, facts, &env));
+    findings.extend(key_policy::check(&spec.key_policies, facts, &env));
     findings
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::aws::FetchError;
-    use serde_json::json;
+/// What is known of a principal's own policies.
+pub(crate) struct PrincipalPolicies {
+    /// `None`: not known; `why` says why.
+    pub identity: Option<Vec<Policy>>,
+    pub boundary: Option<Policy>,
+    pub why: Option<String>,
+    /// The role does not exist.
+    pub missing: bool,
+}
 
-    fn spec(v: serde_json::Value) -> Spec {
-        Spec::from_value(&v, crate::spec::Origin::File).unwrap()
+/// Reads a principal's identity policies and boundary from the facts.
+pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>) -> PrincipalPolicies {
+    let unknown = |why: String| PrincipalPolicies { identity: None, boundary: None, why: Some(why), missing: false };
+    if p.account().as_str() != env.account {
+        return unknown(format!(
+            "the IAM policies of `{p}` live in account {} and cannot be read from account {}",
+            p.account(),
+            env.account
+        ));
     }
-
-    #[test]
-    fn sections_without_a_check_are_unknown_never_pass() {
-        let s = spec(json!({"Parameters": [{"Name": "/a", "Readers": []}], "HostedZone": {"ZoneId": "Z1"}}));
-        let f = judge(&s, &Facts::default());
-        assert_eq!(f.len(), 2);
-        assert!(f.iter().all(|f| f.status == Status::Unknown));
-        assert_eq!(
-            f[0].message,
-            "parameter `/a` was not checked: the parameter check is not built in this version of Preflight"
-        );
+    let name = match p.kind() {
+        PrincipalKind::Role { name, .. } => name,
+        PrincipalKind::AssumedRole { role, .. } => role,
+        PrincipalKind::Root => {
+            return PrincipalPolicies { identity: Some(vec![]), boundary: None, why: None, missing: false };
+        }
+        PrincipalKind::User { .. } => {
+            return unknown(format!("the IAM policies of user `{p}` are not read by this version of Preflight"));
+        }
+    };
+    let role = match facts.roles.get(name) {
+        Some(Ok(role)) => role,
+        Some(Err(FetchError::NotFound { .. })) => {
+            return PrincipalPolicies {
+                identity: None,
+                boundary: None,
+                why: Some(format!("role `{name}` does not exist in account {}", env.account)),
+                missing: true,
+            };
+        }
+        Some(Err(e)) => return unknown(format!("the policies of role `{name}` could not be read: {e}")),
+        None => return unknown(format!("the policies of role `{name}` were not read")),
+    };
+    let mut identity = Vec::new();
+    let docs = role.inline.iter().map(|(n, d)| (format!("inline policy `{n}` of role {name}"), d)).chain(
+        role.managed.iter().map(|(arn, d)| (format!("managed policy `{}`", arn.rsplit('/').next().unwrap_or(arn)), d)),
+    );
+    for (label, doc) in docs {
+        match doc {
+            Ok(text) => match Policy::parse(&label, &serde_json::Value::String(text.clone())) {
+                Ok(p) => identity.push(p),
+                Err(e) => return unknown(format!("{e}")),
+            },
+            Err(e) => return unknown(format!("{label} could not be read: {e}")),
+        }
     }
+    let boundary = match &role.boundary {
+        None => None,
+        Some((arn, Ok(text))) => {
+            match Policy::parse("permissions boundary", &serde_json::Value::String(text.clone())) {
+                Ok(p) => Some(p),
+                Err(e) => return unknown(format!("the permissions boundary `{arn}` could not be parsed: {e}")),
+            }
+        }
+        Some((arn, Err(e))) => return unknown(format!("the permissions boundary `{arn}` could not be read: {e}")),
+    };
+    PrincipalPolicies { identity: Some(identity), boundary, why: None, missing: false }
+}
 
-    #[test]
-    fn an_unreadable_identity_makes_every_finding_unknown_with_the_reason() {
-        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": []}]}));
-        let facts = Facts {
-            identity: Some(Err(FetchError::AccessDenied { action: "sts:GetCallerIdentity", message: "no".into() })),
-            region: None,
-        };
-        let f = judge(&s, &facts);
-        assert_eq!(f[0].status, Status::Unknown);
-        assert!(f[0].message.contains("Preflight's role is not allowed `sts:GetCallerIdentity`"), "{}", f[0].message);
+/// `alias/app-data` (customer managed key 1234...) for messages.
+pub(crate) fn key_label(reference: &str, facts: &KeyFacts) -> String {
+    let manager = match facts.info.manager {
+        KeyManager::Aws => "AWS managed key",
+        KeyManager::Customer => "customer managed key",
+    };
+    if reference == facts.info.key_id || reference == facts.info.arn {
+        format!("`{}` ({manager})", facts.info.key_id)
+    } else {
+        format!("`{reference}` ({manager} {})", facts.info.key_id)
+    }
+}
+
+/// The parsed key policy, or why it cannot be judged.
+pub(crate) fn key_policy(facts: &KeyFacts) -> Result<Policy, String> {
+    match &facts.policy {
+        Ok(text) => Policy::parse("key policy", &serde_json::Value::String(text.clone())).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("its key policy could not be read: {e}")),
+    }
+}
+
+/// One KMS question about a key, with the principal's policies as far as they are known.
+pub(crate) struct Question<'a> {
+    pub principal: &'a PrincipalArn,
+    pub action: &'a str,
+    pub via_service: Option<&'a str>,
+    pub encryption_context: &'a BTreeMap<String, String>,
+    pub grant_for_aws_resource: bool,
+}
+
+/// Decides a question with the evaluator.
+pub(crate) fn ask(q: &Question<'_>, key: &KeyFacts, policy: &Policy, who: &PrincipalPolicies) -> Outcome {
+    let mut ctx = Context::default();
+    if let Some(via) = q.via_service {
+        ctx.set("kms:ViaService", via);
+    }
+    if q.grant_for_aws_resource {
+        ctx.set("kms:GrantIsForAWSResource", "true");
+    }
+    kms::derive_context(&mut ctx, q.principal, &key.info.arn, q.encryption_context);
+    let grants = key.grants.as_deref().unwrap_or_default();
+    kms::authorize(&Inputs {
+        principal: q.principal,
+        action: q.action,
+        key_arn: &key.info.arn,
+        context: &ctx,
+        encryption_context: q.encryption_context,
+        key_policy: policy,
+        key_state: key.info.state,
+        identity_policies: who.identity.as_deref(),
+        boundary: who.boundary.as_ref(),
+        scps: &[],
+        grants,
+    })
+}
+
+/// The deciding statements of an outcome as evidence lines.
+pub(crate) fn evidence(o: &Outcome) -> Vec<String> {
+    let mut e: Vec<String> = o.explanation.iter().map(ToString::to_string).collect();
+    e.extend(o.unknown_reasons.iter().cloned());
+    e
+}
+
+/// Why an outcome is not an allow, in a few words for a message.
+pub(crate) fn why_not(o: &Outcome) -> String {
+    match o.decision {
+        Decision::ExplicitDeny => {
+            let by: Vec<String> = o.explanation.iter().map(ToString::to_string).collect();
+            format!("denied explicitly by {}", by.join(", "))
+        }
+        Decision::Unknown => o.unknown_reasons.join("; "),
+        _ => o.missing.join("; "),
     }
 }

@@ -350,6 +350,54 @@ impl Statement {
     }
 }
 
+/// What a principal's own policies (identity policies capped by a boundary) say about a request to a
+/// service whose resource has no policy of its own, as for `ssm:GetParameter`.
+#[derive(Clone, Debug)]
+pub struct IdentityDecision {
+    pub allowed: Tri,
+    /// The allows when allowed; the denies when denied explicitly.
+    pub deciding: Vec<Deciding>,
+    pub explicit_deny: bool,
+}
+
+/// Evaluates `req` against identity policies and an optional permissions boundary.
+pub fn evaluate_identity(identity: &[Policy], boundary: Option<&Policy>, req: &Request<'_>) -> IdentityDecision {
+    let mut allow = Tri::No;
+    let mut deny = Tri::No;
+    let (mut allows, mut denies) = (Vec::new(), Vec::new());
+    let mut bound_allow = Tri::No;
+    for (p, is_boundary) in identity.iter().map(|p| (p, false)).chain(boundary.map(|b| (b, true))) {
+        for s in &p.statements {
+            let t = s.applies(req);
+            if t.is_no() {
+                continue;
+            }
+            let yes = t.is_yes();
+            match (s.effect, is_boundary) {
+                (Effect::Deny, _) => {
+                    deny = deny.or(t);
+                    if yes {
+                        denies.push(Deciding::of(p, s));
+                    }
+                }
+                (Effect::Allow, false) => {
+                    allow = allow.or(t);
+                    if yes {
+                        allows.push(Deciding::of(p, s));
+                    }
+                }
+                (Effect::Allow, true) => bound_allow = bound_allow.or(t),
+            }
+        }
+    }
+    if deny.is_yes() {
+        return IdentityDecision { allowed: Tri::No, deciding: denies, explicit_deny: true };
+    }
+    let capped = if boundary.is_some() { allow.and(bound_allow) } else { allow };
+    let allowed = capped.and(deny.negate());
+    IdentityDecision { allowed, deciding: allows, explicit_deny: false }
+}
+
 fn any_match(ps: &[Pattern], text: &str, ctx: &Context) -> Tri {
     let mut t = Tri::No;
     for p in ps {

@@ -365,6 +365,75 @@ pub fn venv_tool(name: &str) -> PathBuf {
     tool
 }
 
+/// A moto server of its own (for tests that seed an account), killed on drop.
+pub struct FreshMoto {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl FreshMoto {
+    pub fn start() -> Self {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/support/aws_local.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the moto launcher");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url =
+            line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("moto launcher said {line:?}")).to_owned();
+        Self { url, child }
+    }
+
+    /// Seeds the stories' account (`broken`, `fixed` or `edge`) and returns the spec file written.
+    pub fn seed(&self, variant: &str) -> PathBuf {
+        let spec = std::env::temp_dir().join(format!(
+            "preflight-spec-{variant}-{}-{}.json",
+            std::process::id(),
+            self.child.id()
+        ));
+        let status = Command::new(python())
+            .arg(repo().join("tests/support/seed.py"))
+            .args([self.url.as_str(), variant, spec.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "seeding {variant} failed");
+        spec
+    }
+}
+
+impl Drop for FreshMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replaces KMS key ids (random in moto) with a fixed text, for golden comparisons.
+pub fn normalise_key_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let candidate = text.get(i..i + 36);
+        let is_uuid = candidate.is_some_and(|c| {
+            c.bytes()
+                .enumerate()
+                .all(|(j, b)| if [8, 13, 18, 23].contains(&j) { b == b'-' } else { b.is_ascii_hexdigit() })
+        });
+        if is_uuid {
+            out.push_str("KEY-ID");
+            i += 36;
+        } else {
+            let ch = text[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
 struct Moto {
     url: String,
     // Held open: the launcher exits when this closes, with the test process.

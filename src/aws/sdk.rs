@@ -1,0 +1,277 @@
+//! [`FactSource`] for the AWS SDK clients: one function per read, errors classified, documents
+//! URL-decoded. Builds every client once from one configuration.
+
+use std::collections::BTreeMap;
+
+use aws_config::{Region, SdkConfig};
+
+use super::{
+    CallerIdentity, FactSource, FetchError, KeyInfo, KeyManager, ParameterInfo, RoleInfo, classify,
+    decode_policy_document,
+};
+use crate::arn::PrincipalArn;
+use crate::kms::{Grant, GrantConstraint, KeyState};
+
+/// The AWS SDK clients, built once per process.
+#[derive(Clone, Debug)]
+pub struct AwsFacts {
+    sts: aws_sdk_sts::Client,
+    kms: aws_sdk_kms::Client,
+    ssm: aws_sdk_ssm::Client,
+    iam: aws_sdk_iam::Client,
+    region: Option<String>,
+}
+
+impl AwsFacts {
+    /// Builds every client from one configuration. IAM is a global service: its client signs for
+    /// us-east-1 (cn-north-1 in China), as AWS's global endpoint expects, also with a custom endpoint.
+    pub fn new(config: &SdkConfig) -> Self {
+        let region = config.region().map(ToString::to_string);
+        let iam_region = match region.as_deref() {
+            Some(r) if r.starts_with("cn-") => "cn-north-1",
+            Some(r) if r.starts_with("us-gov-") => "us-gov-west-1",
+            _ => "us-east-1",
+        };
+        let iam = aws_sdk_iam::config::Builder::from(config).region(Region::new(iam_region)).build();
+        Self {
+            sts: aws_sdk_sts::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            region,
+        }
+    }
+}
+
+fn key_state(s: Option<&aws_sdk_kms::types::KeyState>) -> KeyState {
+    use aws_sdk_kms::types::KeyState as K;
+    match s {
+        Some(K::Enabled) => KeyState::Enabled,
+        Some(K::Disabled) => KeyState::Disabled,
+        Some(K::PendingDeletion) => KeyState::PendingDeletion,
+        Some(K::PendingImport) => KeyState::PendingImport,
+        Some(K::PendingReplicaDeletion) => KeyState::PendingReplicaDeletion,
+        Some(K::Creating) => KeyState::Creating,
+        Some(K::Updating) => KeyState::Updating,
+        _ => KeyState::Unavailable,
+    }
+}
+
+impl FactSource for AwsFacts {
+    async fn caller_identity(&self) -> Result<CallerIdentity, FetchError> {
+        const ACTION: &str = "sts:GetCallerIdentity";
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| classify(ACTION, e))?;
+        match (out.account, out.arn) {
+            (Some(account), Some(arn)) => Ok(CallerIdentity { account, arn }),
+            _ => Err(FetchError::Service { action: ACTION, message: "the answer had no account or ARN".into() }),
+        }
+    }
+
+    fn region(&self) -> Option<String> {
+        self.region.clone()
+    }
+
+    async fn describe_key(&self, key: &str) -> Result<KeyInfo, FetchError> {
+        const ACTION: &str = "kms:DescribeKey";
+        let out = self.kms.describe_key().key_id(key).send().await.map_err(|e| classify(ACTION, e))?;
+        let m = out
+            .key_metadata
+            .ok_or_else(|| FetchError::Service { action: ACTION, message: "no key metadata".into() })?;
+        Ok(KeyInfo {
+            arn: m.arn().unwrap_or_default().to_owned(),
+            key_id: m.key_id().to_owned(),
+            manager: match m.key_manager() {
+                Some(aws_sdk_kms::types::KeyManagerType::Aws) => KeyManager::Aws,
+                _ => KeyManager::Customer,
+            },
+            state: key_state(m.key_state()),
+            usage: m.key_usage().map(|u| u.as_str().to_owned()).unwrap_or_default(),
+            spec: m.key_spec().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        })
+    }
+
+    async fn key_policy(&self, key_arn: &str) -> Result<String, FetchError> {
+        const ACTION: &str = "kms:GetKeyPolicy";
+        let out = self
+            .kms
+            .get_key_policy()
+            .key_id(key_arn)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| classify(ACTION, e))?;
+        out.policy.ok_or_else(|| FetchError::Service { action: ACTION, message: "no policy in the answer".into() })
+    }
+
+    async fn grants(&self, key_arn: &str) -> Result<Vec<Grant>, FetchError> {
+        const ACTION: &str = "kms:ListGrants";
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .kms
+                .list_grants()
+                .key_id(key_arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify(ACTION, e))?;
+            for g in page.grants() {
+                // A grantee that is not an IAM principal ARN (a service principal) never matches a role.
+                let Some(grantee) = g.grantee_principal().and_then(|p| PrincipalArn::parse(p).ok()) else { continue };
+                let constraint = match g.constraints() {
+                    Some(c) if c.encryption_context_equals().is_some() => GrantConstraint::Equals(
+                        c.encryption_context_equals()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    Some(c) if c.encryption_context_subset().is_some() => GrantConstraint::Subset(
+                        c.encryption_context_subset()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect::<BTreeMap<_, _>>(),
+                    ),
+                    _ => GrantConstraint::None,
+                };
+                out.push(Grant {
+                    id: g.grant_id().map(str::to_owned),
+                    grantee,
+                    operations: g.operations().iter().map(|o| o.as_str().to_owned()).collect(),
+                    constraint,
+                });
+            }
+            match (page.truncated, page.next_marker) {
+                (true, Some(next)) => marker = Some(next),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn parameter(&self, name: &str) -> Result<Option<ParameterInfo>, FetchError> {
+        const ACTION: &str = "ssm:DescribeParameters";
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| FetchError::Service { action: ACTION, message: e.to_string() })?;
+        // Filters apply after paging (AWS-FACTS 6): follow NextToken until the name shows up.
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .ssm
+                .describe_parameters()
+                .parameter_filters(filter.clone())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(ACTION, e))?;
+            let want = name.trim_start_matches('/');
+            if let Some(p) =
+                page.parameters().iter().find(|p| p.name().is_some_and(|n| n.trim_start_matches('/') == want))
+            {
+                return Ok(Some(ParameterInfo {
+                    name: p.name().unwrap_or_default().to_owned(),
+                    kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                    key_id: p.key_id().map(str::to_owned),
+                    tier: p.tier().map(|t| t.as_str().to_owned()),
+                }));
+            }
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    async fn role(&self, name: &str) -> Result<RoleInfo, FetchError> {
+        let (role, inline, attached) = tokio::join!(
+            self.iam.get_role().role_name(name).send(),
+            async {
+                let mut names = Vec::new();
+                let mut marker = None;
+                loop {
+                    let page = self
+                        .iam
+                        .list_role_policies()
+                        .role_name(name)
+                        .set_marker(marker)
+                        .send()
+                        .await
+                        .map_err(|e| classify("iam:ListRolePolicies", e))?;
+                    names.extend(page.policy_names.iter().cloned());
+                    match (page.is_truncated, page.marker) {
+                        (true, Some(m)) => marker = Some(m),
+                        _ => return Ok::<_, FetchError>(names),
+                    }
+                }
+            },
+            async {
+                let mut arns = Vec::new();
+                let mut marker = None;
+                loop {
+                    let page = self
+                        .iam
+                        .list_attached_role_policies()
+                        .role_name(name)
+                        .set_marker(marker)
+                        .send()
+                        .await
+                        .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
+                    arns.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)));
+                    match (page.is_truncated, page.marker) {
+                        (true, Some(m)) => marker = Some(m),
+                        _ => return Ok::<_, FetchError>(arns),
+                    }
+                }
+            }
+        );
+        let role = role.map_err(|e| classify("iam:GetRole", e))?;
+        let role = role
+            .role
+            .ok_or_else(|| FetchError::Service { action: "iam:GetRole", message: "no role in the answer".into() })?;
+        Ok(RoleInfo {
+            arn: role.arn.clone(),
+            name: role.role_name.clone(),
+            boundary_arn: role.permissions_boundary.and_then(|b| b.permissions_boundary_arn),
+            inline_names: inline?,
+            attached_arns: attached?,
+        })
+    }
+
+    async fn role_policy(&self, role: &str, policy: &str) -> Result<String, FetchError> {
+        let out = self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetRolePolicy", e))?;
+        Ok(decode_policy_document(&out.policy_document))
+    }
+
+    async fn managed_policy(&self, arn: &str) -> Result<String, FetchError> {
+        let policy = self.iam.get_policy().policy_arn(arn).send().await.map_err(|e| classify("iam:GetPolicy", e))?;
+        let version = policy
+            .policy
+            .and_then(|p| p.default_version_id)
+            .ok_or_else(|| FetchError::Service { action: "iam:GetPolicy", message: "no default version".into() })?;
+        let out = self
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetPolicyVersion", e))?;
+        let doc = out
+            .policy_version
+            .and_then(|v| v.document)
+            .ok_or_else(|| FetchError::Service { action: "iam:GetPolicyVersion", message: "no document".into() })?;
+        Ok(decode_policy_document(&doc))
+    }
+}

@@ -1,0 +1,191 @@
+//! The stories of STORIES.md against a local AWS (moto through the real SDK clients): each broken
+//! account fails with the expected sentence; each fixed account passes with no false alarm.
+//! Each test seeds a moto of its own (`tests/support/seed.py`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code (STYLE.md 9)
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::FreshMoto;
+
+fn check(moto: &FreshMoto, spec: &std::path::Path, format: &str) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args([
+            "check",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--format",
+            format,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &moto.url,
+        ])
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/x"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
+        ])
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
+}
+
+fn findings(report: &Value) -> Vec<Value> {
+    report["findings"].as_array().unwrap().clone()
+}
+
+/// The one finding for `subject` (and `principal`, and words of its message).
+fn find<'a>(all: &'a [Value], subject: &str, principal: Option<&str>, words: &str) -> &'a Value {
+    all.iter()
+        .find(|f| {
+            f["subject"] == subject
+                && principal.is_none_or(|p| f["principal"] == p)
+                && f["message"].as_str().unwrap().contains(words)
+        })
+        .unwrap_or_else(|| panic!("no finding for {subject} {principal:?} saying {words:?} in {all:#?}"))
+}
+
+const READER: &str = "arn:aws:iam::123456789012:role/DbAuroraGetDbPasswordRole";
+
+#[test]
+fn the_broken_account_fails_with_one_sentence_per_story() {
+    let moto = FreshMoto::start();
+    let spec = moto.seed("broken");
+    let (code, out) = check(&moto, &spec, "json");
+    assert_eq!(code, 1, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let all = findings(&report);
+
+    // Story 2: the custom resource's role cannot decrypt the parameter's CMK; aws/ssm is fine.
+    let s2 = find(
+        &all,
+        "/app/db/password",
+        Some(READER),
+        "cannot read parameter `/app/db/password`: kms:Decrypt of key `alias/app-data`",
+    );
+    assert_eq!(s2["status"], "fail");
+    assert!(s2["fix"].as_str().unwrap().contains("kms:ViaService ssm.us-east-1.amazonaws.com"));
+    assert!(s2["evidence"].to_string().contains("ssm:GetParameter allowed by inline policy `read-db-secret`"));
+    assert_eq!(find(&all, "/app/db/username", Some(READER), "can read parameter")["status"], "pass");
+
+    // Story 6: the production role is not named and the key policy does not delegate to IAM.
+    let s6 = find(&all, "alias/api-key", Some("arn:aws:iam::123456789012:role/prod-api"), "cannot kms:Decrypt");
+    assert_eq!(s6["status"], "fail");
+    assert!(s6["message"].as_str().unwrap().contains("names neither `arn:aws:iam::123456789012:role/prod-api` nor its account (no `arn:aws:iam::123456789012:root` statement delegating to IAM), so managed policy `KmsPowerUser` statement #1 (Allow) cannot grant kms:Decrypt"));
+    assert_eq!(
+        find(&all, "alias/api-key", Some("arn:aws:iam::123456789012:role/test-role"), "can kms:Decrypt")["status"],
+        "pass"
+    );
+
+    // Story 4: an AWS managed key can never serve another account; the new key policy locks out.
+    let s4 = find(&all, "alias/aws/rds", Some("account 222222222222"), "is AWS managed");
+    assert_eq!(s4["status"], "fail");
+    assert!(s4["fix"].as_str().unwrap().starts_with("copy the snapshot under a customer managed key"));
+    let lock = find(&all, "KeyPolicies[0]", Some("arn:aws:iam::123456789012:role/key-admin"), "this policy locks out");
+    assert_eq!(lock["status"], "fail");
+    assert!(lock["message"].as_str().unwrap().contains("MalformedPolicyDocumentException"));
+
+    // Story 5: the scheduler lacks CreateGrant for AWS resources; its own IAM cannot be read.
+    let s5 = find(
+        &all,
+        "alias/ebs-key",
+        Some("arn:aws:iam::222222222222:role/scheduler"),
+        "cannot kms:CreateGrant for AWS resources",
+    );
+    assert_eq!(s5["status"], "fail");
+    assert!(s5["fix"].as_str().unwrap().contains("kms:GrantIsForAWSResource true"));
+    let s5u = find(&all, "alias/ebs-key", Some("arn:aws:iam::222222222222:role/scheduler"), "can kms:Decrypt");
+    assert_eq!(s5u["status"], "unknown");
+    assert!(
+        s5u["message"]
+            .as_str()
+            .unwrap()
+            .contains("the identity policies of `arn:aws:iam::222222222222:role/scheduler` are not known")
+    );
+
+    assert_eq!(report["summary"], "6 failed, 1 unknown, 3 passed");
+}
+
+#[test]
+fn the_fixed_account_passes_with_no_false_alarm() {
+    let moto = FreshMoto::start();
+    let spec = moto.seed("fixed");
+    let (code, out) = check(&moto, &spec, "json");
+    assert_eq!(code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let all = findings(&report);
+    assert!(all.iter().all(|f| f["status"] != "fail"), "{all:#?}");
+    // The only unknowns: the other account's role, whose IAM cannot be read from here.
+    for f in all.iter().filter(|f| f["status"] == "unknown") {
+        assert_eq!(f["principal"], "arn:aws:iam::222222222222:role/scheduler", "{f}");
+    }
+    assert_eq!(report["summary"], "0 failed, 2 unknown, 8 passed");
+    assert_eq!(
+        find(&all, "alias/snapshot-key", Some("account 222222222222"), "lets account 222222222222")["status"],
+        "pass"
+    );
+    assert_eq!(find(&all, "KeyPolicies[0]", None, "keeps kms:PutKeyPolicy")["status"], "pass");
+}
+
+#[test]
+fn disabled_pending_deletion_missing_and_plain_parameters_fail() {
+    let moto = FreshMoto::start();
+    let spec = moto.seed("edge");
+    let (code, out) = check(&moto, &spec, "json");
+    assert_eq!(code, 1);
+    let all = findings(&serde_json::from_str(&out).unwrap());
+    for (subject, words) in [
+        ("/edge/missing", "parameter `/edge/missing` does not exist in account 123456789012 region us-east-1"),
+        ("/edge/plain", "is a String, not a SecureString"),
+        ("/edge/under-disabled", "cannot be read by anyone: its key `alias/disabled-key`"),
+        ("alias/doomed-key", "but the call fails with KMSInvalidStateException"),
+        ("alias/no-such-key", "key `alias/no-such-key` does not exist in account 123456789012"),
+    ] {
+        assert_eq!(find(&all, subject, None, words)["status"], "fail");
+    }
+    assert_eq!(all.len(), 5);
+}
+
+#[test]
+fn the_text_report_of_the_broken_account_matches_the_golden_file() {
+    let moto = FreshMoto::start();
+    let spec = moto.seed("broken");
+    let (_, out) = check(&moto, &spec, "text");
+    let actual = support::normalise_key_ids(&out);
+    let path = support::repo().join("tests/golden/stories-broken.txt");
+    if std::env::var_os("PREFLIGHT_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    assert_eq!(actual, std::fs::read_to_string(&path).unwrap(), "PREFLIGHT_BLESS=1 to accept after review");
+}
+
+#[tokio::test]
+async fn the_custom_resource_fails_the_deploy_on_the_broken_account() {
+    let moto = FreshMoto::start();
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(moto.seed("broken")).unwrap()).unwrap();
+    // CloudFormation sends scalars as strings.
+    let props = serde_json::from_str::<Value>(&spec.to_string().replace(": true", ": \"true\"")).unwrap();
+    let api = support::RuntimeApi::start().await;
+    let receiver = support::Receiver::start(vec![]).await;
+    let _lambda = support::LambdaProcess::start(&api, &[("AWS_ENDPOINT_URL", moto.url.as_str())]);
+    let url = format!("{}/cfn?X-Amz-Signature=s", receiver.base);
+    api.invoke(&support::event("Create", &url, props), std::time::Duration::from_secs(60)).await.unwrap();
+    let body = receiver.requests()[0].json();
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "6", "Unknown": "1", "Passed": "3"}));
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("Preflight failed: 6 failed, 1 unknown, 3 passed 1) [parameter]"), "{reason}");
+    assert!(reason.contains("5) [key]") && reason.contains("(+1 more; full report in CloudWatch Logs"), "{reason}");
+    assert!(body.to_string().len() <= 4096);
+}

@@ -1,0 +1,146 @@
+"""Seeds a local AWS (moto) with the accounts of STORIES.md and writes the spec that checks them.
+
+Usage: python seed.py ENDPOINT_URL broken|fixed SPEC_OUT
+
+`broken` reproduces each story's mistake; `fixed` is the same account corrected, which must pass
+with no false alarm. Account 123456789012 (moto's), region us-east-1; account 222222222222 is the
+"other" account (staging, the SaaS scheduler), whose IAM policies cannot be read from here.
+"""
+
+import json
+import sys
+
+import boto3
+
+A = "123456789012"
+B = "222222222222"
+R = "us-east-1"
+
+
+def client(service, endpoint):
+    return boto3.client(service, endpoint_url=endpoint, region_name=R,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+ROOT = {"Sid": "EnableIAMUserPermissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+        "Action": "kms:*", "Resource": "*"}
+TRUST_LAMBDA = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def key(kms, alias, key_policy, description):
+    k = kms.create_key(Policy=key_policy, Description=description)["KeyMetadata"]
+    kms.create_alias(AliasName=alias, TargetKeyId=k["KeyId"])
+    return k
+
+
+def role(iam, name, inline=None, managed=()):
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_LAMBDA)
+    for pname, doc in (inline or {}).items():
+        iam.put_role_policy(RoleName=name, PolicyName=pname, PolicyDocument=doc)
+    for arn in managed:
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    return f"arn:aws:iam::{A}:role/{name}"
+
+
+def seed(endpoint, fixed):
+    kms, ssm, iam = client("kms", endpoint), client("ssm", endpoint), client("iam", endpoint)
+
+    # Story 2: a SecureString under a self-made CMK, read by the AwsCustomResource's Lambda role.
+    app = key(kms, "alias/app-data", policy(ROOT), "story 2: self-made CMK")
+    ssm.put_parameter(Name="/app/db/password", Value="not-read-by-preflight", Type="SecureString", KeyId="alias/app-data")
+    ssm.put_parameter(Name="/app/db/username", Value="admin", Type="SecureString")  # alias/aws/ssm
+    param_arn = f"arn:aws:ssm:{R}:{A}:parameter/app/db/*"
+    reader_statements = [{"Sid": "ReadParameters", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": param_arn}]
+    if fixed:
+        reader_statements.append({"Sid": "DecryptThroughSsm", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": app["Arn"],
+                                  "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{R}.amazonaws.com"}}})
+    reader = role(iam, "DbAuroraGetDbPasswordRole", {"read-db-secret": policy(*reader_statements)})
+
+    # Story 6: a CMK whose key policy names only the test role and does not delegate to IAM.
+    key_users = {"Sid": "KeyUsers", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/test-role"},
+                 "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}
+    api = key(kms, "alias/api-key", policy(key_users, ROOT) if fixed else policy(key_users), "story 6: encrypt/decrypt API key")
+    power = iam.create_policy(PolicyName="KmsPowerUser", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}))["Policy"]["Arn"]
+    test_role = role(iam, "test-role", managed=[power])
+    prod_role = role(iam, "prod-api", managed=[power])
+
+    # Story 5: a CMK on EBS used by a SaaS scheduler's role in another account.
+    scheduler = f"arn:aws:iam::{B}:role/scheduler"
+    ebs_statements = [ROOT, {"Sid": "SchedulerUse", "Effect": "Allow", "Principal": {"AWS": scheduler},
+                             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                             "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": f"ec2.{R}.amazonaws.com"}}}]
+    if fixed:
+        ebs_statements.append({"Sid": "SchedulerGrants", "Effect": "Allow", "Principal": {"AWS": scheduler},
+                               "Action": "kms:CreateGrant", "Resource": "*",
+                               "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
+    key(kms, "alias/ebs-key", policy(*ebs_statements), "story 5: EBS volumes")
+
+    # Story 4: a snapshot shared with staging; the new key policy that must not lock anyone out.
+    staging = f"arn:aws:iam::{B}:root"
+    key(kms, "alias/snapshot-key", policy(ROOT, {
+        "Sid": "StagingRestore", "Effect": "Allow", "Principal": {"AWS": staging},
+        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*", "kms:GenerateDataKey*"], "Resource": "*"}),
+        "story 4: migration key")
+    admin = role(iam, "key-admin", managed=[power])
+    new_policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "StagingRestore", "Effect": "Allow", "Principal": {"AWS": staging},
+         "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"], "Resource": "*"}]}
+    if fixed:
+        new_policy["Statement"].insert(0, json.loads(json.dumps(ROOT)))
+
+    spec = {
+        "Parameters": [
+            {"Name": "/app/db/password", "Readers": [reader]},
+            {"Name": "/app/db/username", "Readers": [reader]},
+        ],
+        "Keys": [
+            {"Key": "alias/api-key", "Principals": [test_role, prod_role], "Actions": ["kms:Encrypt", "kms:Decrypt"]},
+            {"Key": "alias/ebs-key", "Principals": [scheduler], "Actions": ["kms:Decrypt"],
+             "ViaService": f"ec2.{R}.amazonaws.com", "ForAwsResources": True},
+            {"Key": "alias/snapshot-key" if fixed else "alias/aws/rds", "SharedWithAccounts": [B]},
+        ],
+        "KeyPolicies": [{"Policy": new_policy, "Administrators": [admin]}],
+    }
+    return spec
+
+
+def seed_edge_cases(endpoint):
+    """A disabled key, a key pending deletion, a String parameter and a missing one."""
+    kms, ssm, iam = client("kms", endpoint), client("ssm", endpoint), client("iam", endpoint)
+    reader = role(iam, "edge-reader", {"all": policy({"Effect": "Allow", "Action": ["kms:*", "ssm:GetParameter"], "Resource": "*"})})
+    disabled = key(kms, "alias/disabled-key", policy(ROOT), "disabled")
+    kms.disable_key(KeyId=disabled["KeyId"])
+    doomed = key(kms, "alias/doomed-key", policy(ROOT), "pending deletion")
+    kms.schedule_key_deletion(KeyId=doomed["KeyId"], PendingWindowInDays=7)
+    ssm.put_parameter(Name="/edge/under-disabled", Value="x", Type="SecureString", KeyId="alias/disabled-key")
+    ssm.put_parameter(Name="/edge/plain", Value="x", Type="String")
+    return {
+        "Parameters": [
+            {"Name": "/edge/under-disabled", "Readers": [reader]},
+            {"Name": "/edge/plain", "Readers": [reader]},
+            {"Name": "/edge/missing", "Readers": [reader]},
+        ],
+        "Keys": [
+            {"Key": "alias/doomed-key", "Principals": [reader]},
+            {"Key": "alias/no-such-key", "Principals": [reader]},
+        ],
+    }
+
+
+def main():
+    endpoint, variant, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    if variant not in ("broken", "fixed", "edge"):
+        sys.exit("variant must be broken, fixed or edge")
+    spec = seed_edge_cases(endpoint) if variant == "edge" else seed(endpoint, variant == "fixed")
+    with open(out, "w") as f:
+        json.dump(spec, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
