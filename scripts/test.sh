@@ -24,22 +24,7 @@ python3 --version >&2
 echo "node $(node --version), npm $(npm --version 2>/dev/null)" >&2
 
 step "Python tools for the tests (.venv, tests/requirements.txt)"
-if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  # Debian's system Python ships venv/ensurepip separately.
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-  else
-    echo "error: python3 has no venv module: install python3-venv" >&2; exit 1
-  fi
-fi
-stamp=.venv/.requirements.sha256
-wanted=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-  echo "$wanted" > "$stamp"
-fi
+source scripts/python-env.sh
 .venv/bin/python -c 'import moto; print("moto", moto.__version__)' >&2
 
 step "test-time oracle for the differential test (tests/differential, npm ci)"

@@ -102,7 +102,7 @@ async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCod
     }
     let source = AwsFacts::new(&config);
     let pending = Pending::default();
-    let report = preflight::run(&spec, &source, &pending).await;
+    let report = with_progress(preflight::run(&spec, &source, &pending), &pending).await;
     let text = match format {
         Format::Json => format!("{:#}\n", report.to_json()),
         Format::Text => {
@@ -118,6 +118,30 @@ async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCod
         Verdict::Pass => ExitCode::SUCCESS,
         Verdict::Fail => ExitCode::from(1),
     }
+}
+
+/// Runs `work`; after a second, shows on a terminal's stderr which AWS calls are still pending.
+async fn with_progress<T>(work: impl std::future::Future<Output = T>, pending: &Pending) -> T {
+    let show = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut shown = false;
+    tokio::pin!(work);
+    let out = loop {
+        tokio::select! {
+            out = &mut work => break out,
+            () = tokio::time::sleep(std::time::Duration::from_millis(250)), if show => {
+                if started.elapsed() >= std::time::Duration::from_secs(1) {
+                    let calls = pending.snapshot();
+                    eprint!("\r\x1b[2Kpreflight: {:.0}s, waiting for {}", started.elapsed().as_secs_f32(), if calls.is_empty() { "the checks".into() } else { calls.join(", ") });
+                    shown = true;
+                }
+            }
+        }
+    };
+    if shown {
+        eprint!("\r\x1b[2K");
+    }
+    out
 }
 
 fn simulate(path: &std::path::Path, format: Format) -> ExitCode {

@@ -228,3 +228,106 @@ pub(crate) fn why_not(o: &Outcome) -> String {
         _ => o.missing.join("; "),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::{CallerIdentity, KeyInfo, ParameterInfo};
+    use crate::fetch::KeyFacts;
+    use crate::kms::KeyState;
+    use serde_json::json;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        Spec::from_value(&v, crate::spec::Origin::File).unwrap()
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            identity: Some(Ok(CallerIdentity {
+                account: "111111111111".into(),
+                arn: "arn:aws:sts::111111111111:assumed-role/preflight/x".into(),
+            })),
+            region: Some("us-east-1".into()),
+            ..Facts::default()
+        }
+    }
+
+    fn denied(action: &'static str) -> FetchError {
+        FetchError::AccessDenied { action, message: "User is not authorized".into() }
+    }
+
+    #[test]
+    fn a_denied_parameter_read_is_unknown_and_names_the_permission() {
+        let s = spec(json!({"Parameters": [{"Name": "/a", "Readers": []}]}));
+        let mut f = facts();
+        f.parameters.insert("/a".into(), Err(denied("ssm:DescribeParameters")));
+        let out = judge(&s, &f);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Unknown);
+        assert!(
+            out[0].message.contains("Preflight's role is not allowed `ssm:DescribeParameters`"),
+            "{}",
+            out[0].message
+        );
+        assert_eq!(out[0].fix.as_deref(), Some("allow ssm:DescribeParameters in Preflight's role (see template.yaml)"));
+    }
+
+    #[test]
+    fn a_denied_key_policy_read_is_unknown_and_the_run_goes_on() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": ["arn:aws:iam::111111111111:role/r"]}],
+                            "Parameters": [{"Name": "/p", "Readers": []}]}));
+        let mut f = facts();
+        let info = KeyInfo {
+            arn: "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            manager: KeyManager::Customer,
+            state: KeyState::Enabled,
+            usage: "ENCRYPT_DECRYPT".into(),
+            spec: "SYMMETRIC_DEFAULT".into(),
+        };
+        f.keys.insert(
+            "alias/k".into(),
+            Ok(KeyFacts { info, policy: Err(denied("kms:GetKeyPolicy")), grants: Ok(vec![]) }),
+        );
+        f.parameters.insert(
+            "/p".into(),
+            Ok(Some(ParameterInfo { name: "/p".into(), kind: "String".into(), key_id: None, tier: None })),
+        );
+        let out = judge(&s, &f);
+        let key = out.iter().find(|x| x.check == CheckKind::Key).unwrap();
+        assert_eq!(key.status, Status::Unknown);
+        assert!(
+            key.message
+                .contains("its key policy could not be read: Preflight's role is not allowed `kms:GetKeyPolicy`"),
+            "{}",
+            key.message
+        );
+        let param = out.iter().find(|x| x.check == CheckKind::Parameter).unwrap();
+        assert_eq!(param.status, Status::Fail, "the other checks still ran");
+    }
+
+    #[test]
+    fn without_an_identity_every_section_is_unknown_with_the_reason() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": []}], "HostedZone": {"ZoneId": "Z1"}}));
+        let f = Facts {
+            identity: Some(Err(denied("sts:GetCallerIdentity"))),
+            region: Some("us-east-1".into()),
+            ..Facts::default()
+        };
+        let out = judge(&s, &f);
+        assert_eq!(out.len(), 2);
+        assert!(
+            out.iter().all(|x| x.status == Status::Unknown && x.message.contains("could not identify the account"))
+        );
+    }
+
+    #[test]
+    fn a_role_in_another_account_is_decided_on_the_key_side_only() {
+        let p = PrincipalArn::parse("arn:aws:iam::222222222222:role/scheduler").unwrap();
+        let f = facts();
+        let env = Env { account: "111111111111", region: "us-east-1", partition: "aws" };
+        let who = principal_policies(&p, &f, &env);
+        assert!(who.identity.is_none());
+        assert!(who.why.unwrap().contains("live in account 222222222222 and cannot be read from account 111111111111"));
+    }
+}
