@@ -111,10 +111,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 }
 
-/// Concurrent reads per service: modest, as the IAM read quotas are unpublished (AWS-FACTS 6).
-const KMS_CONCURRENCY: usize = 32;
-const IAM_CONCURRENCY: usize = 8;
-const SSM_CONCURRENCY: usize = 16;
+/// Concurrent reads per service: enough for a few hundred facts in one or two waves. KMS read
+/// quotas are in the thousands per second; IAM's are unpublished (AWS-FACTS 6), so its bound is
+/// lower. Throttling is retried by the SDK's adaptive retry mode.
+const KMS_CONCURRENCY: usize = 64;
+const IAM_CONCURRENCY: usize = 64;
+const SSM_CONCURRENCY: usize = 32;
 
 struct Fetcher<'a, S> {
     source: &'a S,
@@ -184,21 +186,44 @@ impl<S: FactSource> Fetcher<'_, S> {
         Ok(RoleFacts { info: info.clone(), inline, managed, boundary })
     }
 
-    async fn parameter(
-        &self,
-        name: &str,
-    ) -> (Result<Option<ParameterInfo>, FetchError>, Option<(String, Result<KeyFacts, FetchError>)>) {
-        let info = self.call(&self.ssm, "ssm:DescribeParameters", self.source.parameter(name)).await;
-        let key = match &info {
-            Ok(Some(p)) if p.kind == "SecureString" => {
-                let reference = p.key_id.clone().unwrap_or_else(|| "alias/aws/ssm".to_owned());
-                let facts = self.key(&reference).await;
-                Some((reference, facts))
+    /// DescribeParameters for every name, in concurrent batches; then the key of each SecureString.
+    async fn parameters(&self, names: &[String]) -> Vec<ParameterFacts> {
+        let batches = join_all(names.chunks(crate::aws::PARAMETERS_PER_CALL).map(|chunk| async move {
+            (chunk, self.call(&self.ssm, "ssm:DescribeParameters", self.source.parameters(chunk)).await)
+        }))
+        .await;
+        let mut infos: Vec<(String, Result<Option<ParameterInfo>, FetchError>)> = Vec::new();
+        for (chunk, result) in batches {
+            for name in chunk {
+                let info = match &result {
+                    Ok(found) => Ok(found.iter().find(|p| same_parameter(&p.name, name)).cloned()),
+                    Err(e) => Err(e.clone()),
+                };
+                infos.push((name.clone(), info));
             }
-            _ => None,
-        };
-        (info, key)
+        }
+        join_all(infos.into_iter().map(|(name, info)| async move {
+            let key = match &info {
+                Ok(Some(p)) if p.kind == "SecureString" => {
+                    let reference = p.key_id.clone().unwrap_or_else(|| "alias/aws/ssm".to_owned());
+                    let facts = self.key(&reference).await;
+                    Some((reference, facts))
+                }
+                _ => None,
+            };
+            (name, info, key)
+        }))
+        .await
     }
+}
+
+/// A parameter, and its key when it is a SecureString.
+type ParameterFacts =
+    (String, Result<Option<ParameterInfo>, FetchError>, Option<(String, Result<KeyFacts, FetchError>)>);
+
+/// Parameter names with and without the leading slash name the same parameter.
+fn same_parameter(a: &str, b: &str) -> bool {
+    a.trim_start_matches('/') == b.trim_start_matches('/')
 }
 
 /// Fetches every fact of `plan` from `source`.
@@ -220,33 +245,32 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
     if !plan.identity {
         return facts;
     }
-    let identity = f.call(&f.sts, "sts:GetCallerIdentity", source.caller_identity()).await;
-    let account = identity.as_ref().ok().map(|i| i.account.clone());
-    facts.identity = Some(identity);
-    let Some(account) = account else {
-        facts.calls = f.calls.load(Ordering::Relaxed);
-        return facts;
-    };
-
-    // Roles of this account: a session is read through its role.
-    let mut role_names: Vec<String> = plan
-        .principals
-        .iter()
-        .filter(|p| p.account().as_str() == account)
-        .filter_map(|p| match p.kind() {
-            PrincipalKind::Role { name, .. } => Some(name.clone()),
-            PrincipalKind::AssumedRole { role, .. } => Some(role.clone()),
-            _ => None,
-        })
-        .collect();
-    role_names.sort();
-    role_names.dedup();
-
-    let params = join_all(plan.parameters.iter().map(|n| async { (n.clone(), f.parameter(n).await) }));
+    // Parameters and keys do not depend on the account: they start with the identity call. Roles
+    // are read only once the account is known (a role of another account cannot be read here).
+    let names: Vec<String> = plan.parameters.iter().cloned().collect();
+    let params = f.parameters(&names);
     let keys = join_all(plan.keys.iter().map(|k| async { (k.clone(), f.key(k).await) }));
-    let roles = join_all(role_names.iter().map(|r| async { (r.clone(), f.role(r).await) }));
-    let (params, keys, roles) = tokio::join!(params, keys, roles);
-    for (name, (info, key)) in params {
+    let identity_then_roles = async {
+        let identity = f.call(&f.sts, "sts:GetCallerIdentity", source.caller_identity()).await;
+        let Ok(account) = identity.as_ref().map(|i| i.account.clone()) else { return (identity, Vec::new()) };
+        let mut role_names: Vec<String> = plan
+            .principals
+            .iter()
+            .filter(|p| p.account().as_str() == account)
+            .filter_map(|p| match p.kind() {
+                PrincipalKind::Role { name, .. } => Some(name.clone()),
+                PrincipalKind::AssumedRole { role, .. } => Some(role.clone()),
+                _ => None,
+            })
+            .collect();
+        role_names.sort();
+        role_names.dedup();
+        let roles = join_all(role_names.iter().map(|r| async { (r.clone(), f.role(r).await) })).await;
+        (identity, roles)
+    };
+    let (params, keys, (identity, roles)) = tokio::join!(params, keys, identity_then_roles);
+    facts.identity = Some(identity);
+    for (name, info, key) in params {
         facts.parameters.insert(name, info);
         if let Some((reference, k)) = key {
             facts.keys.insert(reference, k);

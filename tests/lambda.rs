@@ -133,7 +133,10 @@ async fn a_hanging_aws_call_is_answered_failed_before_the_deadline_naming_the_ca
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
-        reason.contains("ran out of time") && reason.contains("still waiting for sts:GetCallerIdentity"),
+        reason.contains("ran out of time")
+            && reason.contains("still waiting for")
+            && reason.contains("sts:GetCallerIdentity")
+            && reason.contains("ssm:DescribeParameters"),
         "{reason}"
     );
     let deadline = invoked + timeout;

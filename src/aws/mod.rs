@@ -94,8 +94,9 @@ pub trait FactSource: Send + Sync + 'static {
     fn key_policy(&self, key_arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
     /// KMS ListGrants, every page.
     fn grants(&self, key_arn: &str) -> impl Future<Output = Result<Vec<Grant>, FetchError>> + Send;
-    /// SSM DescribeParameters with a `Name Equals` filter: `None` when there is no such parameter.
-    fn parameter(&self, name: &str) -> impl Future<Output = Result<Option<ParameterInfo>, FetchError>> + Send;
+    /// SSM DescribeParameters with a `Name Equals` filter on up to [`PARAMETERS_PER_CALL`] names:
+    /// the ones that exist (a name missing from the answer does not exist).
+    fn parameters(&self, names: &[String]) -> impl Future<Output = Result<Vec<ParameterInfo>, FetchError>> + Send;
     /// IAM GetRole, ListRolePolicies and ListAttachedRolePolicies.
     fn role(&self, name: &str) -> impl Future<Output = Result<RoleInfo, FetchError>> + Send;
     /// IAM GetRolePolicy, URL-decoded.
@@ -103,6 +104,10 @@ pub trait FactSource: Send + Sync + 'static {
     /// IAM GetPolicy then GetPolicyVersion of the default version, URL-decoded.
     fn managed_policy(&self, arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
 }
+
+/// Names per DescribeParameters call: the API takes up to 50 filter values, but applies filters
+/// after paging (AWS-FACTS 6), so small batches come back in one page.
+pub const PARAMETERS_PER_CALL: usize = 10;
 
 /// How to reach AWS: the SDK's standard configuration, optionally overridden by CLI flags.
 #[derive(Clone, Debug, Default)]

@@ -150,39 +150,36 @@ impl FactSource for AwsFacts {
         }
     }
 
-    async fn parameter(&self, name: &str) -> Result<Option<ParameterInfo>, FetchError> {
+    async fn parameters(&self, names: &[String]) -> Result<Vec<ParameterInfo>, FetchError> {
         const ACTION: &str = "ssm:DescribeParameters";
         let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
             .key("Name")
             .option("Equals")
-            .values(name)
+            .set_values(Some(names.to_vec()))
             .build()
             .map_err(|e| FetchError::Service { action: ACTION, message: e.to_string() })?;
-        // Filters apply after paging (AWS-FACTS 6): follow NextToken until the name shows up.
+        // Filters apply after paging (AWS-FACTS 6): follow NextToken until every name is found.
+        let mut found = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let page = self
                 .ssm
                 .describe_parameters()
                 .parameter_filters(filter.clone())
+                .max_results(50)
                 .set_next_token(token.take())
                 .send()
                 .await
                 .map_err(|e| classify(ACTION, e))?;
-            let want = name.trim_start_matches('/');
-            if let Some(p) =
-                page.parameters().iter().find(|p| p.name().is_some_and(|n| n.trim_start_matches('/') == want))
-            {
-                return Ok(Some(ParameterInfo {
-                    name: p.name().unwrap_or_default().to_owned(),
-                    kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                    key_id: p.key_id().map(str::to_owned),
-                    tier: p.tier().map(|t| t.as_str().to_owned()),
-                }));
-            }
+            found.extend(page.parameters().iter().map(|p| ParameterInfo {
+                name: p.name().unwrap_or_default().to_owned(),
+                kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                key_id: p.key_id().map(str::to_owned),
+                tier: p.tier().map(|t| t.as_str().to_owned()),
+            }));
             match page.next_token {
-                Some(t) => token = Some(t),
-                None => return Ok(None),
+                Some(t) if found.len() < names.len() => token = Some(t),
+                _ => return Ok(found),
             }
         }
     }

@@ -1,0 +1,145 @@
+"""Fetch benchmark (issue 4): 200 SecureString parameters under 10 keys, each read by 20 roles.
+
+Starts moto (tests/support/aws_local.py), seeds the account, puts a proxy in front of moto that
+adds LATENCY seconds to every AWS call and counts them, then runs the release `preflight check`
+through the proxy and directly. Prints the calls made, the distinct facts, and the number of
+sequential round trips: (wall time through the proxy - wall time direct) / LATENCY.
+Target: under 6 round trips. Run by scripts/bench.sh, or: .venv/bin/python scripts/bench_fetch.py [MS]
+
+moto serves one request at a time (one Python process, a few ms each), so a wave of 60 concurrent
+calls costs it more than 50 ms: with 50 ms of latency the estimate includes moto's own queueing.
+A larger latency (500 ms) makes moto's share small and shows Preflight's round trips alone.
+"""
+
+import http.client
+import http.server
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import boto3
+
+LATENCY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.050
+ROOT = Path(__file__).resolve().parent.parent
+A, R = "123456789012", "us-east-1"
+
+
+def start_moto():
+    p = subprocess.Popen([sys.executable, str(ROOT / "tests/support/aws_local.py")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline().strip()
+    assert line.startswith("READY "), line
+    return p, line.split(" ", 1)[1]
+
+
+def seed(url):
+    kw = dict(endpoint_url=url, region_name=R, aws_access_key_id="t", aws_secret_access_key="t")
+    kms, ssm, iam = boto3.client("kms", **kw), boto3.client("ssm", **kw), boto3.client("iam", **kw)
+    root = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"}
+    for k in range(10):
+        key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [root]}))["KeyMetadata"]
+        kms.create_alias(AliasName=f"alias/bench-key-{k}", TargetKeyId=key["KeyId"])
+    managed = [iam.create_policy(PolicyName=n, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": a, "Resource": "*"}]}))["Policy"]["Arn"]
+        for n, a in (("BenchKmsUse", "kms:Decrypt"), ("BenchRead", "ssm:Describe*"))]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    roles = []
+    for r in range(20):
+        name = f"bench-reader-{r:02d}"
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        iam.put_role_policy(RoleName=name, PolicyName="params", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"arn:aws:ssm:{R}:{A}:parameter/bench/*"}]}))
+        for arn in managed:
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        roles.append(f"arn:aws:iam::{A}:role/{name}")
+    for i in range(200):
+        ssm.put_parameter(Name=f"/bench/p{i:03d}", Value="x", Type="SecureString", KeyId=f"alias/bench-key-{i % 10}")
+    return {"Parameters": [{"Name": f"/bench/p{i:03d}", "Readers": roles} for i in range(200)]}
+
+
+class Proxy(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, target):
+        self.target = urlparse(target)
+        self.calls = 0
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.forward()
+
+    def do_GET(self):
+        self.forward()
+
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        with self.server.lock:
+            self.server.calls += 1
+        time.sleep(LATENCY)
+        conn = http.client.HTTPConnection(self.server.target.hostname, self.server.target.port, timeout=30)
+        conn.request(self.command, self.path, body, dict(self.headers))
+        resp = conn.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def run(binary, spec, endpoint):
+    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "PATH": "/usr/bin:/bin"}
+    start = time.monotonic()
+    out = subprocess.run([binary, "check", "--spec", spec, "--format", "json", "--region", R, "--endpoint-url", endpoint],
+                         capture_output=True, text=True, env=env)
+    return time.monotonic() - start, json.loads(out.stdout)
+
+
+def main():
+    binary = str(ROOT / "target/release/preflight")
+    moto, url = start_moto()
+    try:
+        spec = seed(url)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(spec, f)
+        proxy = Proxy(url)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+        run(binary, f.name, url)  # warm-up
+        direct, report = min((run(binary, f.name, url) for _ in range(3)), key=lambda r: r[0])
+        proxy.calls = 0
+        proxied, report2 = run(binary, f.name, endpoint)
+        calls = proxy.calls
+        assert report["summary"] == report2["summary"], (report["summary"], report2["summary"])
+        # Distinct facts: identity, 200 parameters (in batches of 10), 10 keys (DescribeKey,
+        # GetKeyPolicy, ListGrants), 20 roles (GetRole, ListRolePolicies, ListAttachedRolePolicies,
+        # one inline policy), 2 managed policies (GetPolicy, GetPolicyVersion).
+        expected = 1 + 200 // 10 + 10 * 3 + 20 * 4 + 2 * 2
+        print(f"spec: 200 parameters under 10 keys, each read by 20 roles ({report['summary']})")
+        print(f"AWS calls through the proxy: {calls} (distinct facts need {expected})")
+        print(f"wall time: {direct * 1000:.0f} ms direct, {proxied * 1000:.0f} ms with {LATENCY * 1000:.0f} ms added per call")
+        print(f"sequential round trips: {(proxied - direct) / LATENCY:.1f} (target: under 6)")
+    finally:
+        moto.stdin.close()
+        moto.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
