@@ -2,7 +2,8 @@
 # Prints Preflight's performance figures (not a test: the machines are shared and noisy).
 #   scripts/bench.sh            evaluator decisions (criterion), simulate batch, release binary size
 # Figures: time per decision on realistic policies (target <= 2 us), `preflight simulate` over
-# 10,000 JSON Lines scenarios on one core (target < 1 s wall), and the size of preflight-lambda.
+# 10,000 JSON Lines scenarios on one core (target < 1 s wall), the AWS calls and sequential round
+# trips of a 200-parameter check behind a latency proxy (target < 6), and the binary sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,11 @@ else
   echo "(iam-simulate not installed: run scripts/test.sh first for the comparison)"
 fi
 rm -f "$batch"
+
+echo "== fetch: 200 parameters under 10 keys read by 20 roles, latency added to every AWS call"
+source scripts/python-env.sh
+.venv/bin/python scripts/bench_fetch.py 50
+.venv/bin/python scripts/bench_fetch.py 500
 
 echo "== binary sizes (host $(uname -m))"
 ls -l target/release/preflight-lambda target/release/preflight | awk '{printf "%s: %.1f MiB (%d bytes)\n", $9, $5/1048576, $5}'

@@ -65,6 +65,9 @@ def seed(url):
 
 class Proxy(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # The default listen backlog (5) drops bursts of connections, and the kernel retries them a
+    # second later: that would be the proxy's delay, not Preflight's.
+    request_queue_size = 256
 
     def __init__(self, target):
         self.target = urlparse(target)
