@@ -371,19 +371,24 @@ pub struct FreshMoto {
     child: std::process::Child,
 }
 
+/// Starts the moto launcher and waits for its `READY URL` line.
+fn launch_moto() -> (Child, String) {
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/support/aws_local.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the moto launcher");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("moto launcher said {line:?}")).to_owned();
+    (child, url)
+}
+
 impl FreshMoto {
     pub fn start() -> Self {
-        let mut child = Command::new(python())
-            .arg(repo().join("tests/support/aws_local.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the moto launcher");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url =
-            line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("moto launcher said {line:?}")).to_owned();
+        let (child, url) = launch_moto();
         Self { url, child }
     }
 
@@ -447,17 +452,7 @@ pub fn moto() -> &'static str {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     &MOTO
         .get_or_init(|| {
-            let mut child = Command::new(python())
-                .arg(repo().join("tests/support/aws_local.py"))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start the moto launcher");
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-            let url =
-                line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("moto launcher said {line:?}")).to_owned();
+            let (mut child, url) = launch_moto();
             Moto { url, _stdin: Mutex::new(child.stdin.take().unwrap()) }
         })
         .url
