@@ -17,7 +17,9 @@ use futures::future::join_all;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::arn::PrincipalKind;
-use crate::aws::{CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, RoleInfo};
+use crate::aws::{
+    BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, RoleInfo, StackInfo,
+};
 use crate::kms::Grant;
 use crate::plan::Plan;
 
@@ -38,6 +40,27 @@ pub struct RoleFacts {
     pub boundary: Option<(String, Result<String, FetchError>)>,
 }
 
+/// The CDK bootstrap environment as read.
+#[derive(Clone, Debug)]
+pub struct BootstrapFacts {
+    /// `/cdk-bootstrap/<qualifier>/version`.
+    pub version: Result<Option<String>, FetchError>,
+    pub stack: Result<Option<StackInfo>, FetchError>,
+    /// The assets bucket: the stack's `BucketName` output, else CDK's default name.
+    pub bucket: String,
+    pub encryption: Result<Option<BucketEncryption>, FetchError>,
+    /// The bucket's key (reference, facts) when it is encrypted with KMS.
+    pub key: Option<(String, Result<KeyFacts, FetchError>)>,
+}
+
+/// The names CDK gives a bootstrap role: `cdk-<qualifier>-<kind>-<account>-<region>`.
+pub fn bootstrap_role(qualifier: &str, kind: &str, account: &str, region: &str) -> String {
+    format!("cdk-{qualifier}-{kind}-{account}-{region}")
+}
+
+/// The bootstrap roles whose KMS use the bootstrap check judges.
+pub const BOOTSTRAP_ROLES: &[&str] = &["file-publishing-role", "deploy-role", "cfn-exec-role"];
+
 /// The facts of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
@@ -48,6 +71,7 @@ pub struct Facts {
     pub parameters: BTreeMap<String, Result<Option<ParameterInfo>, FetchError>>,
     /// By role name, for roles in Preflight's own account.
     pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
+    pub bootstrap: Option<BootstrapFacts>,
     /// How many API calls the run made.
     pub calls: usize,
 }
@@ -126,6 +150,8 @@ struct Fetcher<'a, S> {
     iam: Semaphore,
     ssm: Semaphore,
     sts: Semaphore,
+    s3: Semaphore,
+    cfn: Semaphore,
     keys: Memo<String, Result<KeyInfo, FetchError>>,
     policies: Memo<String, Result<String, FetchError>>,
     grants: Memo<String, Result<Vec<Grant>, FetchError>>,
@@ -236,6 +262,8 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         iam: Semaphore::new(IAM_CONCURRENCY),
         ssm: Semaphore::new(SSM_CONCURRENCY),
         sts: Semaphore::new(1),
+        s3: Semaphore::new(4),
+        cfn: Semaphore::new(4),
         keys: Memo::new(),
         policies: Memo::new(),
         grants: Memo::new(),
@@ -250,9 +278,27 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
     let names: Vec<String> = plan.parameters.iter().cloned().collect();
     let params = f.parameters(&names);
     let keys = join_all(plan.keys.iter().map(|k| async { (k.clone(), f.key(k).await) }));
+    let region = source.region().unwrap_or_default();
+    let bootstrap_first = async {
+        match &plan.bootstrap {
+            Some((q, stack)) => {
+                let version_name = format!("/cdk-bootstrap/{q}/version");
+                let (version, stack) = tokio::join!(
+                    f.call(&f.ssm, "ssm:GetParameter", source.string_parameter(&version_name)),
+                    f.call(&f.cfn, "cloudformation:DescribeStacks", source.stack(stack)),
+                );
+                Some((version, stack))
+            }
+            None => None,
+        }
+    };
     let identity_then_roles = async {
         let identity = f.call(&f.sts, "sts:GetCallerIdentity", source.caller_identity()).await;
         let Ok(account) = identity.as_ref().map(|i| i.account.clone()) else { return (identity, Vec::new()) };
+        let bootstrap_roles: Vec<String> = match &plan.bootstrap {
+            Some((q, _)) => BOOTSTRAP_ROLES.iter().map(|k| bootstrap_role(q, k, &account, &region)).collect(),
+            None => Vec::new(),
+        };
         let mut role_names: Vec<String> = plan
             .principals
             .iter()
@@ -263,12 +309,33 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
                 _ => None,
             })
             .collect();
+        role_names.extend(bootstrap_roles);
         role_names.sort();
         role_names.dedup();
         let roles = join_all(role_names.iter().map(|r| async { (r.clone(), f.role(r).await) })).await;
         (identity, roles)
     };
-    let (params, keys, (identity, roles)) = tokio::join!(params, keys, identity_then_roles);
+    let (params, keys, (identity, roles), bootstrap) = tokio::join!(params, keys, identity_then_roles, bootstrap_first);
+    // The bucket, its encryption and its key: after the stack (its BucketName output) and the account.
+    if let (Some((version, stack)), Some((q, _))) = (bootstrap, &plan.bootstrap) {
+        let account = identity.as_ref().map(|i| i.account.clone()).unwrap_or_default();
+        let bucket = stack
+            .as_ref()
+            .ok()
+            .and_then(|s| s.as_ref())
+            .and_then(|s| s.outputs.get("BucketName").cloned())
+            .unwrap_or_else(|| format!("cdk-{q}-assets-{account}-{region}"));
+        let encryption = f.call(&f.s3, "s3:GetEncryptionConfiguration", source.bucket_encryption(&bucket)).await;
+        let key = match &encryption {
+            Ok(Some(e)) if e.algorithm.starts_with("aws:kms") => {
+                let reference = e.kms_key.clone().unwrap_or_else(|| "alias/aws/s3".to_owned());
+                let k = f.key(&reference).await;
+                Some((reference, k))
+            }
+            _ => None,
+        };
+        facts.bootstrap = Some(BootstrapFacts { version, stack, bucket, encryption, key });
+    }
     facts.identity = Some(identity);
     for (name, info, key) in params {
         facts.parameters.insert(name, info);

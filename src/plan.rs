@@ -18,6 +18,9 @@ pub struct Plan {
     pub parameters: BTreeSet<String>,
     /// Principals whose identity policies are needed (read when they are roles of this account).
     pub principals: BTreeSet<PrincipalArn>,
+    /// The CDK bootstrap environment: (qualifier, toolkit stack name). Its roles are named after
+    /// the account and region, so they are planned once the account is known.
+    pub bootstrap: Option<(String, String)>,
 }
 
 impl Plan {
@@ -34,6 +37,10 @@ impl Plan {
         }
         for kp in &spec.key_policies {
             plan.principals.extend(kp.administrators.iter().cloned());
+        }
+        if let Some(b) = &spec.bootstrap {
+            plan.bootstrap = Some((b.qualifier.clone(), b.toolkit_stack_name.clone()));
+            plan.principals.extend(b.readers.iter().cloned());
         }
         plan
     }

@@ -114,7 +114,17 @@ fn the_broken_account_fails_with_one_sentence_per_story() {
             .contains("the identity policies of `arn:aws:iam::222222222222:role/scheduler` are not known")
     );
 
-    assert_eq!(report["summary"], "6 failed, 1 unknown, 3 passed");
+    // Story 1: a self-made CMK on the bootstrap bucket that the deploy roles cannot use.
+    let deploy = "arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-123456789012-us-east-1";
+    let s1 = find(&all, "CDKToolkit", Some(deploy), "cannot kms:Decrypt the assets bucket's key");
+    assert_eq!(s1["status"], "fail");
+    assert!(s1["fix"].as_str().unwrap().contains("re-bootstrap with the default key"));
+    let exec = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1";
+    assert_eq!(find(&all, "CDKToolkit", Some(exec), "to read Lambda code")["status"], "fail");
+    assert_eq!(find(&all, "CDKToolkit", None, "a key ARN where CDK expects a key id")["status"], "fail");
+    assert_eq!(find(&all, "CDKToolkit", Some("account 222222222222"), "deploy-role")["status"], "fail");
+
+    assert_eq!(report["summary"], "14 failed, 1 unknown, 3 passed");
 }
 
 #[test]
@@ -130,7 +140,9 @@ fn the_fixed_account_passes_with_no_false_alarm() {
     for f in all.iter().filter(|f| f["status"] == "unknown") {
         assert_eq!(f["principal"], "arn:aws:iam::222222222222:role/scheduler", "{f}");
     }
-    assert_eq!(report["summary"], "0 failed, 2 unknown, 8 passed");
+    assert_eq!(report["summary"], "0 failed, 2 unknown, 15 passed");
+    let deploy = "arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-123456789012-us-east-1";
+    assert_eq!(find(&all, "CDKToolkit", Some(deploy), "can kms:Decrypt the assets bucket's key")["status"], "pass");
     assert_eq!(
         find(&all, "alias/snapshot-key", Some("account 222222222222"), "lets account 222222222222")["status"],
         "pass"
@@ -183,9 +195,9 @@ async fn the_custom_resource_fails_the_deploy_on_the_broken_account() {
     api.invoke(&support::event("Create", &url, props), std::time::Duration::from_secs(60)).await.unwrap();
     let body = receiver.requests()[0].json();
     assert_eq!(body["Status"], "FAILED");
-    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "6", "Unknown": "1", "Passed": "3"}));
+    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "14", "Unknown": "1", "Passed": "3"}));
     let reason = body["Reason"].as_str().unwrap();
-    assert!(reason.starts_with("Preflight failed: 6 failed, 1 unknown, 3 passed 1) [parameter]"), "{reason}");
-    assert!(reason.contains("5) [key]") && reason.contains("(+1 more; full report in CloudWatch Logs"), "{reason}");
+    assert!(reason.starts_with("Preflight failed: 14 failed, 1 unknown, 3 passed 1) [bootstrap]"), "{reason}");
+    assert!(reason.contains("more; full report in CloudWatch Logs"), "{reason}");
     assert!(body.to_string().len() <= 4096);
 }

@@ -62,6 +62,25 @@ pub struct RoleInfo {
     pub boundary_arn: Option<String>,
     pub inline_names: Vec<String>,
     pub attached_arns: Vec<String>,
+    /// The trust policy (AssumeRolePolicyDocument), URL-decoded.
+    pub trust_policy: Option<String>,
+}
+
+/// DescribeStacks of one stack: its parameters and outputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackInfo {
+    pub parameters: std::collections::BTreeMap<String, String>,
+    pub outputs: std::collections::BTreeMap<String, String>,
+}
+
+/// GetBucketEncryption's default rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketEncryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    /// The key for `aws:kms`: absent means the AWS managed key aws/s3.
+    pub kms_key: Option<String>,
+    pub bucket_key: bool,
 }
 
 /// Why a fact could not be read.
@@ -99,6 +118,15 @@ pub trait FactSource: Send + Sync + 'static {
     fn parameters(&self, names: &[String]) -> impl Future<Output = Result<Vec<ParameterInfo>, FetchError>> + Send;
     /// IAM GetRole, ListRolePolicies and ListAttachedRolePolicies.
     fn role(&self, name: &str) -> impl Future<Output = Result<RoleInfo, FetchError>> + Send;
+    /// SSM GetParameter of a String parameter, never WithDecryption: `None` when it does not exist.
+    fn string_parameter(&self, name: &str) -> impl Future<Output = Result<Option<String>, FetchError>> + Send;
+    /// CloudFormation DescribeStacks of one stack: `None` when it does not exist.
+    fn stack(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, FetchError>> + Send;
+    /// S3 GetBucketEncryption: `None` when the bucket has no default encryption rule.
+    fn bucket_encryption(
+        &self,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Option<BucketEncryption>, FetchError>> + Send;
     /// IAM GetRolePolicy, URL-decoded.
     fn role_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
     /// IAM GetPolicy then GetPolicyVersion of the default version, URL-decoded.
@@ -178,7 +206,7 @@ where
             let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
             if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
                 FetchError::AccessDenied { action, message }
-            } else if matches!(code, "NotFoundException" | "NoSuchEntity" | "ParameterNotFound") {
+            } else if matches!(code, "NotFoundException" | "NoSuchEntity" | "ParameterNotFound" | "NoSuchBucket") {
                 FetchError::NotFound { action, message }
             } else if code.is_empty() {
                 FetchError::Service { action, message }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use aws_config::{Region, SdkConfig};
 
 use super::{
-    CallerIdentity, FactSource, FetchError, KeyInfo, KeyManager, ParameterInfo, RoleInfo, classify,
-    decode_policy_document,
+    BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, KeyManager, ParameterInfo, RoleInfo, StackInfo,
+    classify, decode_policy_document,
 };
 use crate::arn::PrincipalArn;
 use crate::kms::{Grant, GrantConstraint, KeyState};
@@ -19,6 +19,8 @@ pub struct AwsFacts {
     kms: aws_sdk_kms::Client,
     ssm: aws_sdk_ssm::Client,
     iam: aws_sdk_iam::Client,
+    s3: aws_sdk_s3::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
     region: Option<String>,
 }
 
@@ -33,7 +35,11 @@ impl AwsFacts {
             _ => "us-east-1",
         };
         let iam = aws_sdk_iam::config::Builder::from(config).region(Region::new(iam_region)).build();
+        // With a custom endpoint (a local AWS), S3 needs path-style addressing.
+        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
         Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            cloudformation: aws_sdk_cloudformation::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             kms: aws_sdk_kms::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
@@ -236,7 +242,65 @@ impl FactSource for AwsFacts {
             boundary_arn: role.permissions_boundary.and_then(|b| b.permissions_boundary_arn),
             inline_names: inline?,
             attached_arns: attached?,
+            trust_policy: role.assume_role_policy_document.as_deref().map(decode_policy_document),
         })
+    }
+
+    async fn string_parameter(&self, name: &str) -> Result<Option<String>, FetchError> {
+        // Never WithDecryption: this reads only the CDK bootstrap version, a String parameter.
+        match self.ssm.get_parameter().name(name).with_decryption(false).send().await {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Err(e) => match classify("ssm:GetParameter", e) {
+                FetchError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn stack(&self, name: &str) -> Result<Option<StackInfo>, FetchError> {
+        match self.cloudformation.describe_stacks().stack_name(name).send().await {
+            Ok(out) => Ok(out.stacks().first().map(|s| StackInfo {
+                parameters: s
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))
+                    })
+                    .collect(),
+                outputs: s
+                    .outputs()
+                    .iter()
+                    .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
+                    .collect(),
+            })),
+            // DescribeStacks answers a missing stack with a ValidationError "does not exist".
+            Err(e) => match classify("cloudformation:DescribeStacks", e) {
+                FetchError::Service { message, .. } if message.contains("does not exist") => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn bucket_encryption(&self, bucket: &str) -> Result<Option<BucketEncryption>, FetchError> {
+        match self.s3.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => Ok(out.server_side_encryption_configuration.and_then(|c| {
+                let rule = c.rules().first()?;
+                let default = rule.apply_server_side_encryption_by_default()?;
+                Some(BucketEncryption {
+                    algorithm: default.sse_algorithm().as_str().to_owned(),
+                    kms_key: default.kms_master_key_id().map(str::to_owned),
+                    bucket_key: rule.bucket_key_enabled().unwrap_or(false),
+                })
+            })),
+            Err(e) => match classify("s3:GetEncryptionConfiguration", e) {
+                FetchError::Service { message, .. }
+                    if message.contains("ServerSideEncryptionConfigurationNotFound") =>
+                {
+                    Ok(None)
+                }
+                other => Err(other),
+            },
+        }
     }
 
     async fn role_policy(&self, role: &str, policy: &str) -> Result<String, FetchError> {

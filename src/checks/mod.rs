@@ -4,6 +4,7 @@
 //! (a read was denied, another account's policies cannot be read, a feature is not built yet) is an
 //! `unknown` finding with the reason, never a pass.
 
+mod bootstrap;
 mod key_policy;
 mod keys;
 mod parameters;
@@ -53,13 +54,12 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
         });
     };
     let not_built = |check: CheckKind| format!("the {} check is not built in this version of Preflight", check.name());
-    if let Some(b) = &spec.bootstrap {
-        let why = blocked.clone().unwrap_or_else(|| not_built(CheckKind::Bootstrap));
+    if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
         unknown(
             CheckKind::Bootstrap,
             b.toolkit_stack_name.clone(),
             format!("the CDK bootstrap environment `{}`", b.qualifier),
-            &why,
+            why,
         );
     }
     if let Some(z) = &spec.hosted_zone {
@@ -79,6 +79,9 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
         }
         return findings;
     };
+    if let Some(b) = &spec.bootstrap {
+        findings.extend(bootstrap::check(b, facts, &env));
+    }
     findings.extend(parameters::check(&spec.parameters, facts, &env));
     findings.extend(keys::check(&spec.keys, facts, &env));
     findings.extend(key_policy::check(&spec.key_policies, facts, &env));

@@ -326,6 +326,16 @@ impl Statement {
 
     /// Whether action, resource and conditions match (the principal is judged by [`Self::naming`]).
     pub fn applies(&self, req: &Request<'_>) -> Tri {
+        self.matches(req, true)
+    }
+
+    /// As [`Self::applies`] for a role's trust policy, where statements carry no Resource: the
+    /// resource is the role itself.
+    pub fn applies_in_trust_policy(&self, req: &Request<'_>) -> Tri {
+        self.matches(req, false)
+    }
+
+    fn matches(&self, req: &Request<'_>, resource_required: bool) -> Tri {
         let action = match &self.actions {
             Patterns::Missing => return Tri::No,
             Patterns::Is(ps) => any_match(ps, req.action, req.context),
@@ -335,6 +345,7 @@ impl Statement {
             return Tri::No;
         }
         let resource = match &self.resources {
+            Patterns::Missing if !resource_required => Tri::Yes,
             Patterns::Missing => return Tri::No,
             Patterns::Is(ps) => any_match(ps, req.resource, req.context),
             Patterns::Not(ps) => any_match(ps, req.resource, req.context).negate(),

@@ -1,4 +1,5 @@
-"""Seeds a local AWS (moto) with the accounts of STORIES.md and writes the spec that checks them.
+"""Seeds a local AWS (moto) with the accounts of STORIES.md (stories 1, 2, 4, 5, 6) and writes the
+spec that checks them.
 
 Usage: python seed.py ENDPOINT_URL broken|fixed SPEC_OUT
 
@@ -94,7 +95,10 @@ def seed(endpoint, fixed):
     if fixed:
         new_policy["Statement"].insert(0, json.loads(json.dumps(ROOT)))
 
+    bootstrap = seed_bootstrap(endpoint, fixed, power)
+
     spec = {
+        "Bootstrap": bootstrap,
         "Parameters": [
             {"Name": "/app/db/password", "Readers": [reader]},
             {"Name": "/app/db/username", "Readers": [reader]},
@@ -108,6 +112,61 @@ def seed(endpoint, fixed):
         "KeyPolicies": [{"Policy": new_policy, "Administrators": [admin]}],
     }
     return spec
+
+
+def seed_bootstrap(endpoint, fixed, admin_policy):
+    """Story 1: the CDK bootstrap bucket under a self-made CMK that the deploy roles cannot use."""
+    kms, iam, s3, cfn = (client(s, endpoint) for s in ("kms", "iam", "s3", "cloudformation"))
+    q = "hnb659fds"
+    role_name = lambda kind: f"cdk-{q}-{kind}-{A}-{R}"
+    publishing = f"arn:aws:iam::{A}:role/{role_name('file-publishing-role')}"
+    if fixed:
+        # The key policy CDK's bootstrap template gives the key it creates (AWS-FACTS 2).
+        key_policy = policy(
+            {"Sid": "KeyManagement", "Effect": "Allow", "Principal": {"AWS": A}, "Resource": "*",
+             "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+                        "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                        "kms:GenerateDataKey", "kms:TagResource", "kms:UntagResource"]},
+            {"Sid": "AllowS3Use", "Effect": "Allow", "Principal": {"AWS": "*"}, "Resource": "*",
+             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+             "Condition": {"StringEquals": {"kms:CallerAccount": A, "kms:ViaService": f"s3.{R}.amazonaws.com"}}},
+            {"Sid": "AllowFilePublishing", "Effect": "Allow", "Principal": {"AWS": publishing}, "Resource": "*",
+             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]})
+    else:
+        # The beginner's CMK: only its creator may use it.
+        key_policy = policy({"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:user/beginner"},
+                             "Action": "kms:*", "Resource": "*"})
+    k = key(kms, f"alias/cdk-{q}-assets-key" if fixed else "alias/my-cdk-key", key_policy, "story 1: bootstrap bucket key")
+    bucket = f"cdk-{q}-assets-{A}-{R}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": k["Arn"]}}]})
+    trusted = [A, B] if fixed else [A]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": [f"arn:aws:iam::{t}:root" for t in trusted]}, "Action": "sts:AssumeRole"}]})
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{R}.amazonaws.com"}}
+    for kind, statements in [
+        ("file-publishing-role", [{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"], "Resource": k["Arn"]}]),
+        ("deploy-role", [{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"], "Resource": "*", "Condition": via_s3}]),
+        ("cfn-exec-role", None),
+    ]:
+        iam.create_role(RoleName=role_name(kind), AssumeRolePolicyDocument=trust)
+        if statements:
+            iam.put_role_policy(RoleName=role_name(kind), PolicyName="default", PolicyDocument=policy(*statements))
+        else:
+            iam.attach_role_policy(RoleName=role_name(kind), PolicyArn=admin_policy)
+    reader = role(iam, "site-deployment-handler", {"assets": policy(
+        {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"})})
+    template = {
+        "Parameters": {"FileAssetsBucketKmsKeyId": {"Type": "String"}},
+        "Resources": {"CdkBootstrapVersion": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": f"/cdk-bootstrap/{q}/version", "Type": "String", "Value": "27"}}},
+        "Outputs": {"BucketName": {"Value": bucket}},
+    }
+    # --bootstrap-kms-key-id given a key ARN (aws-cdk-cli#921) in the broken account.
+    cfn.create_stack(StackName="CDKToolkit", TemplateBody=json.dumps(template),
+                     Parameters=[{"ParameterKey": "FileAssetsBucketKmsKeyId", "ParameterValue": "" if fixed else k["Arn"]}])
+    return {"TrustedAccounts": [B], "Readers": [reader]}
 
 
 def seed_edge_cases(endpoint):
