@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 use support::FreshMoto;
 
 fn check(moto: &FreshMoto, spec: &std::path::Path, format: &str) -> (i32, String) {
+    check_as(moto, spec, format, &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")])
+}
+
+fn check_as(moto: &FreshMoto, spec: &std::path::Path, format: &str, credentials: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {
@@ -30,12 +34,11 @@ fn check(moto: &FreshMoto, spec: &std::path::Path, format: &str) -> (i32, String
             &moto.url,
         ])
         .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("AWS_CONFIG_FILE", "/nonexistent/x"),
             ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
         ])
+        .envs(credentials.iter().copied())
         .output()
         .unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
@@ -167,6 +170,26 @@ fn disabled_pending_deletion_missing_and_plain_parameters_fail() {
         assert_eq!(find(&all, subject, None, words)["status"], "fail");
     }
     assert_eq!(all.len(), 5);
+}
+
+#[test]
+fn a_denied_read_is_unknown_naming_the_permission_and_the_run_goes_on() {
+    let moto = FreshMoto::start();
+    let spec = moto.seed("denied");
+    let credentials = std::fs::read_to_string(format!("{}.credentials", spec.display())).unwrap();
+    let pairs: Vec<(&str, &str)> = credentials.lines().filter_map(|l| l.split_once('=')).collect();
+    let (code, out) = check_as(&moto, &spec, "json", &pairs);
+    assert_eq!(code, 1, "{out}");
+    let all = findings(&serde_json::from_str(&out).unwrap());
+    let denied = find(&all, "alias/doomed-key", None, "its key policy could not be read");
+    assert_eq!(denied["status"], "unknown");
+    assert!(
+        denied["message"].as_str().unwrap().contains("Preflight's role is not allowed `kms:GetKeyPolicy`"),
+        "{denied}"
+    );
+    // The other checks still ran and decided.
+    assert_eq!(find(&all, "/edge/plain", None, "is a String, not a SecureString")["status"], "fail");
+    assert_eq!(find(&all, "alias/no-such-key", None, "does not exist")["status"], "fail");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 mod sdk;
 
@@ -203,7 +203,7 @@ where
         }
         _ => {
             let code = err.code().unwrap_or_default();
-            let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+            let message = err.message().map(str::to_owned).unwrap_or_else(|| chain(&err));
             if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
                 FetchError::AccessDenied { action, message }
             } else if matches!(code, "NotFoundException" | "NoSuchEntity" | "ParameterNotFound" | "NoSuchBucket") {

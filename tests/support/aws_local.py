@@ -12,6 +12,11 @@ Each correction is listed here with the AWS behaviour it restores and its source
      principal of the account use the key only through that service (`kms:CallerAccount` and
      `kms:ViaService` conditions), plus direct read access for the account (AWS-FACTS 1.4; KMS
      Developer Guide, "AWS managed keys"). `aws/ebs` is used through ec2.
+  2. Access-denied errors of JSON-protocol services. With IAM enforcement on (POST
+     /moto-api/reset-auth), moto answers a denied KMS, SSM or STS-over-JSON call with an XML
+     <ErrorResponse>, which the AWS SDKs cannot parse for these services. AWS answers JSON:
+     {"__type": "AccessDeniedException", "message": ...} (KMS API Reference, "Common Errors").
+     Requests carrying X-Amz-Target (the JSON protocol) get that form.
 
 Preflight itself is never bent to moto: a difference goes here or into a documented test divergence.
 """
@@ -71,6 +76,38 @@ def correct_aws_managed_keys() -> None:
     kms_models.KmsBackend._generate_default_keys = generate
 
 
+def correct_json_access_denied() -> None:
+    """Correction 2: JSON-protocol services answer AccessDeniedException as JSON, not XML."""
+    import re
+    from moto import server as moto_server
+
+    dispatcher = moto_server.DomainDispatcherApplication
+    original_call = dispatcher.__call__
+
+    def call(self, environ, start_response):
+        if "HTTP_X_AMZ_TARGET" not in environ:
+            return original_call(self, environ, start_response)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(original_call(self, environ, capture))
+        status, headers = captured["status"], captured["headers"]
+        if status.startswith("403") and body.lstrip().startswith(b"<") and b"AccessDenied" in body:
+            message = re.search(rb"<Message>(.*?)</Message>", body, re.S)
+            body = json.dumps({"__type": "AccessDeniedException",
+                               "message": message.group(1).decode() if message else "access denied"}).encode()
+            headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+            headers += [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]
+            status = "400 Bad Request"
+        start_response(status, headers)
+        return [body]
+
+    dispatcher.__call__ = call
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,6 +117,7 @@ def free_port() -> int:
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     correct_aws_managed_keys()
+    correct_json_access_denied()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

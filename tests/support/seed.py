@@ -192,11 +192,38 @@ def seed_edge_cases(endpoint):
     }
 
 
+def seed_denied(endpoint, out):
+    """The edge cases, read by a Preflight whose own permissions deny kms:GetKeyPolicy.
+
+    Creates the user `preflight-limited`, writes its keys to OUT.credentials (KEY=VALUE lines),
+    then turns on moto's IAM enforcement (POST /moto-api/reset-auth): from then on every call is
+    authorized against the caller's IAM policies, as AWS does."""
+    import urllib.request
+    spec = seed_edge_cases(endpoint)
+    iam = client("iam", endpoint)
+    iam.create_user(UserName="preflight-limited")
+    iam.put_user_policy(UserName="preflight-limited", PolicyName="reads", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:GetKeyPolicy", "Resource": "*"}))
+    k = iam.create_access_key(UserName="preflight-limited")["AccessKey"]
+    with open(out + ".credentials", "w") as f:
+        f.write(f"AWS_ACCESS_KEY_ID={k['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={k['SecretAccessKey']}\n")
+    request = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+    return spec
+
+
 def main():
     endpoint, variant, out = sys.argv[1], sys.argv[2], sys.argv[3]
-    if variant not in ("broken", "fixed", "edge"):
-        sys.exit("variant must be broken, fixed or edge")
-    spec = seed_edge_cases(endpoint) if variant == "edge" else seed(endpoint, variant == "fixed")
+    if variant not in ("broken", "fixed", "edge", "denied"):
+        sys.exit("variant must be broken, fixed, edge or denied")
+    if variant == "denied":
+        spec = seed_denied(endpoint, out)
+    elif variant == "edge":
+        spec = seed_edge_cases(endpoint)
+    else:
+        spec = seed(endpoint, variant == "fixed")
     with open(out, "w") as f:
         json.dump(spec, f, indent=2)
 
