@@ -1,0 +1,80 @@
+//! The fuzz target's body (`fuzz/fuzz_targets/common.rs`) in the project's test command: over the
+//! scenario corpus, the saved regressions, and deterministic mutations of the corpus (byte flips,
+//! truncations, splices). The long exploration is `scripts/fuzz.sh` (cargo fuzz).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code (STYLE.md 9)
+
+mod support;
+
+#[path = "../fuzz/fuzz_targets/common.rs"]
+mod common;
+
+fn corpus() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(support::repo().join("tests/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        let cases: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        out.extend(cases.iter().map(|c| c["scenario"].to_string().into_bytes()));
+    }
+    out
+}
+
+#[test]
+fn the_fuzz_target_survives_the_corpus_and_the_regressions() {
+    let mut inputs = corpus();
+    for entry in std::fs::read_dir(support::repo().join("fuzz/regressions")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            inputs.push(std::fs::read(path).unwrap());
+        }
+    }
+    assert!(inputs.len() >= 150);
+    for input in &inputs {
+        common::parse_and_evaluate(input);
+    }
+}
+
+#[test]
+fn the_fuzz_target_survives_deterministic_mutations() {
+    let corpus = corpus();
+    let mut state: u64 = 0x0DDB_1A5E_5BAD_5EED;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let tokens: &[&[u8]] = &[
+        b"\"", b"{", b"}", b"[", b"]", b",", b":", b"*", b"?", b"${", b"null", b"true", b"1e999", b"\\u0000", b"\xff",
+    ];
+    let mut runs = 0;
+    for _ in 0..20 {
+        for base in &corpus {
+            let mut input = base.clone();
+            match next() % 4 {
+                0 if !input.is_empty() => {
+                    let at = (next() as usize) % input.len();
+                    input[at] = next() as u8;
+                }
+                1 => input.truncate((next() as usize) % (input.len() + 1)),
+                2 => {
+                    let at = (next() as usize) % (input.len() + 1);
+                    let token = tokens[(next() as usize) % tokens.len()];
+                    input.splice(at..at, token.iter().copied());
+                }
+                _ => {
+                    let other = &corpus[(next() as usize) % corpus.len()];
+                    let cut = (next() as usize) % (other.len() + 1);
+                    input.extend_from_slice(&other[cut..]);
+                }
+            }
+            common::parse_and_evaluate(&input);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 4000, "{runs} mutated inputs");
+}
