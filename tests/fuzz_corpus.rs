@@ -9,18 +9,7 @@ mod support;
 mod common;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(support::repo().join("tests/scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    for f in files {
-        let cases: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-        out.extend(cases.iter().map(|c| c["scenario"].to_string().into_bytes()));
-    }
-    out
+    support::scenario_cases().iter().map(|c| c["scenario"].to_string().into_bytes()).collect()
 }
 
 #[test]

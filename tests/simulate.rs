@@ -24,21 +24,10 @@ fn simulate(args: &[&str], stdin: &str) -> Output {
 
 /// Every scenario of the corpus with its expected decision.
 fn corpus() -> Vec<(Value, String)> {
-    let dir = support::repo().join("tests/scenarios");
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    for f in files {
-        let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-        for c in cases {
-            out.push((c["scenario"].clone(), c["expect"]["decision"].as_str().unwrap().to_owned()));
-        }
-    }
-    out
+    support::scenario_cases()
+        .into_iter()
+        .map(|c| (c["scenario"].clone(), c["expect"]["decision"].as_str().unwrap().to_owned()))
+        .collect()
 }
 
 #[test]

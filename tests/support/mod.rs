@@ -341,6 +341,20 @@ pub fn event(kind: &str, response_url: &str, properties: Value) -> Value {
     e
 }
 
+/// Every case of the evaluator's scenario corpus (`tests/scenarios/*.json`), files in name order.
+pub fn scenario_cases() -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(repo().join("tests/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .flat_map(|f| serde_json::from_str::<Vec<Value>>(&std::fs::read_to_string(f).unwrap()).unwrap())
+        .collect()
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
