@@ -111,49 +111,41 @@ impl FactSource for AwsFacts {
 
     async fn grants(&self, key_arn: &str) -> Result<Vec<Grant>, FetchError> {
         const ACTION: &str = "kms:ListGrants";
+        let grants = self
+            .kms
+            .list_grants()
+            .key_id(key_arn)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(ACTION, e))?;
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .kms
-                .list_grants()
-                .key_id(key_arn)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| classify(ACTION, e))?;
-            for g in page.grants() {
-                // A grantee that is not an IAM principal ARN (a service principal) never matches a role.
-                let Some(grantee) = g.grantee_principal().and_then(|p| PrincipalArn::parse(p).ok()) else { continue };
-                let constraint = match g.constraints() {
-                    Some(c) if c.encryption_context_equals().is_some() => GrantConstraint::Equals(
-                        c.encryption_context_equals()
-                            .into_iter()
-                            .flatten()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    ),
-                    Some(c) if c.encryption_context_subset().is_some() => GrantConstraint::Subset(
-                        c.encryption_context_subset()
-                            .into_iter()
-                            .flatten()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect::<BTreeMap<_, _>>(),
-                    ),
-                    _ => GrantConstraint::None,
-                };
-                out.push(Grant {
-                    id: g.grant_id().map(str::to_owned),
-                    grantee,
-                    operations: g.operations().iter().map(|o| o.as_str().to_owned()).collect(),
-                    constraint,
-                });
-            }
-            match (page.truncated, page.next_marker) {
-                (true, Some(next)) => marker = Some(next),
-                _ => return Ok(out),
-            }
+        for g in &grants {
+            // A grantee that is not an IAM principal ARN (a service principal) never matches a role.
+            let Some(grantee) = g.grantee_principal().and_then(|p| PrincipalArn::parse(p).ok()) else { continue };
+            let constraint = match g.constraints() {
+                Some(c) if c.encryption_context_equals().is_some() => GrantConstraint::Equals(
+                    c.encryption_context_equals().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                ),
+                Some(c) if c.encryption_context_subset().is_some() => GrantConstraint::Subset(
+                    c.encryption_context_subset()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<BTreeMap<_, _>>(),
+                ),
+                _ => GrantConstraint::None,
+            };
+            out.push(Grant {
+                id: g.grant_id().map(str::to_owned),
+                grantee,
+                operations: g.operations().iter().map(|o| o.as_str().to_owned()).collect(),
+                constraint,
+            });
         }
+        Ok(out)
     }
 
     async fn parameters(&self, names: &[String]) -> Result<Vec<ParameterInfo>, FetchError> {
@@ -191,47 +183,28 @@ impl FactSource for AwsFacts {
     }
 
     async fn role(&self, name: &str) -> Result<RoleInfo, FetchError> {
+        // The SDK's paginators follow IsTruncated/Marker for every page.
         let (role, inline, attached) = tokio::join!(
             self.iam.get_role().role_name(name).send(),
-            async {
-                let mut names = Vec::new();
-                let mut marker = None;
-                loop {
-                    let page = self
-                        .iam
-                        .list_role_policies()
-                        .role_name(name)
-                        .set_marker(marker)
-                        .send()
-                        .await
-                        .map_err(|e| classify("iam:ListRolePolicies", e))?;
-                    names.extend(page.policy_names.iter().cloned());
-                    match (page.is_truncated, page.marker) {
-                        (true, Some(m)) => marker = Some(m),
-                        _ => return Ok::<_, FetchError>(names),
-                    }
-                }
-            },
-            async {
-                let mut arns = Vec::new();
-                let mut marker = None;
-                loop {
-                    let page = self
-                        .iam
-                        .list_attached_role_policies()
-                        .role_name(name)
-                        .set_marker(marker)
-                        .send()
-                        .await
-                        .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
-                    arns.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)));
-                    match (page.is_truncated, page.marker) {
-                        (true, Some(m)) => marker = Some(m),
-                        _ => return Ok::<_, FetchError>(arns),
-                    }
-                }
-            }
+            self.iam
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<String>, _>>(),
+            self.iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>(),
         );
+        let inline = inline.map_err(|e| classify("iam:ListRolePolicies", e));
+        let attached = attached
+            .map(|ps| ps.into_iter().filter_map(|p| p.policy_arn).collect::<Vec<String>>())
+            .map_err(|e| classify("iam:ListAttachedRolePolicies", e));
         let role = role.map_err(|e| classify("iam:GetRole", e))?;
         let role = role
             .role
