@@ -7,7 +7,7 @@
 //! key -> key policy, or role -> policy documents). Decides nothing: results, errors included, go to
 //! `checks` as they are.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,8 +18,9 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::arn::PrincipalKind;
 use crate::aws::{
-    BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, RoleInfo, StackInfo,
+    BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, RoleInfo, StackInfo, ZoneInfo,
 };
+use crate::dns::{self, Lookup, Walker};
 use crate::kms::Grant;
 use crate::plan::Plan;
 
@@ -53,6 +54,45 @@ pub struct BootstrapFacts {
     pub key: Option<(String, Result<KeyFacts, FetchError>)>,
 }
 
+/// The hosted zone as read: the zone, its namesakes, its delegation and the NS cuts inside it.
+#[derive(Clone, Debug)]
+pub struct HostedZoneFacts {
+    pub zone: Result<ZoneInfo, FetchError>,
+    /// The public zones with the zone's name (itself included), each with its name servers.
+    pub namesakes: Result<Vec<ZoneInfo>, FetchError>,
+    /// The delegation as the DNS publishes it; `None` when not looked up (a private zone).
+    pub lookup: Option<Lookup>,
+    /// The delegation as the account's own records give it, read only when the DNS could not be
+    /// reached.
+    pub api: Option<ApiDelegation>,
+    /// For each record name inside the zone: the NS record set at or above it inside the zone
+    /// (`(name, values)`), or `None`.
+    pub cuts: BTreeMap<String, Result<Option<Cut>, FetchError>>,
+}
+
+/// An NS record set inside a zone: its name and values.
+pub type Cut = (String, Vec<String>);
+
+/// A record set's values, or `None` when there is none.
+type RecordValues = Result<Option<Vec<String>>, FetchError>;
+
+/// The delegation of a name from what the account itself holds (AWS-FACTS 5): the Route 53 Domains
+/// registration, or the NS record set in a parent zone hosted here and itself delegated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiDelegation {
+    Found {
+        ns: BTreeSet<String>,
+        source: String,
+    },
+    /// The parent zone, hosted here and delegated, has no NS record set for the name.
+    NotDelegated {
+        source: String,
+    },
+    Unknown {
+        why: String,
+    },
+}
+
 /// The names CDK gives a bootstrap role: `cdk-<qualifier>-<kind>-<account>-<region>`.
 pub fn bootstrap_role(qualifier: &str, kind: &str, account: &str, region: &str) -> String {
     format!("cdk-{qualifier}-{kind}-{account}-{region}")
@@ -72,6 +112,7 @@ pub struct Facts {
     /// By role name, for roles in Preflight's own account.
     pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
     pub bootstrap: Option<BootstrapFacts>,
+    pub hosted_zone: Option<HostedZoneFacts>,
     /// How many API calls the run made.
     pub calls: usize,
 }
@@ -141,6 +182,10 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 const KMS_CONCURRENCY: usize = 64;
 const IAM_CONCURRENCY: usize = 64;
 const SSM_CONCURRENCY: usize = 32;
+/// Route 53's API quota is small and shared with the deploy itself (AWS-FACTS 5).
+const ROUTE53_CONCURRENCY: usize = 4;
+/// Parent zones followed by the API fallback (`a.b.example.com` -> `b.example.com` -> ...).
+const API_DEPTH: usize = 4;
 
 struct Fetcher<'a, S> {
     source: &'a S,
@@ -152,6 +197,10 @@ struct Fetcher<'a, S> {
     sts: Semaphore,
     s3: Semaphore,
     cfn: Semaphore,
+    route53: Semaphore,
+    zones: Memo<String, Result<ZoneInfo, FetchError>>,
+    named: Memo<String, Result<Vec<ZoneInfo>, FetchError>>,
+    records: Memo<(String, String), RecordValues>,
     keys: Memo<String, Result<KeyInfo, FetchError>>,
     policies: Memo<String, Result<String, FetchError>>,
     grants: Memo<String, Result<Vec<Grant>, FetchError>>,
@@ -243,6 +292,175 @@ impl<S: FactSource> Fetcher<'_, S> {
     }
 }
 
+impl<S: FactSource> Fetcher<'_, S> {
+    async fn zone(&self, id: &str) -> Result<ZoneInfo, FetchError> {
+        let id = id.to_owned();
+        self.zones.get(&id, || self.call(&self.route53, "route53:GetHostedZone", self.source.hosted_zone(&id))).await
+    }
+
+    /// The public zones named `name`, each with its name servers.
+    async fn namesakes(&self, name: &str) -> Result<Vec<ZoneInfo>, FetchError> {
+        let name = name.to_owned();
+        let listed = self
+            .named
+            .get(&name, || self.call(&self.route53, "route53:ListHostedZonesByName", self.source.zones_named(&name)))
+            .await?;
+        let public: Vec<&ZoneInfo> = listed.iter().filter(|z| !z.private).collect();
+        join_all(public.iter().map(|z| self.zone(&z.id))).await.into_iter().collect()
+    }
+
+    async fn record(&self, zone_id: &str, name: &str, kind: &str) -> RecordValues {
+        let key = (zone_id.to_owned(), format!("{name} {kind}"));
+        self.records
+            .get(&key, || {
+                self.call(&self.route53, "route53:ListResourceRecordSets", self.source.record_set(zone_id, name, kind))
+            })
+            .await
+    }
+
+    /// The NS record set at or above `record` inside zone `zone` (below its apex), if any.
+    async fn cut(&self, zone: &ZoneInfo, record: &str) -> Result<Option<Cut>, FetchError> {
+        let between = names_between(&zone.name, record);
+        let found =
+            join_all(between.iter().map(|n| async move { (n.clone(), self.record(&zone.id, n, "NS").await) })).await;
+        // The highest cut decides: everything below it is served by other servers.
+        for (name, result) in found {
+            if let Some(ns) = result? {
+                return Ok(Some((name, ns.iter().map(|n| dns::normalise_ns(n)).collect())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The delegation of `apex` from the account's own records, for when the DNS cannot be reached.
+    async fn api_delegation(&self, apex: &str, depth: usize) -> ApiDelegation {
+        let mut notes: Vec<String> = Vec::new();
+        match self.call(&self.route53, "route53domains:GetDomainDetail", self.source.domain_name_servers(apex)).await {
+            Ok(Some(ns)) => {
+                return ApiDelegation::Found {
+                    ns: ns.into_iter().collect(),
+                    source: format!("the Route 53 Domains registration of {apex} in this account"),
+                };
+            }
+            Ok(None) => notes.push(format!("{apex} is not registered with Route 53 Domains in this account")),
+            Err(e) => notes.push(e.to_string()),
+        }
+        if depth < API_DEPTH {
+            // Candidate parents are looked up in the account by name; one only counts once it is
+            // itself shown to be delegated, and its own NS records then give the delegation.
+            for parent in ancestors(apex) {
+                let zones = match self.namesakes(&parent).await {
+                    Ok(z) => z,
+                    Err(e) => {
+                        notes.push(e.to_string());
+                        continue;
+                    }
+                };
+                if zones.is_empty() {
+                    continue;
+                }
+                let upper = Box::pin(self.api_delegation(&parent, depth + 1)).await;
+                let ApiDelegation::Found { ns: parent_ns, source: parent_source } = &upper else {
+                    notes.push(format!(
+                        "the account hosts {} zone(s) named {parent}, but none can be shown to be delegated",
+                        zones.len()
+                    ));
+                    break;
+                };
+                let Some(z) =
+                    zones.iter().find(|z| z.name_servers.iter().cloned().collect::<BTreeSet<_>>() == *parent_ns)
+                else {
+                    notes.push(format!("no zone named {parent} in this account is the one {parent_source} names"));
+                    break;
+                };
+                // An NS cut between the parent zone and the apex hands the apex to other servers.
+                for middle in names_between(&parent, apex).iter().filter(|n| n.as_str() != apex) {
+                    match self.record(&z.id, middle, "NS").await {
+                        Ok(Some(_)) => {
+                            return ApiDelegation::Unknown {
+                                why: format!(
+                                    "{middle} is delegated out of zone {} ({parent}), and its servers are not hosted here",
+                                    z.id
+                                ),
+                            };
+                        }
+                        Ok(None) => {}
+                        Err(e) => return ApiDelegation::Unknown { why: e.to_string() },
+                    }
+                }
+                let source = format!(
+                    "the NS records of {apex} in zone {} ({parent}), itself delegated per {parent_source}",
+                    z.id
+                );
+                return match self.record(&z.id, apex, "NS").await {
+                    Ok(Some(ns)) => {
+                        ApiDelegation::Found { ns: ns.iter().map(|n| dns::normalise_ns(n)).collect(), source }
+                    }
+                    Ok(None) => ApiDelegation::NotDelegated {
+                        source: format!(
+                            "zone {} ({parent}), itself delegated per {parent_source}, has no NS records for {apex}",
+                            z.id
+                        ),
+                    },
+                    Err(e) => ApiDelegation::Unknown { why: e.to_string() },
+                };
+            }
+        }
+        ApiDelegation::Unknown { why: notes.join("; ") }
+    }
+
+    async fn hosted_zone(&self, spec: &crate::spec::HostedZone, walker: &Walker) -> HostedZoneFacts {
+        let zone = self.zone(&spec.zone_id).await;
+        let Ok(info) = &zone else {
+            return HostedZoneFacts { zone, namesakes: Ok(vec![]), lookup: None, api: None, cuts: BTreeMap::new() };
+        };
+        let inside: Vec<&String> =
+            spec.record_names.iter().filter(|r| is_within(r, &info.name) && r.as_str() != info.name).collect();
+        let cuts = join_all(inside.iter().map(|r| async move { ((*r).clone(), self.cut(info, r).await) }));
+        let lookup = async {
+            if info.private {
+                return None;
+            }
+            let _guard = self.pending.track("dns:delegation lookup");
+            Some(walker.delegation(&info.name).await)
+        };
+        let (namesakes, cuts, lookup) = tokio::join!(self.namesakes(&info.name), cuts, lookup);
+        let api = match &lookup {
+            Some(Lookup { delegation: dns::Delegation::Unreachable { .. }, .. }) => {
+                Some(self.api_delegation(&info.name, 0).await)
+            }
+            _ => None,
+        };
+        HostedZoneFacts { zone, namesakes, lookup, api, cuts: cuts.into_iter().collect() }
+    }
+}
+
+/// Whether `name` is `zone` or below it.
+pub fn is_within(name: &str, zone: &str) -> bool {
+    name == zone || name.strip_suffix(zone).is_some_and(|head| head.ends_with('.'))
+}
+
+/// The names from just below `zone` down to `name` itself, highest first (`a.b.example.com` in
+/// `example.com`: `b.example.com`, `a.b.example.com`).
+fn names_between(zone: &str, name: &str) -> Vec<String> {
+    let Some(head) = name.strip_suffix(zone).and_then(|h| h.strip_suffix('.')) else { return vec![] };
+    let labels: Vec<&str> = head.split('.').collect();
+    (1..=labels.len())
+        .map(|n| {
+            let mut parts: Vec<&str> = labels.iter().rev().take(n).rev().copied().collect();
+            parts.push(zone);
+            parts.join(".")
+        })
+        .collect()
+}
+
+/// The names above `name`, nearest first, down to two labels (`a.b.example.com`: `b.example.com`,
+/// `example.com`). Only candidates to look up in the account, never taken for the DNS parent.
+fn ancestors(name: &str) -> Vec<String> {
+    let labels: Vec<&str> = name.split('.').collect();
+    (1..labels.len().saturating_sub(1)).filter_map(|i| labels.get(i..).map(|l| l.join("."))).collect()
+}
+
 /// A parameter, and its key when it is a SecureString.
 type ParameterFacts =
     (String, Result<Option<ParameterInfo>, FetchError>, Option<(String, Result<KeyFacts, FetchError>)>);
@@ -264,6 +482,10 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         sts: Semaphore::new(1),
         s3: Semaphore::new(4),
         cfn: Semaphore::new(4),
+        route53: Semaphore::new(ROUTE53_CONCURRENCY),
+        zones: Memo::new(),
+        named: Memo::new(),
+        records: Memo::new(),
         keys: Memo::new(),
         policies: Memo::new(),
         grants: Memo::new(),
@@ -315,7 +537,16 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         let roles = join_all(role_names.iter().map(|r| async { (r.clone(), f.role(r).await) })).await;
         (identity, roles)
     };
-    let (params, keys, (identity, roles), bootstrap) = tokio::join!(params, keys, identity_then_roles, bootstrap_first);
+    let walker = Walker::new(&plan.dns_roots);
+    let zone = async {
+        match &plan.hosted_zone {
+            Some(z) => Some(f.hosted_zone(z, &walker).await),
+            None => None,
+        }
+    };
+    let (params, keys, (identity, roles), bootstrap, zone) =
+        tokio::join!(params, keys, identity_then_roles, bootstrap_first, zone);
+    facts.hosted_zone = zone;
     // The bucket, its encryption and its key: after the stack (its BucketName output) and the account.
     if let (Some((version, stack)), Some((q, _))) = (bootstrap, &plan.bootstrap) {
         let account = identity.as_ref().map(|i| i.account.clone()).unwrap_or_default();
@@ -347,4 +578,19 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
     facts.roles.extend(roles);
     facts.calls = f.calls.load(Ordering::Relaxed);
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_inside_a_zone_and_candidate_parents() {
+        assert!(is_within("_x.example.com", "example.com") && is_within("example.com", "example.com"));
+        assert!(!is_within("badexample.com", "example.com") && !is_within("example.org", "example.com"));
+        assert_eq!(names_between("example.com", "a.b.example.com"), ["b.example.com", "a.b.example.com"]);
+        assert!(names_between("example.com", "example.org").is_empty());
+        assert_eq!(ancestors("a.b.example.co.uk"), ["b.example.co.uk", "example.co.uk", "co.uk"]);
+        assert!(ancestors("example.com").is_empty());
+    }
 }

@@ -8,6 +8,7 @@ pub mod arn;
 pub mod aws;
 pub mod cfn;
 pub mod checks;
+pub mod dns;
 pub mod fetch;
 pub mod kms;
 pub mod plan;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::arn::PrincipalArn;
-use crate::spec::Spec;
+use crate::spec::{DnsServer, HostedZone, Spec};
 
 /// The distinct facts a run needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +21,11 @@ pub struct Plan {
     /// The CDK bootstrap environment: (qualifier, toolkit stack name). Its roles are named after
     /// the account and region, so they are planned once the account is known.
     pub bootstrap: Option<(String, String)>,
+    /// The hosted zone: GetHostedZone, the zones of the same name, the delegation (DNS, then the
+    /// API when DNS cannot be reached) and the NS cuts above the record names.
+    pub hosted_zone: Option<HostedZone>,
+    /// Where the delegation walk starts (empty: the IANA roots).
+    pub dns_roots: Vec<DnsServer>,
 }
 
 impl Plan {
@@ -41,6 +46,10 @@ impl Plan {
         if let Some(b) = &spec.bootstrap {
             plan.bootstrap = Some((b.qualifier.clone(), b.toolkit_stack_name.clone()));
             plan.principals.extend(b.readers.iter().cloned());
+        }
+        if let Some(z) = &spec.hosted_zone {
+            plan.hosted_zone = Some(z.clone());
+            plan.dns_roots.clone_from(&spec.options.dns_root_servers);
         }
         plan
     }

@@ -63,7 +63,7 @@ pub struct KeyPolicyCheck {
 }
 
 /// The Route 53 hosted zone the stack writes to.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostedZone {
     /// The bare id (`Z0123...`), without a `/hostedzone/` prefix.
     pub zone_id: String,

@@ -83,6 +83,30 @@ pub struct BucketEncryption {
     pub bucket_key: bool,
 }
 
+/// A Route 53 hosted zone: GetHostedZone, or a ListHostedZonesByName summary (no name servers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneInfo {
+    /// The bare id (`Z0123...`, without `/hostedzone/`).
+    pub id: String,
+    /// Lower-case, without the trailing dot.
+    pub name: String,
+    pub private: bool,
+    pub comment: Option<String>,
+    /// The zone's delegation set, normalised ([`crate::dns::normalise_ns`]); empty for a private
+    /// zone and for a summary.
+    pub name_servers: Vec<String>,
+}
+
+/// The comment Route 53 Domains gives the hosted zone it creates at registration (AWS-FACTS 5).
+pub const REGISTRAR_COMMENT: &str = "HostedZone created by Route53 Registrar";
+
+impl ZoneInfo {
+    /// Whether Route 53 Domains created this zone when the domain was registered.
+    pub fn registrar_created(&self) -> bool {
+        self.comment.as_deref().is_some_and(|c| c.trim() == REGISTRAR_COMMENT)
+    }
+}
+
 /// Why a fact could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -131,6 +155,21 @@ pub trait FactSource: Send + Sync + 'static {
     fn role_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
     /// IAM GetPolicy then GetPolicyVersion of the default version, URL-decoded.
     fn managed_policy(&self, arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+    /// Route 53 GetHostedZone (a bare id).
+    fn hosted_zone(&self, id: &str) -> impl Future<Output = Result<ZoneInfo, FetchError>> + Send;
+    /// Route 53 ListHostedZonesByName, every page, keeping the zones named exactly `name`.
+    fn zones_named(&self, name: &str) -> impl Future<Output = Result<Vec<ZoneInfo>, FetchError>> + Send;
+    /// Route 53 ListResourceRecordSets of one name and type (exact match): its values, or `None`.
+    fn record_set(
+        &self,
+        zone_id: &str,
+        name: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, FetchError>> + Send;
+    /// Route 53 Domains GetDomainDetail: the registered name servers, or `None` when the domain is
+    /// not registered in this account.
+    fn domain_name_servers(&self, domain: &str)
+    -> impl Future<Output = Result<Option<Vec<String>>, FetchError>> + Send;
 }
 
 /// Names per DescribeParameters call: the API takes up to 50 filter values, but applies filters
@@ -206,7 +245,10 @@ where
             let message = err.message().map(str::to_owned).unwrap_or_else(|| chain(&err));
             if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
                 FetchError::AccessDenied { action, message }
-            } else if matches!(code, "NotFoundException" | "NoSuchEntity" | "ParameterNotFound" | "NoSuchBucket") {
+            } else if matches!(
+                code,
+                "NotFoundException" | "NoSuchEntity" | "ParameterNotFound" | "NoSuchBucket" | "NoSuchHostedZone"
+            ) {
                 FetchError::NotFound { action, message }
             } else if code.is_empty() {
                 FetchError::Service { action, message }

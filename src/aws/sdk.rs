@@ -7,9 +7,10 @@ use aws_config::{Region, SdkConfig};
 
 use super::{
     BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, KeyManager, ParameterInfo, RoleInfo, StackInfo,
-    classify, decode_policy_document,
+    ZoneInfo, classify, decode_policy_document,
 };
 use crate::arn::PrincipalArn;
+use crate::dns::normalise_ns;
 use crate::kms::{Grant, GrantConstraint, KeyState};
 
 /// The AWS SDK clients, built once per process.
@@ -21,12 +22,15 @@ pub struct AwsFacts {
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
     cloudformation: aws_sdk_cloudformation::Client,
+    route53: aws_sdk_route53::Client,
+    route53domains: aws_sdk_route53domains::Client,
     region: Option<String>,
 }
 
 impl AwsFacts {
-    /// Builds every client from one configuration. IAM is a global service: its client signs for
-    /// us-east-1 (cn-north-1 in China), as AWS's global endpoint expects, also with a custom endpoint.
+    /// Builds every client from one configuration. IAM and Route 53 are global services: their
+    /// clients sign for us-east-1 (cn-north-1 in China), as AWS's global endpoints expect, also with
+    /// a custom endpoint. Route 53 Domains exists only in us-east-1.
     pub fn new(config: &SdkConfig) -> Self {
         let region = config.region().map(ToString::to_string);
         let iam_region = match region.as_deref() {
@@ -35,6 +39,9 @@ impl AwsFacts {
             _ => "us-east-1",
         };
         let iam = aws_sdk_iam::config::Builder::from(config).region(Region::new(iam_region)).build();
+        let route53 = aws_sdk_route53::config::Builder::from(config).region(Region::new(iam_region)).build();
+        let route53domains =
+            aws_sdk_route53domains::config::Builder::from(config).region(Region::new("us-east-1")).build();
         // With a custom endpoint (a local AWS), S3 needs path-style addressing.
         let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
         Self {
@@ -44,6 +51,8 @@ impl AwsFacts {
             kms: aws_sdk_kms::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             iam: aws_sdk_iam::Client::from_conf(iam),
+            route53: aws_sdk_route53::Client::from_conf(route53),
+            route53domains: aws_sdk_route53domains::Client::from_conf(route53domains),
             region,
         }
     }
@@ -308,4 +317,119 @@ impl FactSource for AwsFacts {
             .ok_or_else(|| FetchError::Service { action: "iam:GetPolicyVersion", message: "no document".into() })?;
         Ok(decode_policy_document(&doc))
     }
+
+    async fn hosted_zone(&self, id: &str) -> Result<ZoneInfo, FetchError> {
+        const ACTION: &str = "route53:GetHostedZone";
+        let out = self.route53.get_hosted_zone().id(id).send().await.map_err(|e| classify(ACTION, e))?;
+        let zone = out
+            .hosted_zone
+            .ok_or_else(|| FetchError::Service { action: ACTION, message: "no hosted zone in the answer".into() })?;
+        let mut info = zone_info(&zone);
+        info.name_servers =
+            out.delegation_set.map(|d| d.name_servers.iter().map(|n| normalise_ns(n)).collect()).unwrap_or_default();
+        Ok(info)
+    }
+
+    async fn zones_named(&self, name: &str) -> Result<Vec<ZoneInfo>, FetchError> {
+        const ACTION: &str = "route53:ListHostedZonesByName";
+        // The list is sorted by reversed labels and starts at `name`: the zones of that exact name
+        // come first, possibly over several pages; the first other name ends them (AWS-FACTS 5).
+        let wanted = normalise_ns(name);
+        let mut found = Vec::new();
+        let mut next: (Option<String>, Option<String>) = (Some(format!("{wanted}.")), None);
+        loop {
+            let page = self
+                .route53
+                .list_hosted_zones_by_name()
+                .set_dns_name(next.0.take())
+                .set_hosted_zone_id(next.1.take())
+                .max_items(100)
+                .send()
+                .await
+                .map_err(|e| classify(ACTION, e))?;
+            let mut past = false;
+            for zone in page.hosted_zones() {
+                let info = zone_info(zone);
+                if info.name == wanted {
+                    found.push(info);
+                } else {
+                    past = true;
+                }
+            }
+            match (page.is_truncated, page.next_dns_name, page.next_hosted_zone_id) {
+                (true, Some(n), Some(id)) if !past && normalise_ns(&n) == wanted => next = (Some(n), Some(id)),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn record_set(&self, zone_id: &str, name: &str, kind: &str) -> Result<Option<Vec<String>>, FetchError> {
+        const ACTION: &str = "route53:ListResourceRecordSets";
+        let out = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(name)
+            .start_record_type(aws_sdk_route53::types::RrType::from(kind))
+            .max_items(1)
+            .send()
+            .await
+            .map_err(|e| classify(ACTION, e))?;
+        // The answer starts at (name, type) or after it: only an exact match counts.
+        Ok(out
+            .resource_record_sets()
+            .iter()
+            .find(|r| normalise_ns(&unescape_name(r.name())) == normalise_ns(name) && r.r#type().as_str() == kind)
+            .map(|r| r.resource_records().iter().map(|v| v.value().to_owned()).collect()))
+    }
+
+    async fn domain_name_servers(&self, domain: &str) -> Result<Option<Vec<String>>, FetchError> {
+        const ACTION: &str = "route53domains:GetDomainDetail";
+        match self.route53domains.get_domain_detail().domain_name(domain).send().await {
+            Ok(out) => Ok(Some(out.nameservers().iter().map(|n| normalise_ns(n.name())).collect())),
+            // A domain not registered in this account (or a TLD Route 53 Domains does not sell).
+            Err(e) => match classify(ACTION, e) {
+                FetchError::Service { message, .. }
+                    if message.starts_with("InvalidInput") || message.starts_with("UnsupportedTLD") =>
+                {
+                    Ok(None)
+                }
+                other => Err(other),
+            },
+        }
+    }
+}
+
+/// A zone as ListHostedZonesByName and GetHostedZone describe it, without its name servers.
+fn zone_info(zone: &aws_sdk_route53::types::HostedZone) -> ZoneInfo {
+    ZoneInfo {
+        id: zone.id().trim_start_matches("/hostedzone/").to_owned(),
+        name: normalise_ns(&unescape_name(zone.name())),
+        private: zone.config().is_some_and(|c| c.private_zone()),
+        comment: zone.config().and_then(|c| c.comment()).map(str::to_owned),
+        name_servers: Vec::new(),
+    }
+}
+
+/// Route 53 writes `*` and characters outside letters, digits and `-` as `\ooo` octal escapes.
+fn unescape_name(name: &str) -> String {
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\\' {
+            let digits = bytes
+                .get(i + 1..i + 4)
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| u8::from_str_radix(d, 8).ok());
+            if let Some(v) = digits {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

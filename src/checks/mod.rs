@@ -5,6 +5,7 @@
 //! `unknown` finding with the reason, never a pass.
 
 mod bootstrap;
+mod hosted_zone;
 mod key_policy;
 mod keys;
 mod parameters;
@@ -53,7 +54,6 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
             evidence: vec![],
         });
     };
-    let not_built = |check: CheckKind| format!("the {} check is not built in this version of Preflight", check.name());
     if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
         unknown(
             CheckKind::Bootstrap,
@@ -62,9 +62,8 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
             why,
         );
     }
-    if let Some(z) = &spec.hosted_zone {
-        let why = blocked.clone().unwrap_or_else(|| not_built(CheckKind::HostedZone));
-        unknown(CheckKind::HostedZone, z.zone_id.clone(), format!("hosted zone `{}`", z.zone_id), &why);
+    if let (Some(z), Some(why)) = (&spec.hosted_zone, &blocked) {
+        unknown(CheckKind::HostedZone, z.zone_id.clone(), format!("hosted zone `{}`", z.zone_id), why);
     }
     let Some(env) = env else {
         let why = blocked.unwrap_or_default();
@@ -85,6 +84,9 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
     findings.extend(parameters::check(&spec.parameters, facts, &env));
     findings.extend(keys::check(&spec.keys, facts, &env));
     findings.extend(key_policy::check(&spec.key_policies, facts, &env));
+    if let Some(z) = &spec.hosted_zone {
+        findings.extend(hosted_zone::check(z, facts, env.account));
+    }
     findings
 }
 

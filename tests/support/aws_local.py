@@ -17,6 +17,19 @@ Each correction is listed here with the AWS behaviour it restores and its source
      <ErrorResponse>, which the AWS SDKs cannot parse for these services. AWS answers JSON:
      {"__type": "AccessDeniedException", "message": ...} (KMS API Reference, "Common Errors").
      Requests carrying X-Amz-Target (the JSON protocol) get that form.
+  3. Hosted zone name servers. moto gives every hosted zone the same four name servers. AWS gives
+     each zone its own delegation set (four of its ns-N.awsdns-M.{com,net,org,co.uk} servers) and
+     never the same set to two zones of the same name (Route 53 Developer Guide, "NS and SOA
+     records that Amazon Route 53 creates for a public hosted zone"; AWS-FACTS 5). Each zone gets
+     four names derived from its id, in its delegation set and in its apex NS and SOA records.
+  4. Registration through Route 53 Domains. AWS creates the hosted zone with the comment
+     `HostedZone created by Route53 Registrar` and registers the domain with that zone's name
+     servers (Route 53 Developer Guide, "Registering a new domain"; AWS-FACTS 5). moto creates a
+     zone without a comment, named without the trailing dot, and registers four unrelated names.
+  5. ListHostedZonesByName. AWS lists every zone sorted by reversed labels, starting at DNSName
+     (and HostedZoneId), MaxItems at a time, with IsTruncated, NextDNSName and NextHostedZoneId
+     (Route 53 API Reference, ListHostedZonesByName). moto returns only the zones of exactly that
+     name, unpaged, so a client's paging and exact-name filtering would go untested.
 
 Preflight itself is never bent to moto: a difference goes here or into a documented test divergence.
 """
@@ -108,6 +121,92 @@ def correct_json_access_denied() -> None:
     dispatcher.__call__ = call
 
 
+def zone_name_servers(zone_id: str) -> list[str]:
+    """Four name servers for a zone, derived from its id, in the shape of Route 53's."""
+    import hashlib
+
+    n = int.from_bytes(hashlib.sha256(zone_id.encode()).digest()[:8], "big")
+    out = []
+    for i, tld in enumerate(["com", "net", "org", "co.uk"]):
+        server = (n >> (11 * i)) % 512 * 4 + i
+        out.append(f"ns-{server}.awsdns-{server // 32 % 64:02d}.{tld}")
+    return out
+
+
+def correct_zone_name_servers() -> None:
+    """Correction 3: every hosted zone its own delegation set."""
+    from moto.route53 import models as r53
+
+    original = r53.Route53Backend.create_hosted_zone
+
+    def create(self, name, private_zone, *args, **kwargs):
+        if not name.endswith("."):
+            name += "."
+        zone = original(self, name, private_zone, *args, **kwargs)
+        if kwargs.get("delegation_set_id"):
+            return zone
+        servers = zone_name_servers(zone.id)
+        zone.delegation_set.name_servers = servers
+        for rrset in zone.rrsets:
+            if rrset.type == "NS" and rrset.name.rstrip(".") == name.rstrip("."):
+                rrset.records = list(servers)
+            if rrset.type == "SOA":
+                rrset.records = [f"{servers[0]}. awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400"]
+        return zone
+
+    r53.Route53Backend.create_hosted_zone = create
+
+
+REGISTRAR_COMMENT = "HostedZone created by Route53 Registrar"
+
+
+def correct_registration() -> None:
+    """Correction 4: a registered domain's zone is the registrar's, and the domain uses its servers."""
+    from moto.route53domains import models as domains
+    from moto.route53domains.validators import NameServer
+
+    original = domains.Route53DomainsBackend.register_domain
+
+    def register(self, domain_name, *args, **kwargs):
+        operation = original(self, domain_name, *args, **kwargs)
+        route53 = self._Route53DomainsBackend__route53_backend
+        zones = [z for z in route53.zones.values() if z.name.rstrip(".") == domain_name.rstrip(".")]
+        zone = zones[-1]
+        zone.comment = REGISTRAR_COMMENT
+        domain = self._Route53DomainsBackend__domains[domain_name]
+        domain.nameservers = [NameServer.validate(name=n) for n in zone.delegation_set.name_servers]
+        return operation
+
+    domains.Route53DomainsBackend.register_domain = register
+
+
+def correct_list_by_name() -> None:
+    """Correction 5: ListHostedZonesByName lists from DNSName on, sorted, paged."""
+    from moto.core.responses import ActionResult
+    from moto.route53 import responses
+
+    def reversed_labels(name: str) -> str:
+        return ".".join(reversed(name.rstrip(".").lower().split(".")))
+
+    def list_by_name(self):
+        dns_name = self._get_param("DNSName")
+        zone_id = self._get_param("HostedZoneId")
+        max_items = int(self._get_param("MaxItems") or 100)
+        zones = sorted(self.backend.zones.values(), key=lambda z: (reversed_labels(z.name), z.resource_id))
+        if dns_name:
+            start = (reversed_labels(dns_name), (zone_id or "").split("/")[-1])
+            zones = [z for z in zones if (reversed_labels(z.name), z.resource_id) >= start]
+        page, rest = zones[:max_items], zones[max_items:]
+        result = {"DNSName": dns_name, "HostedZoneId": zone_id, "HostedZones": page,
+                  "IsTruncated": bool(rest), "MaxItems": str(max_items)}
+        if rest:
+            result["NextDNSName"] = rest[0].name
+            result["NextHostedZoneId"] = rest[0].resource_id
+        return ActionResult(result)
+
+    responses.Route53.list_hosted_zones_by_name = list_by_name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,6 +217,9 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     correct_aws_managed_keys()
     correct_json_access_denied()
+    correct_zone_name_servers()
+    correct_registration()
+    correct_list_by_name()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

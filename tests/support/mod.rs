@@ -471,3 +471,67 @@ pub fn moto() -> &'static str {
         })
         .url
 }
+
+/// A fake DNS hierarchy on loopback (`tests/support/dns_local.py`): every server on its own
+/// loopback address, all on one port. Stops on drop.
+pub struct DnsHierarchy {
+    pub port: u16,
+    child: Child,
+}
+
+impl DnsHierarchy {
+    pub fn start(config: &Value) -> Self {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "preflight-dns-{}-{}.json",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::write(&path, config.to_string()).unwrap();
+        Self::start_file(&path)
+    }
+
+    pub fn start_file(path: &std::path::Path) -> Self {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/support/dns_local.py"))
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the DNS hierarchy");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port =
+            line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("dns_local said {line:?}")).parse().unwrap();
+        Self { port, child }
+    }
+
+    /// `Options.DnsRootServers` for roots at these addresses.
+    pub fn roots(&self, ips: &[&str]) -> Value {
+        Value::Array(ips.iter().map(|ip| Value::String(format!("{ip}:{}", self.port))).collect())
+    }
+}
+
+impl Drop for DnsHierarchy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs Route 53 actions against a local AWS (`tests/support/route53.py`) and returns its answers.
+pub fn route53(endpoint: &str, actions: &Value) -> Value {
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/support/route53.py"))
+        .arg(endpoint)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(actions.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "route53.py failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
