@@ -119,7 +119,12 @@ fn on_unknown_fail_exits_1() {
     let dir = std::env::temp_dir().join(format!("preflight-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let spec = dir.join("spec.json");
-    std::fs::write(&spec, r#"{"HostedZone": {"ZoneId": "Z1"}, "Options": {"OnUnknown": "fail"}}"#).unwrap();
+    // A zone whose delegation cannot be known: no DNS (nothing listens on the roots' port) and no
+    // registration or parent zone in the account.
+    let zone = support::route53(support::moto(), &serde_json::json!([{"zone": "cli-unknown.com"}]));
+    let spec_text = serde_json::json!({"HostedZone": {"ZoneId": zone[0]["id"]},
+                                       "Options": {"OnUnknown": "fail", "DnsRootServers": ["127.0.0.1:9"]}});
+    std::fs::write(&spec, spec_text.to_string()).unwrap();
     let out = preflight(
         &["check", "--spec", spec.to_str().unwrap(), "--region", "us-east-1", "--endpoint-url", support::moto()],
         &[],

@@ -81,10 +81,9 @@ async fn create_reads_the_account_from_the_configured_endpoint() {
                        "HostedZone": {"ZoneId": "Z0123456789ABCDEFGHIJ"}});
     api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(60)).await.unwrap();
     let body = one_put(&receiver.requests());
-    // The parameter does not exist in the (empty) account; the hosted-zone check is not built:
-    // unknown, never a pass.
+    // Neither the parameter nor the hosted zone exists in the (empty) account.
     assert_eq!(body["Status"], "FAILED");
-    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "1", "Unknown": "1", "Passed": "0"}));
+    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "2", "Unknown": "0", "Passed": "0"}));
     assert!(
         body["Reason"]
             .as_str()
@@ -95,21 +94,30 @@ async fn create_reads_the_account_from_the_configured_endpoint() {
     let line: Value = serde_json::from_str(log.lines().find(|l| l.contains("\"preflight report\"")).unwrap()).unwrap();
     assert_eq!(line["report"]["account"], "123456789012", "the account comes from moto's STS");
     assert_eq!(line["report"]["region"], "us-east-1");
-    assert!(line["report"]["findings"][1]["message"].as_str().unwrap().contains("not built in this version"));
+    let zone = line["report"]["findings"].as_array().unwrap().iter().find(|f| f["check"] == "hosted-zone").unwrap();
+    assert_eq!(
+        zone["message"],
+        "hosted zone `Z0123456789ABCDEFGHIJ` does not exist in account 123456789012, so nothing the stack writes to it can be served"
+    );
 }
 
 #[tokio::test]
 async fn on_unknown_fail_fails_the_deploy_and_names_each_unknown() {
     let (api, receiver, _lambda) = setup(moto(), &[]).await;
-    let props = json!({"HostedZone": {"ZoneId": "Z0123456789ABCDEFGHIJ"}, "Options": {"OnUnknown": "fail"}});
+    // A zone whose delegation cannot be known: the DNS is out of reach (nothing listens on the
+    // roots' port) and the account holds neither a registration nor a parent zone.
+    let zone = support::route53(moto(), &json!([{"zone": "lambda-unknown.com"}]));
+    let id = zone[0]["id"].as_str().unwrap();
+    let props = json!({"HostedZone": {"ZoneId": id},
+                       "Options": {"OnUnknown": "fail", "DnsRootServers": ["127.0.0.1:9"]}});
     api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(60)).await.unwrap();
     let body = one_put(&receiver.requests());
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
-        reason.starts_with(
-            "Preflight failed: 0 failed, 1 unknown, 0 passed 1) [hosted-zone] hosted zone `Z0123456789ABCDEFGHIJ` was not checked"
-        ),
+        reason.starts_with(&format!(
+            "Preflight failed: 0 failed, 1 unknown, 0 passed 1) [hosted-zone] whether hosted zone {id} (lambda-unknown.com) is the zone lambda-unknown.com is delegated to was not checked: the DNS could not be reached"
+        )),
         "{reason}"
     );
     assert!(reason.ends_with(

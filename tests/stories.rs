@@ -64,7 +64,7 @@ const READER: &str = "arn:aws:iam::123456789012:role/DbAuroraGetDbPasswordRole";
 #[test]
 fn the_broken_account_fails_with_one_sentence_per_story() {
     let moto = FreshMoto::start();
-    let spec = moto.seed("broken");
+    let (spec, _dns) = moto.seed_with_dns("broken");
     let (code, out) = check(&moto, &spec, "json");
     assert_eq!(code, 1, "{out}");
     let report: Value = serde_json::from_str(&out).unwrap();
@@ -127,13 +127,51 @@ fn the_broken_account_fails_with_one_sentence_per_story() {
     assert_eq!(find(&all, "CDKToolkit", None, "a key ARN where CDK expects a key id")["status"], "fail");
     assert_eq!(find(&all, "CDKToolkit", Some("account 222222222222"), "deploy-role")["status"], "fail");
 
-    assert_eq!(report["summary"], "14 failed, 1 unknown, 3 passed");
+    // Story 3: the stack writes into the second zone, not the one example.com is delegated to.
+    let zones = FreshMoto::zones(&spec);
+    let (registrar, duplicate) = (&zones["registrar"], &zones["duplicate"]);
+    let id = duplicate["id"].as_str().unwrap();
+    let s3 = find(&all, id, None, "is not the zone example.com is delegated to");
+    assert_eq!(s3["status"], "fail");
+    assert_eq!(
+        s3["message"].as_str().unwrap(),
+        format!(
+            "hosted zone {id} (example.com) is not the zone example.com is delegated to: the parent zone com lists {}; {id} is served by {}; the delegated set matches {} (example.com, created by the Route 53 registrar)",
+            braces(registrar),
+            braces(duplicate),
+            registrar["id"].as_str().unwrap()
+        )
+    );
+
+    assert_eq!(report["summary"], "15 failed, 1 unknown, 3 passed");
+}
+
+/// A zone's name servers as a sorted `{a, b}` set.
+fn braces(zone: &Value) -> String {
+    let mut ns: Vec<&str> = zone["ns"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    ns.sort_unstable();
+    format!("{{{}}}", ns.join(", "))
+}
+
+/// Replaces the seeded zones' random ids and name servers, and the DNS port, with fixed names.
+fn normalise_zones(text: &str, spec: &std::path::Path, port: u16) -> String {
+    let zones = FreshMoto::zones(spec);
+    let mut out = text.replace(&format!(":{port})"), ":PORT)");
+    for label in ["registrar", "duplicate"] {
+        out = out.replace(zones[label]["id"].as_str().unwrap(), &format!("Z-{}", label.to_uppercase()));
+        let mut ns: Vec<&str> = zones[label]["ns"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+        ns.sort_unstable();
+        for (i, n) in ns.iter().enumerate() {
+            out = out.replace(n, &format!("ns-{label}-{}.awsdns.test", i + 1));
+        }
+    }
+    out
 }
 
 #[test]
 fn the_fixed_account_passes_with_no_false_alarm() {
     let moto = FreshMoto::start();
-    let spec = moto.seed("fixed");
+    let (spec, _dns) = moto.seed_with_dns("fixed");
     let (code, out) = check(&moto, &spec, "json");
     assert_eq!(code, 0, "{out}");
     let report: Value = serde_json::from_str(&out).unwrap();
@@ -143,7 +181,9 @@ fn the_fixed_account_passes_with_no_false_alarm() {
     for f in all.iter().filter(|f| f["status"] == "unknown") {
         assert_eq!(f["principal"], "arn:aws:iam::222222222222:role/scheduler", "{f}");
     }
-    assert_eq!(report["summary"], "0 failed, 2 unknown, 15 passed");
+    assert_eq!(report["summary"], "0 failed, 2 unknown, 16 passed");
+    let registrar = FreshMoto::zones(&spec)["registrar"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(find(&all, &registrar, None, "is the zone example.com is delegated to")["status"], "pass");
     let deploy = "arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-123456789012-us-east-1";
     assert_eq!(find(&all, "CDKToolkit", Some(deploy), "can kms:Decrypt the assets bucket's key")["status"], "pass");
     assert_eq!(
@@ -195,9 +235,9 @@ fn a_denied_read_is_unknown_naming_the_permission_and_the_run_goes_on() {
 #[test]
 fn the_text_report_of_the_broken_account_matches_the_golden_file() {
     let moto = FreshMoto::start();
-    let spec = moto.seed("broken");
+    let (spec, dns) = moto.seed_with_dns("broken");
     let (_, out) = check(&moto, &spec, "text");
-    let actual = support::normalise_key_ids(&out);
+    let actual = normalise_zones(&support::normalise_key_ids(&out), &spec, dns.unwrap().port);
     let path = support::repo().join("tests/golden/stories-broken.txt");
     if std::env::var_os("PREFLIGHT_BLESS").is_some() {
         std::fs::write(&path, &actual).unwrap();
@@ -208,7 +248,8 @@ fn the_text_report_of_the_broken_account_matches_the_golden_file() {
 #[tokio::test]
 async fn the_custom_resource_fails_the_deploy_on_the_broken_account() {
     let moto = FreshMoto::start();
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(moto.seed("broken")).unwrap()).unwrap();
+    let (spec, _dns) = moto.seed_with_dns("broken");
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(spec).unwrap()).unwrap();
     // CloudFormation sends scalars as strings.
     let props = serde_json::from_str::<Value>(&spec.to_string().replace(": true", ": \"true\"")).unwrap();
     let api = support::RuntimeApi::start().await;
@@ -218,9 +259,9 @@ async fn the_custom_resource_fails_the_deploy_on_the_broken_account() {
     api.invoke(&support::event("Create", &url, props), std::time::Duration::from_secs(60)).await.unwrap();
     let body = receiver.requests()[0].json();
     assert_eq!(body["Status"], "FAILED");
-    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "14", "Unknown": "1", "Passed": "3"}));
+    assert_eq!(body["Data"], json!({"Status": "fail", "Failed": "15", "Unknown": "1", "Passed": "3"}));
     let reason = body["Reason"].as_str().unwrap();
-    assert!(reason.starts_with("Preflight failed: 14 failed, 1 unknown, 3 passed 1) [bootstrap]"), "{reason}");
+    assert!(reason.starts_with("Preflight failed: 15 failed, 1 unknown, 3 passed 1) [bootstrap]"), "{reason}");
     assert!(reason.contains("more; full report in CloudWatch Logs"), "{reason}");
     assert!(body.to_string().len() <= 4096);
 }

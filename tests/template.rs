@@ -78,3 +78,31 @@ fn the_example_resource_sets_a_service_timeout_and_a_nonce() {
     assert!(template.contains("Runtime: provided.al2023") && template.contains("- arm64"));
     assert!(template.contains("BuildMethod: rust-cargolambda"));
 }
+
+#[test]
+fn every_call_preflight_makes_is_allowed_by_its_role() {
+    // The IAM action of every read, as the fetch layer names it when it tracks a call.
+    let template = std::fs::read_to_string(support::repo().join("template.yaml")).unwrap();
+    let allowed = actions(&template);
+    let mut called = Vec::new();
+    for file in ["src/fetch.rs", "src/aws/sdk.rs"] {
+        let source = std::fs::read_to_string(support::repo().join(file)).unwrap();
+        for piece in source.split('"').skip(1).step_by(2) {
+            let is_action = piece.split_once(':').is_some_and(|(svc, act)| {
+                ["sts", "kms", "ssm", "iam", "s3", "cloudformation", "route53", "route53domains"].contains(&svc)
+                    && act.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                    && act.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+            if is_action {
+                called.push(piece.to_owned());
+            }
+        }
+    }
+    called.sort();
+    called.dedup();
+    assert!(called.len() >= 15, "found too few calls to judge: {called:?}");
+    for action in called.iter().filter(|a| *a != "sts:GetCallerIdentity") {
+        // GetCallerIdentity needs no permission: no policy can deny it (STS API Reference).
+        assert!(allowed.contains(action), "Preflight calls `{action}`, which template.yaml does not allow");
+    }
+}

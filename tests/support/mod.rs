@@ -421,6 +421,27 @@ impl FreshMoto {
         assert!(status.success(), "seeding {variant} failed");
         spec
     }
+
+    /// Seeds `variant`; when the seed wrote a DNS hierarchy (`<spec>.dns.json`), starts it and
+    /// points the spec's `Options.DnsRootServers` at its root (127.0.0.10). The hierarchy lives as
+    /// long as the returned value.
+    pub fn seed_with_dns(&self, variant: &str) -> (PathBuf, Option<DnsHierarchy>) {
+        let spec = self.seed(variant);
+        let config = PathBuf::from(format!("{}.dns.json", spec.display()));
+        if !config.exists() {
+            return (spec, None);
+        }
+        let dns = DnsHierarchy::start_file(&config);
+        let mut value: Value = serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+        value["Options"] = json!({"DnsRootServers": dns.roots(&["127.0.0.10"])});
+        std::fs::write(&spec, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+        (spec, Some(dns))
+    }
+
+    /// The zones the seed made (`<spec>.zones.json`): label -> {id, ns}.
+    pub fn zones(spec: &std::path::Path) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.zones.json", spec.display())).unwrap()).unwrap()
+    }
 }
 
 impl Drop for FreshMoto {

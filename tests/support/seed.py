@@ -1,5 +1,5 @@
-"""Seeds a local AWS (moto) with the accounts of STORIES.md (stories 1, 2, 4, 5, 6) and writes the
-spec that checks them.
+"""Seeds a local AWS (moto) with the accounts of STORIES.md (stories 1 to 6) and writes the spec
+that checks them.
 
 Usage: python seed.py ENDPOINT_URL broken|fixed SPEC_OUT
 
@@ -48,7 +48,7 @@ def role(iam, name, inline=None, managed=()):
     return f"arn:aws:iam::{A}:role/{name}"
 
 
-def seed(endpoint, fixed):
+def seed(endpoint, fixed, out):
     kms, ssm, iam = client("kms", endpoint), client("ssm", endpoint), client("iam", endpoint)
 
     # Story 2: a SecureString under a self-made CMK, read by the AwsCustomResource's Lambda role.
@@ -110,6 +110,7 @@ def seed(endpoint, fixed):
             {"Key": "alias/snapshot-key" if fixed else "alias/aws/rds", "SharedWithAccounts": [B]},
         ],
         "KeyPolicies": [{"Policy": new_policy, "Administrators": [admin]}],
+        "HostedZone": seed_story_3(endpoint, fixed, out),
     }
     return spec
 
@@ -169,6 +170,45 @@ def seed_bootstrap(endpoint, fixed, admin_policy):
     return {"TrustedAccounts": [B], "Readers": [reader]}
 
 
+DNS_ROOT, COM = "127.0.0.10", ["127.0.0.20", "127.0.0.21"]
+
+
+def seed_story_3(endpoint, fixed, out):
+    """Story 3: example.com registered through Route 53 Domains (its registrar-created zone), and a
+    second zone of the same name made by hand. The domain is delegated to the registrar's zone.
+
+    Writes OUT.dns.json, the DNS hierarchy (root -> com) that publishes that delegation, for
+    tests/support/dns_local.py; the caller starts it and sets Options.DnsRootServers to
+    127.0.0.10:PORT. Writes OUT.zones.json with the zones' ids and name servers."""
+    from route53 import CONTACT
+    route53, domains = client("route53", endpoint), client("route53domains", endpoint)
+    domains.register_domain(DomainName="example.com", DurationInYears=2, AdminContact=CONTACT,
+                            RegistrantContact=CONTACT, TechContact=CONTACT)
+    registrar = next(z for z in route53.list_hosted_zones_by_name(DNSName="example.com")["HostedZones"]
+                     if z["Name"] == "example.com.")
+    duplicate = route53.create_hosted_zone(Name="example.com", CallerReference="story-3-second-zone",
+                                           HostedZoneConfig={"Comment": "made by hand for the new site"})
+    zones = {}
+    for label, zone_id in (("registrar", registrar["Id"]), ("duplicate", duplicate["HostedZone"]["Id"])):
+        z = route53.get_hosted_zone(Id=zone_id)
+        zones[label] = {"id": zone_id.split("/")[-1], "ns": z["DelegationSet"]["NameServers"]}
+    hierarchy = {"zones": [
+        {"name": ".", "servers": [{"name": "a.root-servers.test", "ip": DNS_ROOT}],
+         "delegations": {"com": {"ns": ["a.gtld-servers.test", "b.gtld-servers.test"],
+                                 "glue": {"a.gtld-servers.test": [COM[0]], "b.gtld-servers.test": [COM[1]]}}}},
+        {"name": "com", "servers": [{"name": "a.gtld-servers.test", "ip": COM[0]},
+                                    {"name": "b.gtld-servers.test", "ip": COM[1]}],
+         "delegations": {"example.com": {"ns": zones["registrar"]["ns"]}}},
+    ]}
+    with open(out + ".dns.json", "w") as f:
+        json.dump(hierarchy, f, indent=2)
+    with open(out + ".zones.json", "w") as f:
+        json.dump(zones, f, indent=2)
+    # The CDK app wrote the ACM validation record into the zone it was given.
+    target = zones["registrar" if fixed else "duplicate"]["id"]
+    return {"ZoneId": target, "RecordNames": ["_3f1e6a.example.com"]}
+
+
 def seed_edge_cases(endpoint):
     """A disabled key, a key pending deletion, a String parameter and a missing one."""
     kms, ssm, iam = client("kms", endpoint), client("ssm", endpoint), client("iam", endpoint)
@@ -223,7 +263,7 @@ def main():
     elif variant == "edge":
         spec = seed_edge_cases(endpoint)
     else:
-        spec = seed(endpoint, variant == "fixed")
+        spec = seed(endpoint, variant == "fixed", out)
     with open(out, "w") as f:
         json.dump(spec, f, indent=2)
 
