@@ -6,7 +6,8 @@
 #
 # What it installs: a Python virtual environment in .venv with moto[server] (the local AWS),
 # cfn-lint and the AWS SAM CLI (template checks), pinned in tests/requirements.txt; and the
-# differential test's oracle, @cloud-copilot/iam-simulate, pinned in tests/differential. The tests start
+# differential test's oracle, @cloud-copilot/iam-simulate, pinned in tests/differential; and the CDK
+# construct's dependencies (aws-cdk-lib, constructs, TypeScript), pinned in cdk. The tests start
 # what they need themselves, on loopback: moto server, a Lambda Runtime API, a CloudFormation
 # response receiver. No Docker engine is needed.
 set -euo pipefail
@@ -47,9 +48,19 @@ cargo test --locked --all-targets --no-fail-fast 2>&1 | tee target/test-output.t
 # Doc tests run separately from --all-targets.
 cargo test --locked --doc
 
+step "CDK construct (cdk/: npm ci, tsc, node --test against the binaries just built)"
+cdk_stamp=cdk/node_modules/.preflight-lock.sha256
+cdk_wanted=$(sha256sum cdk/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$cdk_stamp" 2>/dev/null)" != "$cdk_wanted" ]; then
+  (cd cdk && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$cdk_wanted" > "$cdk_stamp"
+fi
+(cd cdk && npm test) 2>&1 | tee target/cdk-test-output.txt
+
 step "lints (clippy, warnings are errors)"
 cargo clippy --locked --all-targets -- -D warnings
 
 step "done in $(( $(date +%s) - started ))s"
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
+     /^# pass / { p += $3 } /^# fail / { f += $3 }
+     END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt target/cdk-test-output.txt

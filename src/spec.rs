@@ -234,6 +234,67 @@ impl Spec {
         Spec::from_value(&value, Origin::File)
     }
 
+    /// The spec as Preflight understood it: canonical PascalCase JSON with every default filled
+    /// in, names normalised and scalars typed (`preflight validate` prints it).
+    pub fn to_value(&self) -> Value {
+        use serde_json::json;
+        fn strings<T: ToString>(items: &[T]) -> Vec<String> {
+            items.iter().map(ToString::to_string).collect()
+        }
+        let mut out = Map::new();
+        if let Some(b) = &self.bootstrap {
+            out.insert(
+                "Bootstrap".into(),
+                json!({"Qualifier": b.qualifier, "ToolkitStackName": b.toolkit_stack_name,
+                       "TrustedAccounts": strings(&b.trusted_accounts), "Readers": strings(&b.readers)}),
+            );
+        }
+        if !self.parameters.is_empty() {
+            let items: Vec<Value> =
+                self.parameters.iter().map(|p| json!({"Name": p.name, "Readers": strings(&p.readers)})).collect();
+            out.insert("Parameters".into(), Value::Array(items));
+        }
+        if !self.keys.is_empty() {
+            let items: Vec<Value> = self
+                .keys
+                .iter()
+                .map(|k| {
+                    json!({"Key": k.key.to_string(), "Principals": strings(&k.principals), "Actions": k.actions,
+                           "ViaService": k.via_service, "EncryptionContext": k.encryption_context,
+                           "ForAwsResources": k.for_aws_resources,
+                           "SharedWithAccounts": strings(&k.shared_with_accounts)})
+                })
+                .collect();
+            out.insert("Keys".into(), Value::Array(items));
+        }
+        if !self.key_policies.is_empty() {
+            let items: Vec<Value> = self
+                .key_policies
+                .iter()
+                .map(|k| json!({"Policy": k.policy, "Administrators": strings(&k.administrators)}))
+                .collect();
+            out.insert("KeyPolicies".into(), Value::Array(items));
+        }
+        if let Some(z) = &self.hosted_zone {
+            out.insert("HostedZone".into(), json!({"ZoneId": z.zone_id, "RecordNames": z.record_names}));
+        }
+        let roots: Vec<String> = self
+            .options
+            .dns_root_servers
+            .iter()
+            .map(|d| match d.port {
+                Some(port) => SocketAddr::new(d.ip, port).to_string(),
+                None => d.ip.to_string(),
+            })
+            .collect();
+        out.insert(
+            "Options".into(),
+            json!({"OnUnknown": match self.options.on_unknown { OnUnknown::Warn => "warn", OnUnknown::Fail => "fail" },
+                   "Nonce": self.options.nonce.map(|n| n.to_string()), "DnsRootServers": roots}),
+        );
+        Value::Object(out)
+    }
+
     /// True when the spec asks for nothing.
     pub fn is_empty(&self) -> bool {
         self.bootstrap.is_none()

@@ -148,3 +148,31 @@ fn unreachable_aws_makes_every_finding_unknown_not_pass() {
         assert!(f["message"].as_str().unwrap().contains("could not reach AWS"), "{f}");
     }
 }
+
+#[test]
+fn validate_prints_the_spec_as_understood_and_names_every_problem() {
+    let out = preflight(&["validate", "--spec", "tests/specs/example.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(spec["Bootstrap"]["ToolkitStackName"], "CDKToolkit", "defaults are filled in");
+    assert_eq!(spec["Keys"][0]["ForAwsResources"], true);
+    assert_eq!(spec["HostedZone"]["RecordNames"], serde_json::json!(["_x1.example.com"]));
+    // CloudFormation properties: every scalar a string, ServiceToken and ServiceTimeout allowed.
+    let dir = std::env::temp_dir().join(format!("preflight-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let props = dir.join("properties.json");
+    std::fs::write(
+        &props,
+        r#"{"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:p", "ServiceTimeout": "180",
+            "Keys": [{"Key": "alias/k", "Principals": ["arn:aws:iam::123456789012:role/r"], "ForAwsResources": "true"}], "Options": {"Nonce": "1732300000000"}}"#,
+    )
+    .unwrap();
+    let out = preflight(&["validate", "--properties", "--spec", props.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let spec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(spec["Options"]["Nonce"], "1732300000000");
+    // The same file is not a spec file: ServiceToken belongs to CloudFormation properties only.
+    let out = preflight(&["validate", "--spec", props.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown key `ServiceToken`"), "{}", text(&out.stderr));
+}

@@ -40,6 +40,19 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
     },
+    /// Parse a spec and print it as Preflight understands it (canonical JSON), without calling AWS.
+    ///
+    /// Exit status: 0 when the spec is valid, 2 when it is not (every problem named by its path).
+    Validate {
+        /// The spec: YAML or JSON.
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+        /// FILE holds a Custom::Preflight resource's properties as CloudFormation sends them
+        /// (every scalar a string; ServiceToken and ServiceTimeout allowed), e.g. from a
+        /// synthesized CDK template.
+        #[arg(long)]
+        properties: bool,
+    },
     /// Decide KMS scenarios offline: can this principal do this KMS action on this key, and why.
     ///
     /// FILE holds one scenario, a JSON array, or JSON Lines; the output has one result per
@@ -70,24 +83,60 @@ async fn main() -> ExitCode {
         Command::Check { spec, format, region, endpoint_url } => {
             check(spec, format, Connection { region, endpoint_url }).await
         }
+        Command::Validate { spec, properties } => validate(&spec, properties),
         Command::Simulate { scenario, format } => simulate(&scenario, format),
     }
 }
 
-async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCode {
-    let spec = match Spec::from_file(&path) {
-        Ok(spec) => spec,
+/// Reads a spec, reporting every problem on stderr.
+fn read_spec(path: &std::path::Path, properties: bool) -> Result<Spec, ExitCode> {
+    let parsed = if properties {
+        std::fs::read_to_string(path)
+            .map_err(|source| SpecError::Read { path: path.display().to_string(), source })
+            .and_then(|text| {
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| SpecError::Syntax {
+                    path: path.display().to_string(),
+                    format: "JSON",
+                    message: e.to_string(),
+                })
+            })
+            .and_then(|v| Spec::from_value(&v, preflight::spec::Origin::Properties))
+    } else {
+        Spec::from_file(path)
+    };
+    match parsed {
+        Ok(spec) => Ok(spec),
         Err(SpecError::Invalid(issues)) => {
             eprintln!("error: spec `{}` is invalid:", path.display());
             for issue in issues {
                 eprintln!("  {issue}");
             }
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+fn validate(path: &std::path::Path, properties: bool) -> ExitCode {
+    match read_spec(path, properties) {
+        Ok(spec) => {
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{:#}", spec.to_value()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(2),
+            }
+        }
+        Err(code) => code,
+    }
+}
+
+async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCode {
+    let spec = match read_spec(&path, false) {
+        Ok(spec) => spec,
+        Err(code) => return code,
     };
     if let Some(endpoint) = &connection.endpoint_url
         && reqwest::Url::parse(endpoint).is_err()

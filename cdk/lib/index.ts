@@ -1,0 +1,549 @@
+/**
+ * Preflight for CDK: a `Custom::Preflight` resource that runs before everything else in the stack
+ * and fails the deploy, with one sentence per problem, when a KMS key, SecureString parameter,
+ * the CDK bootstrap bucket or the hosted zone the stack depends on will not work.
+ *
+ * The props are the spec of ../DESIGN.md in camelCase; CDK objects (keys, parameters, roles,
+ * hosted zones) are accepted where users have them and rendered to the PascalCase properties the
+ * Lambda function parses.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  Annotations,
+  Aspects,
+  CfnElement,
+  CfnResource,
+  CustomResource,
+  Duration,
+  IAspect,
+  RemovalPolicy,
+  Stack,
+  Token,
+} from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct, IConstruct } from 'constructs';
+
+/** An IAM role: a CDK role, anything whose grant principal is a role (an `AwsCustomResource`, a
+ * `Function`), or a role ARN. */
+export type RoleLike = string | iam.IRole | iam.IGrantable;
+
+/** The CDK bootstrap environment of this account and region (story 1). */
+export interface BootstrapCheck {
+  /** @default 'hnb659fds' */
+  readonly qualifier?: string;
+  /** @default 'CDKToolkit' */
+  readonly toolkitStackName?: string;
+  /** Accounts that deploy into this one (`cdk bootstrap --trust`). */
+  readonly trustedAccounts?: string[];
+  /** Roles that read assets at run time. */
+  readonly readers?: RoleLike[];
+}
+
+/** An SSM SecureString parameter and the roles that read it (story 2). */
+export interface ParameterCheck {
+  readonly name: string | ssm.IParameter;
+  readonly readers: RoleLike[];
+}
+
+/** A KMS key, who must use it and how (stories 4, 5, 6). */
+export interface KeyCheck {
+  /** A key, or a key id, key ARN, alias name or alias ARN. */
+  readonly key: string | kms.IKey;
+  readonly principals?: RoleLike[];
+  /** @default ['kms:Decrypt'] */
+  readonly actions?: string[];
+  /** The service the principals use the key through, e.g. `ec2.us-east-1.amazonaws.com`. */
+  readonly viaService?: string;
+  readonly encryptionContext?: Record<string, string>;
+  /** Also require CreateGrant with kms:GrantIsForAWSResource (EBS, RDS). */
+  readonly forAwsResources?: boolean;
+  /** Accounts that data under this key is shared with (snapshots). */
+  readonly sharedWithAccounts?: string[];
+}
+
+/** A key policy the stack is about to apply: the lockout lint (story 4). */
+export interface KeyPolicyCheck {
+  readonly policy: iam.PolicyDocument | Record<string, unknown> | string;
+  readonly administrators: RoleLike[];
+}
+
+/** The hosted zone the stack writes records to (story 3). */
+export interface HostedZoneCheck {
+  readonly zone: string | route53.IHostedZone;
+  /** Names the stack writes (ACM validation records, aliases). */
+  readonly recordNames?: string[];
+}
+
+/** Run options. */
+export interface PreflightOptions {
+  /** What an undecidable check does to the verdict. @default 'warn' */
+  readonly onUnknown?: 'warn' | 'fail';
+  /** `ip` or `ip:port` servers to start the delegation walk from. @default the IANA roots */
+  readonly dnsRootServers?: string[];
+}
+
+/** Where the Preflight Lambda function's code comes from. */
+export abstract class PreflightCode {
+  /**
+   * A prebuilt `bootstrap`: the `preflight-lambda` binary itself, a directory holding `bootstrap`,
+   * or a zip of it (`cargo lambda build --release --arm64 --bin preflight-lambda --output-format zip`).
+   */
+  public static fromBootstrap(bootstrapPath: string): PreflightCode {
+    return new BootstrapCode(bootstrapPath);
+  }
+
+  /**
+   * Built from this repository with cargo-lambda at synth time, through cargo-lambda-cdk's
+   * `RustFunction` (install `cargo-lambda-cdk` and `cargo-lambda`; without cargo-lambda it bundles
+   * in Docker).
+   */
+  public static fromCargoLambda(manifestPath: string): PreflightCode {
+    return new CargoLambdaCode(manifestPath);
+  }
+
+  /** @internal */
+  public abstract _bind(scope: Construct, id: string, props: lambda.FunctionProps): lambda.IFunction;
+}
+
+class BootstrapCode extends PreflightCode {
+  constructor(private readonly bootstrapPath: string) {
+    super();
+  }
+
+  public _bind(scope: Construct, id: string, props: lambda.FunctionProps): lambda.IFunction {
+    if (!fs.existsSync(this.bootstrapPath)) {
+      throw new Error(`PreflightCode.fromBootstrap: no such file or directory: ${this.bootstrapPath}`);
+    }
+    let assetPath = this.bootstrapPath;
+    const stat = fs.statSync(assetPath);
+    if (stat.isFile() && !assetPath.endsWith('.zip')) {
+      // A bare binary: stage it as `bootstrap` in a directory of its own (Lambda wants a zip).
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-bootstrap-'));
+      fs.copyFileSync(assetPath, path.join(dir, 'bootstrap'));
+      fs.chmodSync(path.join(dir, 'bootstrap'), 0o755);
+      assetPath = dir;
+    } else if (stat.isDirectory() && !fs.existsSync(path.join(assetPath, 'bootstrap'))) {
+      throw new Error(`PreflightCode.fromBootstrap: directory ${this.bootstrapPath} has no \`bootstrap\``);
+    }
+    return new lambda.Function(scope, id, { ...props, code: lambda.Code.fromAsset(assetPath) });
+  }
+}
+
+class CargoLambdaCode extends PreflightCode {
+  constructor(private readonly manifestPath: string) {
+    super();
+  }
+
+  public _bind(scope: Construct, id: string, props: lambda.FunctionProps): lambda.IFunction {
+    let rust: { RustFunction: new (s: Construct, i: string, p: Record<string, unknown>) => lambda.IFunction };
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      rust = require('cargo-lambda-cdk');
+    } catch {
+      throw new Error(
+        'PreflightCode.fromCargoLambda needs the npm package cargo-lambda-cdk (npm install cargo-lambda-cdk); ' +
+          'or build once with `cargo lambda build --release --arm64 --bin preflight-lambda` and use PreflightCode.fromBootstrap',
+      );
+    }
+    const { code: _code, runtime: _runtime, handler: _handler, ...rest } = props;
+    return new rust.RustFunction(scope, id, { ...rest, manifestPath: this.manifestPath, binaryName: 'preflight-lambda' });
+  }
+}
+
+/** The Preflight function: its code, or an existing function's ARN. */
+export interface PreflightFunctionProps {
+  /** The code of a function created in this stack. Give either this or `serviceToken`. */
+  readonly code?: PreflightCode;
+  /** An existing Preflight function's ARN: one deployed Preflight serves many stacks; no
+   * function or role is created here (that function's role must allow the reads). */
+  readonly serviceToken?: string;
+  /** @default lambda.Architecture.ARM_64 */
+  readonly architecture?: lambda.Architecture;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** The function's timeout; Preflight answers CloudFormation before it. @default 2 minutes */
+  readonly timeout?: Duration;
+}
+
+export interface PreflightProps extends PreflightFunctionProps {
+  readonly bootstrap?: BootstrapCheck;
+  readonly parameters?: ParameterCheck[];
+  readonly keys?: KeyCheck[];
+  readonly keyPolicies?: KeyPolicyCheck[];
+  readonly hostedZone?: HostedZoneCheck;
+  readonly options?: PreflightOptions;
+  /**
+   * A deploy nonce that changes on every synth, so the checks run on every deploy and a rollback
+   * (an older nonce) is recognised and let through. `false` leaves it out (reproducible snapshots;
+   * the checks then run only when the properties change); a string sets it.
+   * @default true (the synth time in milliseconds)
+   */
+  readonly nonce?: boolean | string;
+  /** How long CloudFormation waits for the answer. @default the function's timeout plus one minute */
+  readonly serviceTimeout?: Duration;
+  /** Make every other resource of the stack depend on the check, so its failure stops the deploy
+   * before anything else is created. @default true */
+  readonly runFirst?: boolean;
+}
+
+const READ_KEYS = ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'];
+const READ_ROLES = ['iam:GetRole', 'iam:ListRolePolicies', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies'];
+const READ_POLICIES = ['iam:GetPolicy', 'iam:GetPolicyVersion'];
+
+/**
+ * Proves before the rest of the stack is created that what it depends on will work:
+ *
+ * ```ts
+ * new Preflight(this, 'Preflight', {
+ *   code: PreflightCode.fromBootstrap('preflight/bootstrap.zip'),
+ *   parameters: [{ name: '/app/db/password', readers: [dbPasswordReader] }],
+ * });
+ * ```
+ */
+export class Preflight extends Construct {
+  /** The `Custom::Preflight` resource. */
+  public readonly resource: CustomResource;
+  /** The function, when this construct created it. */
+  public readonly function?: lambda.IFunction;
+  /** The function's role, when this construct created it. */
+  public readonly role?: iam.Role;
+  /** The properties sent to the function (PascalCase, as the Lambda parses them). */
+  public readonly properties: Record<string, unknown>;
+
+  constructor(scope: Construct, id: string, props: PreflightProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.properties = render(props, stack);
+
+    let serviceToken: string;
+    if (props.serviceToken !== undefined) {
+      if (props.code !== undefined) {
+        throw new Error('Preflight: give either `code` or `serviceToken`, not both');
+      }
+      serviceToken = props.serviceToken;
+    } else {
+      if (props.code === undefined) {
+        throw new Error(
+          'Preflight: `code` is required (PreflightCode.fromBootstrap or PreflightCode.fromCargoLambda), or `serviceToken` to use a deployed Preflight',
+        );
+      }
+      const timeout = props.timeout ?? Duration.minutes(2);
+      const logGroup = new logs.LogGroup(this, 'Logs', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.role = new iam.Role(this, 'Role', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: "Preflight's own role, read-only: what the checks inspect, nothing that decrypts or writes",
+      });
+      const policy = new iam.Policy(this, 'ReadOnly', { statements: statements(props, stack, logGroup) });
+      policy.attachToRole(this.role);
+      this.function = props.code._bind(this, 'Function', {
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        handler: 'bootstrap',
+        code: lambda.Code.fromInline('unused'),
+        architecture: props.architecture ?? lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 256,
+        timeout,
+        role: this.role,
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        description: 'Preflight deploy-time guardrail (custom resource handler)',
+      });
+      // The function must not start before its policy exists.
+      this.function.node.addDependency(policy);
+      serviceToken = this.function.functionArn;
+    }
+    const functionTimeout = props.serviceToken === undefined ? (props.timeout ?? Duration.minutes(2)) : undefined;
+    const serviceTimeout =
+      props.serviceTimeout ?? (functionTimeout ? functionTimeout.plus(Duration.minutes(1)) : Duration.minutes(5));
+    this.resource = new CustomResource(this, 'Check', {
+      serviceToken,
+      resourceType: 'Custom::Preflight',
+      serviceTimeout,
+      properties: this.properties,
+    });
+    if (props.runFirst ?? true) {
+      Aspects.of(stack).add(new RunFirst(this));
+    }
+  }
+}
+
+/** The PascalCase properties for `props`, validated; errors name the prop path. */
+function render(props: PreflightProps, stack: Stack): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (props.bootstrap) {
+    const b = props.bootstrap;
+    out.Bootstrap = prune({
+      Qualifier: b.qualifier,
+      ToolkitStackName: b.toolkitStackName,
+      TrustedAccounts: b.trustedAccounts?.map((a, i) => account(a, `bootstrap.trustedAccounts[${i}]`)),
+      Readers: b.readers?.map((r, i) => roleArn(r, `bootstrap.readers[${i}]`)),
+    });
+  }
+  if (props.parameters?.length) {
+    out.Parameters = props.parameters.map((p, i) => ({
+      Name: typeof p.name === 'string' ? p.name : p.name.parameterName,
+      Readers: p.readers.map((r, j) => roleArn(r, `parameters[${i}].readers[${j}]`)),
+    }));
+  }
+  if (props.keys?.length) {
+    out.Keys = props.keys.map((k, i) => {
+      if (!k.principals?.length && !k.sharedWithAccounts?.length) {
+        throw new Error(`Preflight keys[${i}]: nothing to check: give principals (who must use the key) or sharedWithAccounts`);
+      }
+      k.actions?.forEach((a, j) => {
+        if (!Token.isUnresolved(a) && !/^kms:[A-Za-z*]+$/.test(a)) {
+          throw new Error(`Preflight keys[${i}].actions[${j}]: expected a KMS action such as kms:Decrypt, got \`${a}\``);
+        }
+      });
+      return prune({
+        Key: typeof k.key === 'string' ? k.key : k.key.keyArn,
+        Principals: k.principals?.map((r, j) => roleArn(r, `keys[${i}].principals[${j}]`)),
+        Actions: k.actions,
+        ViaService: k.viaService,
+        EncryptionContext: k.encryptionContext,
+        ForAwsResources: k.forAwsResources === undefined ? undefined : String(k.forAwsResources),
+        SharedWithAccounts: k.sharedWithAccounts?.map((a, j) => account(a, `keys[${i}].sharedWithAccounts[${j}]`)),
+      });
+    });
+  }
+  if (props.keyPolicies?.length) {
+    out.KeyPolicies = props.keyPolicies.map((k, i) => ({
+      Policy:
+        k.policy instanceof iam.PolicyDocument
+          ? stack.toJsonString(k.policy)
+          : typeof k.policy === 'string'
+            ? k.policy
+            : stack.toJsonString(k.policy),
+      Administrators: k.administrators.map((r, j) => roleArn(r, `keyPolicies[${i}].administrators[${j}]`)),
+    }));
+  }
+  if (props.hostedZone) {
+    const z = props.hostedZone;
+    out.HostedZone = prune({
+      ZoneId: typeof z.zone === 'string' ? z.zone : z.zone.hostedZoneId,
+      RecordNames: z.recordNames,
+    });
+  }
+  const o = props.options ?? {};
+  if (o.onUnknown !== undefined && o.onUnknown !== 'warn' && o.onUnknown !== 'fail') {
+    throw new Error(`Preflight options.onUnknown: expected warn or fail, got \`${String(o.onUnknown)}\``);
+  }
+  const nonce = props.nonce ?? true;
+  out.Options = prune({
+    OnUnknown: o.onUnknown ?? 'warn',
+    Nonce: nonce === true ? String(Date.now()) : nonce === false ? undefined : nonce,
+    DnsRootServers: o.dnsRootServers,
+  });
+  return out;
+}
+
+function prune(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function account(a: string, where: string): string {
+  if (!Token.isUnresolved(a) && !/^\d{12}$/.test(a)) {
+    throw new Error(`Preflight ${where}: expected a 12-digit account id, got \`${a}\``);
+  }
+  return a;
+}
+
+/** The role ARN of a role, a grantable whose principal is a role, or an ARN. */
+function roleArn(r: RoleLike, where: string): string {
+  if (typeof r === 'string') {
+    if (!Token.isUnresolved(r) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:/.test(r)) {
+      throw new Error(`Preflight ${where}: expected an IAM role ARN, got \`${r}\``);
+    }
+    return r;
+  }
+  const asRole = r as Partial<iam.IRole>;
+  if (typeof asRole.roleArn === 'string') {
+    return asRole.roleArn;
+  }
+  const principal = (r as iam.IGrantable).grantPrincipal as Partial<iam.IRole> | undefined;
+  if (principal && typeof principal.roleArn === 'string') {
+    return principal.roleArn;
+  }
+  throw new Error(`Preflight ${where}: expected an IAM role, a construct whose grant principal is a role, or a role ARN`);
+}
+
+/** Exactly the reads the enabled checks make (as template.yaml allows them all). */
+function statements(props: PreflightProps, stack: Stack, logGroup: logs.ILogGroup): iam.PolicyStatement[] {
+  const p = stack.partition;
+  const acct = stack.account;
+  const region = stack.region;
+  const out = [
+    new iam.PolicyStatement({
+      sid: 'OwnLogs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [`${logGroup.logGroupArn}`],
+    }),
+  ];
+  const bootstrap = props.bootstrap !== undefined;
+  const kmsReads = bootstrap || (props.parameters?.length ?? 0) > 0 || (props.keys?.length ?? 0) > 0;
+  const roleReads = kmsReads || (props.keyPolicies?.length ?? 0) > 0;
+  if (kmsReads) {
+    out.push(
+      new iam.PolicyStatement({ sid: 'ReadKeysOfThisAccount', actions: READ_KEYS, resources: [`arn:${p}:kms:*:${acct}:key/*`] }),
+      new iam.PolicyStatement({ sid: 'DescribeKeysOfOtherAccounts', actions: ['kms:DescribeKey'], resources: [`arn:${p}:kms:*:*:key/*`] }),
+    );
+  }
+  if (roleReads) {
+    out.push(
+      new iam.PolicyStatement({ sid: 'ReadRolesAndTheirPolicies', actions: READ_ROLES, resources: [`arn:${p}:iam::${acct}:role/*`] }),
+      new iam.PolicyStatement({ sid: 'ReadManagedPolicies', actions: READ_POLICIES, resources: [`arn:${p}:iam::*:policy/*`] }),
+    );
+  }
+  if ((props.parameters?.length ?? 0) > 0) {
+    out.push(new iam.PolicyStatement({ sid: 'DescribeParameters', actions: ['ssm:DescribeParameters'], resources: ['*'] }));
+  }
+  if (bootstrap) {
+    const stackName = props.bootstrap?.toolkitStackName ?? 'CDKToolkit';
+    out.push(
+      new iam.PolicyStatement({
+        sid: 'ReadCdkBootstrapVersion',
+        actions: ['ssm:GetParameter'],
+        resources: [`arn:${p}:ssm:${region}:${acct}:parameter/cdk-bootstrap/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadBootstrapBucketEncryption',
+        actions: ['s3:GetEncryptionConfiguration'],
+        resources: [`arn:${p}:s3:::cdk-*-assets-${acct}-${region}`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadBootstrapStack',
+        actions: ['cloudformation:DescribeStacks'],
+        resources: [`arn:${p}:cloudformation:${region}:${acct}:stack/${stackName}/*`],
+      }),
+    );
+  }
+  if (props.hostedZone) {
+    out.push(
+      new iam.PolicyStatement({
+        sid: 'ReadHostedZones',
+        actions: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+        resources: [`arn:${p}:route53:::hostedzone/*`],
+      }),
+      new iam.PolicyStatement({ sid: 'ListHostedZonesByName', actions: ['route53:ListHostedZonesByName'], resources: ['*'] }),
+      new iam.PolicyStatement({ sid: 'ReadRegisteredDomains', actions: ['route53domains:GetDomainDetail'], resources: ['*'] }),
+    );
+  }
+  return out;
+}
+
+/** The logical ids a resolved value refers to (Ref, Fn::GetAtt, Fn::Sub). */
+function references(value: unknown, out: Set<string>): void {
+  if (Array.isArray(value)) {
+    value.forEach((v) => references(v, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k === 'Ref' && typeof v === 'string' && !v.startsWith('AWS::')) {
+        out.add(v);
+      } else if (k === 'Fn::GetAtt' && Array.isArray(v) && typeof v[0] === 'string') {
+        out.add(v[0]);
+      } else if (k === 'Fn::GetAtt' && typeof v === 'string') {
+        out.add(v.split('.')[0]);
+      } else if (k === 'Fn::Sub') {
+        const text = Array.isArray(v) ? v[0] : v;
+        if (typeof text === 'string') {
+          for (const m of text.matchAll(/\$\{([^!}.]+)[^}]*\}/g)) {
+            if (!m[1].startsWith('AWS::')) out.add(m[1]);
+          }
+        }
+        references(Array.isArray(v) ? v[1] : undefined, out);
+      } else {
+        references(v, out);
+      }
+    }
+  }
+}
+
+/**
+ * Makes every resource of the stack depend on the check, except Preflight's own resources and
+ * what the check itself needs to exist first: the resources its properties refer to (a role it
+ * judges, a key, a parameter), what those depend on, and the IAM policies attached to the roles
+ * among them (the check judges the role with its policies). No cycle can form: nothing the check
+ * depends on is made to depend on it.
+ */
+class RunFirst implements IAspect {
+  private done = false;
+
+  constructor(private readonly preflight: Preflight) {}
+
+  public visit(node: IConstruct): void {
+    if (this.done || node !== Stack.of(this.preflight)) {
+      return;
+    }
+    this.done = true;
+    const stack = node as Stack;
+    const check = this.preflight.resource.node.defaultChild as CfnResource;
+    const resources = stack.node.findAll().filter((c): c is CfnResource => c instanceof CfnResource && Stack.of(c) === stack);
+    const byId = new Map<string, CfnResource>();
+    for (const r of resources) {
+      byId.set(stack.resolve((r as CfnElement).logicalId) as string, r);
+    }
+    const refsOf = (r: CfnResource): CfnResource[] => {
+      const ids = new Set<string>();
+      references(stack.resolve((r as unknown as { _toCloudFormation(): unknown })._toCloudFormation()), ids);
+      const direct = [...ids].map((id) => byId.get(id)).filter((x): x is CfnResource => x !== undefined);
+      const explicit = r.obtainDependencies().filter((x): x is CfnResource => x instanceof CfnResource);
+      const constructDeps = [r, ...scopesOf(r, stack)].flatMap((c) =>
+        c.node.dependencies.flatMap((d) =>
+          d.node.findAll().filter((x): x is CfnResource => x instanceof CfnResource && Stack.of(x) === stack),
+        ),
+      );
+      return [...direct, ...explicit, ...constructDeps];
+    };
+    const own = new Set<CfnResource>(
+      this.preflight.node.findAll().filter((c): c is CfnResource => c instanceof CfnResource),
+    );
+    // What the check needs first: its references, closed over theirs, plus policies of roles.
+    const needed = new Set<CfnResource>();
+    const queue = refsOf(check).filter((r) => !own.has(r));
+    while (queue.length > 0) {
+      const r = queue.pop() as CfnResource;
+      if (needed.has(r) || own.has(r)) continue;
+      needed.add(r);
+      queue.push(...refsOf(r));
+      if (r.cfnResourceType === 'AWS::IAM::Role') {
+        const id = stack.resolve(r.logicalId) as string;
+        for (const p of resources) {
+          if (p.cfnResourceType !== 'AWS::IAM::Policy' && p.cfnResourceType !== 'AWS::IAM::ManagedPolicy') continue;
+          const ids = new Set<string>();
+          references(stack.resolve((p as unknown as { _toCloudFormation(): unknown })._toCloudFormation()), ids);
+          if (ids.has(id)) {
+            queue.push(p);
+            check.addResourceDependency(p, 'Preflight judges this role with its policies');
+          }
+        }
+      }
+    }
+    let added = 0;
+    for (const r of resources) {
+      if (own.has(r) || needed.has(r) || r === check) continue;
+      if (r.cfnResourceType === 'AWS::CDK::Metadata') continue;
+      r.addResourceDependency(check, 'Preflight runs before the rest of the stack');
+      added += 1;
+    }
+    if (needed.size > 0) {
+      Annotations.of(this.preflight).addInfo(
+        `Preflight runs first; ${added} resources wait for it, ${needed.size} it inspects are created before it`,
+      );
+    }
+  }
+}
+
+/** The constructs between `stack` and `c`, exclusive. */
+function scopesOf(c: IConstruct, stack: Stack): IConstruct[] {
+  const scopes = c.node.scopes;
+  return scopes.slice(scopes.indexOf(stack) + 1, -1);
+}

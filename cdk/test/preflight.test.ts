@@ -1,0 +1,314 @@
+/**
+ * The Preflight construct, synthesized with aws-cdk-lib/assertions: the function, its
+ * least-privilege role, the custom resource's properties (round-tripped through Preflight's own
+ * spec parser, the Rust binary), run-first dependencies without a cycle, the serviceToken variant,
+ * the story 2 example app and the README snippet.
+ *
+ * PREFLIGHT_BIN points at the `preflight` binary (default ../target/debug/preflight), which the
+ * test command builds before it runs these tests.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Preflight, PreflightCode, PreflightProps } from '../lib';
+import { story2 } from '../example/story2';
+
+const CDK = path.join(__dirname, '..', '..');
+const REPO = path.join(CDK, '..');
+const PREFLIGHT_BIN = process.env.PREFLIGHT_BIN ?? path.join(REPO, 'target', 'debug', 'preflight');
+const LAMBDA_BIN = process.env.PREFLIGHT_LAMBDA_BIN ?? path.join(REPO, 'target', 'debug', 'preflight-lambda');
+const ENV = { account: '123456789012', region: 'us-east-1' };
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function synth(props: (stack: Stack) => PreflightProps): { stack: Stack; template: Template; json: Json; preflight: Preflight } {
+  const app = new App();
+  const stack = new Stack(app, 'Test', { env: ENV });
+  const preflight = new Preflight(stack, 'Preflight', props(stack));
+  new ec2.CfnEIP(stack, 'SlowThing'); // something for the check to run before
+  const template = Template.fromStack(stack);
+  return { stack, template, json: template.toJSON(), preflight };
+}
+
+function logicalId(json: Json, type: string): string {
+  const ids = Object.keys(json.Resources).filter((id) => json.Resources[id].Type === type);
+  assert.equal(ids.length, 1, `one ${type} in ${ids}`);
+  return ids[0];
+}
+
+/** Every action the function's role may take. */
+function roleActions(json: Json): string[] {
+  const actions: string[] = [];
+  for (const r of Object.values<Json>(json.Resources)) {
+    if (r.Type !== 'AWS::IAM::Policy' || !JSON.stringify(r.Properties.Roles).includes('PreflightRole')) continue;
+    for (const s of r.Properties.PolicyDocument.Statement) {
+      assert.equal(s.Effect, 'Allow');
+      actions.push(...[s.Action].flat());
+    }
+  }
+  return actions.sort();
+}
+
+/** CloudFormation's resolution of the intrinsics in properties, for a deploy to `ENV`. */
+function resolve(value: unknown, json: Json): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolve(v, json));
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Json;
+  const pseudo: Json = { 'AWS::Partition': 'aws', 'AWS::AccountId': ENV.account, 'AWS::Region': ENV.region, 'AWS::URLSuffix': 'amazonaws.com' };
+  if ('Ref' in o) {
+    if (o.Ref in pseudo) return pseudo[o.Ref];
+    const r = json.Resources[o.Ref];
+    if (r?.Type === 'AWS::IAM::Role') return o.Ref;
+    if (r?.Type === 'AWS::KMS::Key') return '1234abcd-12ab-34cd-56ef-1234567890ab';
+    if (r?.Type === 'AWS::SSM::Parameter') return r.Properties.Name ?? `/cfn/${o.Ref}`;
+    if (r?.Type === 'AWS::Route53::HostedZone') return 'Z0123456789ABCDEFGHIJ';
+    throw new Error(`cannot resolve Ref ${o.Ref}`);
+  }
+  if ('Fn::GetAtt' in o) {
+    const [id, attr] = o['Fn::GetAtt'];
+    const r = json.Resources[id];
+    if (r?.Type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:aws:iam::${ENV.account}:role/${id}`;
+    if (r?.Type === 'AWS::KMS::Key' && attr === 'Arn') return `arn:aws:kms:${ENV.region}:${ENV.account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    if (r?.Type === 'AWS::Lambda::Function' && attr === 'Arn') return `arn:aws:lambda:${ENV.region}:${ENV.account}:function:${id}`;
+    throw new Error(`cannot resolve GetAtt ${id}.${attr}`);
+  }
+  if ('Fn::Join' in o) {
+    const [sep, parts] = o['Fn::Join'];
+    return (resolve(parts, json) as unknown[]).join(sep);
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolve(v, json)]));
+}
+
+/** The check's properties as CloudFormation would send them, parsed by `preflight validate`. */
+function validate(json: Json): Json {
+  const check = json.Resources[logicalId(json, 'Custom::Preflight')];
+  const props = resolve(check.Properties, json);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-cdk-')), 'properties.json');
+  fs.writeFileSync(file, JSON.stringify(props));
+  const out = spawnSync(PREFLIGHT_BIN, ['validate', '--properties', '--spec', file], { encoding: 'utf8' });
+  assert.equal(out.status, 0, `preflight validate rejected the properties:\n${out.stderr}\n${JSON.stringify(props, null, 2)}`);
+  return JSON.parse(out.stdout);
+}
+
+/** Topological order over Ref, GetAtt, Sub and DependsOn; throws on a cycle. */
+function order(json: Json): string[] {
+  const edges = new Map<string, Set<string>>();
+  for (const [id, r] of Object.entries<Json>(json.Resources)) {
+    const deps = new Set<string>([r.DependsOn ?? []].flat());
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v as Json)) {
+          if (k === 'Ref' && typeof x === 'string' && x in json.Resources) deps.add(x);
+          else if (k === 'Fn::GetAtt') deps.add(x[0]);
+          else walk(x);
+        }
+      }
+    };
+    walk(r.Properties);
+    edges.set(id, deps);
+  }
+  const done: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, trail: string[]): void => {
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'visiting') throw new Error(`dependency cycle: ${[...trail, id].join(' -> ')}`);
+    state.set(id, 'visiting');
+    for (const d of edges.get(id) ?? []) visit(d, [...trail, id]);
+    state.set(id, 'done');
+    done.push(id);
+  };
+  for (const id of edges.keys()) visit(id, []);
+  return done;
+}
+
+function bootstrapDir(): string {
+  assert.ok(fs.existsSync(LAMBDA_BIN), `${LAMBDA_BIN} is missing: build the crate first (scripts/test.sh does)`);
+  return LAMBDA_BIN;
+}
+
+test('the function is the Rust bootstrap on provided.al2023, arm64 by default', () => {
+  const { template } = synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), parameters: [{ name: '/p', readers: [] }] }));
+  template.hasResourceProperties('AWS::Lambda::Function', {
+    Runtime: 'provided.al2023',
+    Handler: 'bootstrap',
+    Architectures: ['arm64'],
+    Role: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PreflightRole'), 'Arn'] },
+    LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+  });
+  template.resourceCountIs('AWS::Lambda::Function', 1);
+});
+
+test('the role may do exactly the reads the enabled checks make, nothing that decrypts or writes', () => {
+  const params = roleActions(synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), parameters: [{ name: '/p', readers: [] }] })).json);
+  assert.deepEqual(params, [
+    'iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:GetRole', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies',
+    'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants',
+    'logs:CreateLogStream', 'logs:PutLogEvents',
+    'ssm:DescribeParameters',
+  ]);
+  const zone = roleActions(synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), hostedZone: { zone: 'Z0123456789ABCDEFGHIJ' } })).json);
+  assert.deepEqual(zone, [
+    'logs:CreateLogStream', 'logs:PutLogEvents',
+    'route53:GetHostedZone', 'route53:ListHostedZonesByName', 'route53:ListResourceRecordSets', 'route53domains:GetDomainDetail',
+  ]);
+  const all = roleActions(synth(() => ({
+    code: PreflightCode.fromBootstrap(bootstrapDir()),
+    bootstrap: {}, parameters: [{ name: '/p', readers: [] }], keys: [{ key: 'alias/k', sharedWithAccounts: ['222222222222'] }],
+    keyPolicies: [{ policy: {}, administrators: [] }], hostedZone: { zone: 'Z1' },
+  })).json);
+  // Every action is one template.yaml also allows, and a read.
+  const samTemplate = fs.readFileSync(path.join(REPO, 'template.yaml'), 'utf8');
+  for (const a of all) {
+    assert.ok(samTemplate.includes(a), `${a} is not in template.yaml`);
+    assert.match(a, /^(logs:(CreateLogStream|PutLogEvents)|[a-z0-9]+:(Describe|Get|List)[A-Za-z]*)$/, `${a} is not a read`);
+    assert.doesNotMatch(a, /^(kms:(Decrypt|Encrypt|ReEncrypt|GenerateDataKey)|secretsmanager:)/);
+  }
+});
+
+test('the custom resource has ServiceTimeout and a nonce that changes per synth, or none when turned off', () => {
+  const a = synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), timeout: Duration.seconds(90) }));
+  a.template.hasResourceProperties('Custom::Preflight', { ServiceTimeout: '150', Options: { OnUnknown: 'warn', Nonce: Match.stringLikeRegexp('^[0-9]{13}$') } });
+  const fixedNonce = synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), nonce: false }));
+  const options = fixedNonce.json.Resources[logicalId(fixedNonce.json, 'Custom::Preflight')].Properties.Options;
+  assert.deepEqual(options, { OnUnknown: 'warn' });
+  const n1 = validate(a.json).Options.Nonce;
+  const later = Date.now() + 5;
+  while (Date.now() < later) { /* the clock moves on */ }
+  const n2 = validate(synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()) })).json).Options.Nonce;
+  assert.ok(BigInt(n2) > BigInt(n1), `${n2} > ${n1}`);
+});
+
+test('CDK objects render to the properties the Lambda parses (round trip through preflight validate)', () => {
+  const { json } = synth((stack) => {
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const key = new kms.Key(stack, 'AppKey');
+    const param = new ssm.StringParameter(stack, 'Plain', { parameterName: '/app/name', stringValue: 'x' });
+    const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
+    const imported = iam.Role.fromRoleArn(stack, 'Scheduler', 'arn:aws:iam::222222222222:role/scheduler');
+    return {
+      code: PreflightCode.fromBootstrap(bootstrapDir()),
+      bootstrap: { trustedAccounts: ['222222222222'], readers: [reader] },
+      parameters: [{ name: param, readers: [reader] }, { name: '/app/db/password', readers: ['arn:aws:iam::123456789012:role/db'] }],
+      keys: [{ key, principals: [imported], viaService: 'ec2.us-east-1.amazonaws.com', forAwsResources: true, encryptionContext: { app: 'a' } },
+             { key: 'alias/aws/rds', sharedWithAccounts: ['222222222222'] }],
+      keyPolicies: [{ policy: new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ principals: [new iam.AccountRootPrincipal()], actions: ['kms:*'], resources: ['*'] })] }), administrators: [reader] }],
+      hostedZone: { zone, recordNames: ['_X1.Example.com.'] },
+      options: { onUnknown: 'fail', dnsRootServers: ['127.0.0.10:5300'] },
+    };
+  });
+  const spec = validate(json);
+  const reader = Object.keys(json.Resources).find((id) => id.startsWith('Reader'));
+  const arn = `arn:aws:iam::123456789012:role/${reader}`;
+  assert.deepEqual(spec.Bootstrap, { Qualifier: 'hnb659fds', ToolkitStackName: 'CDKToolkit', TrustedAccounts: ['222222222222'], Readers: [arn] });
+  assert.deepEqual(spec.Parameters, [{ Name: '/app/name', Readers: [arn] }, { Name: '/app/db/password', Readers: ['arn:aws:iam::123456789012:role/db'] }]);
+  assert.equal(spec.Keys[0].Key, 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+  assert.deepEqual(spec.Keys[0].Principals, ['arn:aws:iam::222222222222:role/scheduler']);
+  assert.deepEqual(spec.Keys[0].Actions, ['kms:Decrypt']);
+  assert.equal(spec.Keys[0].ForAwsResources, true);
+  assert.deepEqual(spec.Keys[0].EncryptionContext, { app: 'a' });
+  assert.deepEqual(spec.Keys[1].SharedWithAccounts, ['222222222222']);
+  assert.deepEqual(spec.KeyPolicies[0].Administrators, [arn]);
+  assert.equal(spec.KeyPolicies[0].Policy.Statement[0].Principal.AWS, 'arn:aws:iam::123456789012:root');
+  assert.deepEqual(spec.HostedZone, { ZoneId: 'Z0123456789ABCDEFGHIJ', RecordNames: ['_x1.example.com'] });
+  assert.equal(spec.Options.OnUnknown, 'fail');
+  assert.deepEqual(spec.Options.DnsRootServers, ['127.0.0.10:5300']);
+});
+
+test('every other resource depends on the check, Preflight\'s own and what it inspects do not, and there is no cycle', () => {
+  const { json } = synth((stack) => {
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    reader.addToPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: ['*'] }));
+    return { code: PreflightCode.fromBootstrap(bootstrapDir()), parameters: [{ name: '/p', readers: [reader] }] };
+  });
+  const check = logicalId(json, 'Custom::Preflight');
+  const dependsOn = (id: string): string[] => [json.Resources[id].DependsOn ?? []].flat();
+  const own = Object.keys(json.Resources).filter((id) => id.startsWith('Preflight') && id !== check);
+  assert.equal(own.length, 4, `function, role, policy, log group: ${own}`);
+  for (const id of own) assert.ok(!dependsOn(id).includes(check), `${id} is Preflight's own`);
+  const reader = Object.keys(json.Resources).find((id) => id.startsWith('Reader') && json.Resources[id].Type === 'AWS::IAM::Role') as string;
+  const readerPolicy = Object.keys(json.Resources).find((id) => id.startsWith('ReaderDefaultPolicy')) as string;
+  assert.ok(!dependsOn(reader).includes(check), 'the role the check judges exists before it');
+  assert.ok(dependsOn(check).includes(readerPolicy), 'the check waits for the policy of the role it judges');
+  assert.ok(dependsOn('SlowThing').includes(check), 'everything else waits for the check');
+  const sequence = order(json);
+  assert.ok(sequence.indexOf(check) < sequence.indexOf('SlowThing'));
+});
+
+test('the serviceToken variant creates no function and no role', () => {
+  const { template, json } = synth(() => ({ serviceToken: 'arn:aws:lambda:us-east-1:123456789012:function:preflight', hostedZone: { zone: 'Z1' } }));
+  template.resourceCountIs('AWS::Lambda::Function', 0);
+  template.resourceCountIs('AWS::IAM::Role', 0);
+  template.hasResourceProperties('Custom::Preflight', { ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:preflight', ServiceTimeout: '300' });
+  assert.deepEqual(validate(json).HostedZone, { ZoneId: 'Z1', RecordNames: [] });
+});
+
+test('bad input is an error naming the prop, never a silent default', () => {
+  const code = PreflightCode.fromBootstrap(bootstrapDir());
+  assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['s3:GetObject'] }] })), /keys\[0\]\.actions\[0\]: expected a KMS action/);
+  assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k' }] })), /keys\[0\]: nothing to check/);
+  assert.throws(() => synth(() => ({ code, parameters: [{ name: '/p', readers: ['db-reader'] }] })), /parameters\[0\]\.readers\[0\]: expected an IAM role ARN/);
+  assert.throws(() => synth(() => ({ code, bootstrap: { trustedAccounts: ['2222'] } })), /bootstrap\.trustedAccounts\[0\]: expected a 12-digit account id/);
+  assert.throws(() => synth(() => ({})), /`code` is required/);
+  assert.throws(() => synth(() => ({ code: PreflightCode.fromBootstrap('/nonexistent/bootstrap') })), /no such file or directory/);
+});
+
+test('the story 2 example synthesizes offline, the check first and the reader judged with its policy', () => {
+  process.env.PREFLIGHT_BOOTSTRAP = bootstrapDir();
+  for (const fixed of [false, true]) {
+    const app = new App();
+    const json = Template.fromStack(story2(app, fixed)).toJSON();
+    const check = logicalId(json, 'Custom::Preflight');
+    const aws = logicalId(json, 'Custom::AWS');
+    const cluster = logicalId(json, 'AWS::RDS::DBCluster');
+    const nat = logicalId(json, 'AWS::EC2::NatGateway');
+    for (const id of [aws, cluster, nat]) assert.ok([json.Resources[id].DependsOn].flat().includes(check), `${id} waits for the check`);
+    const sequence = order(json);
+    assert.ok(sequence.indexOf(check) < sequence.indexOf(cluster));
+    const spec = validate(json);
+    assert.equal(spec.Parameters[0].Name, '/app/db/password');
+    assert.match(spec.Parameters[0].Readers[0], /^arn:aws:iam::123456789012:role\/AWS679f53fac002430cb0da5b7982bd2287ServiceRole/);
+    const policies = Object.values<Json>(json.Resources).filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes('AWS679f53fac002430cb0da5b7982bd2287ServiceRole'));
+    const decrypt = JSON.stringify(policies).includes('kms:Decrypt');
+    assert.equal(decrypt, fixed, 'the fixed variant grants kms:Decrypt to the reader');
+  }
+});
+
+test('the example app synthesizes from the command line, as a new user runs it', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-story2-'));
+  execFileSync(process.execPath, [path.join(CDK, 'dist', 'example', 'story2.js')], {
+    env: { ...process.env, PREFLIGHT_BOOTSTRAP: bootstrapDir(), CDK_OUTDIR: out },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const json = JSON.parse(fs.readFileSync(path.join(out, 'Story2.template.json'), 'utf8'));
+  assert.equal(Object.values<Json>(json.Resources).filter((r) => r.Type === 'Custom::Preflight').length, 1);
+});
+
+test('the README snippet compiles against this package', () => {
+  const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const block = readme.match(/<!-- cdk-snippet -->\s*```ts\n([\s\S]*?)```/);
+  assert.ok(block, 'README.md has a ```ts block after <!-- cdk-snippet -->');
+  const dir = fs.mkdtempSync(path.join(CDK, '.snippet-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'snippet.ts'), block[1]);
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      extends: '../tsconfig.json',
+      compilerOptions: { noEmit: true, rootDir: '..', baseUrl: '..', paths: { '@preflight/cdk': ['lib/index.ts'] }, noUnusedLocals: false },
+      include: ['snippet.ts'],
+    }));
+    const tsc = spawnSync(process.execPath, [path.join(CDK, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    assert.equal(tsc.status, 0, `the README snippet does not compile:\n${tsc.stdout}${tsc.stderr}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
