@@ -68,7 +68,9 @@ export function story2(app: App, fixed: boolean): Stack {
 }
 
 if (require.main === module) {
-  const app = new App({ outdir: process.env.CDK_OUTDIR });
-  story2(app, process.env.PREFLIGHT_FIXED === '1');
-  app.synth();
+  // Under the CDK CLI, CDK_OUTDIR is set; run directly, the template goes to ./cdk.out.
+  const app = new App({ outdir: process.env.CDK_OUTDIR ?? 'cdk.out' });
+  const stack = story2(app, process.env.PREFLIGHT_FIXED === '1');
+  const assembly = app.synth();
+  console.log(`synthesized ${stack.stackName} to ${path.join(assembly.directory, stack.templateFile)}`);
 }

@@ -286,10 +286,12 @@ test('the story 2 example synthesizes offline, the check first and the reader ju
 
 test('the example app synthesizes from the command line, as a new user runs it', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-story2-'));
-  execFileSync(process.execPath, [path.join(CDK, 'dist', 'example', 'story2.js')], {
+  const printed = execFileSync(process.execPath, [path.join(CDK, 'dist', 'example', 'story2.js')], {
     env: { ...process.env, PREFLIGHT_BOOTSTRAP: bootstrapDir(), CDK_OUTDIR: out },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
   });
+  assert.equal(printed.trim(), `synthesized Story2 to ${path.join(out, 'Story2.template.json')}`);
   const json = JSON.parse(fs.readFileSync(path.join(out, 'Story2.template.json'), 'utf8'));
   assert.equal(Object.values<Json>(json.Resources).filter((r) => r.Type === 'Custom::Preflight').length, 1);
 });
