@@ -95,12 +95,8 @@ pub struct Grant {
 /// Everything the evaluator needs about one request.
 #[derive(Clone, Debug)]
 pub struct Inputs<'a> {
-    pub principal: &'a PrincipalArn,
-    /// Canonical `kms:Action`.
-    pub action: &'a str,
-    /// The key ARN.
-    pub key_arn: &'a str,
-    pub context: &'a Context,
+    /// The principal, the canonical `kms:Action`, the key ARN as the resource, and the context.
+    pub request: Request<'a>,
     pub encryption_context: &'a BTreeMap<String, String>,
     pub key_policy: &'a Policy,
     pub key_state: KeyState,
@@ -127,38 +123,89 @@ pub struct Outcome {
     pub fixes: Vec<String>,
 }
 
-/// Operations KMS accepts on a key in another account besides the cryptographic ones (KMS
-/// Developer Guide, "Allowing users in other accounts to use a KMS key").
-const CROSS_ACCOUNT_OTHER: &[&str] = &[
-    "kms:DescribeKey",
-    "kms:GetKeyRotationStatus",
-    "kms:GetPublicKey",
-    "kms:CreateGrant",
-    "kms:ListGrants",
-    "kms:RetireGrant",
-    "kms:RevokeGrant",
-];
-
-fn works_cross_account(action: &str) -> bool {
-    CRYPTO.contains(&action) || CROSS_ACCOUNT_OTHER.contains(&action)
+/// How KMS treats an operation on a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// Cryptographic: refused by a disabled or unusable key; accepted from another account.
+    Crypto,
+    /// Not cryptographic, but accepted on a key in another account (KMS Developer Guide,
+    /// "Allowing users in other accounts to use a KMS key").
+    CrossAccount,
+    /// Only from the key's own account.
+    OwnAccount,
 }
 
-/// Cryptographic operations: the ones a disabled or unusable key refuses.
-const CRYPTO: &[&str] = &[
-    "kms:Decrypt",
-    "kms:DeriveSharedSecret",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyPair",
-    "kms:GenerateDataKeyPairWithoutPlaintext",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:GenerateMac",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:Sign",
-    "kms:Verify",
-    "kms:VerifyMac",
+/// Every KMS API operation, in canonical case, sorted (for binary search), with its class.
+const ACTIONS: &[(&str, Class)] = &[
+    ("kms:CancelKeyDeletion", Class::OwnAccount),
+    ("kms:ConnectCustomKeyStore", Class::OwnAccount),
+    ("kms:CreateAlias", Class::OwnAccount),
+    ("kms:CreateCustomKeyStore", Class::OwnAccount),
+    ("kms:CreateGrant", Class::CrossAccount),
+    ("kms:CreateKey", Class::OwnAccount),
+    ("kms:Decrypt", Class::Crypto),
+    ("kms:DeleteAlias", Class::OwnAccount),
+    ("kms:DeleteCustomKeyStore", Class::OwnAccount),
+    ("kms:DeleteImportedKeyMaterial", Class::OwnAccount),
+    ("kms:DeriveSharedSecret", Class::Crypto),
+    ("kms:DescribeCustomKeyStores", Class::OwnAccount),
+    ("kms:DescribeKey", Class::CrossAccount),
+    ("kms:DisableKey", Class::OwnAccount),
+    ("kms:DisableKeyRotation", Class::OwnAccount),
+    ("kms:DisconnectCustomKeyStore", Class::OwnAccount),
+    ("kms:EnableKey", Class::OwnAccount),
+    ("kms:EnableKeyRotation", Class::OwnAccount),
+    ("kms:Encrypt", Class::Crypto),
+    ("kms:GenerateDataKey", Class::Crypto),
+    ("kms:GenerateDataKeyPair", Class::Crypto),
+    ("kms:GenerateDataKeyPairWithoutPlaintext", Class::Crypto),
+    ("kms:GenerateDataKeyWithoutPlaintext", Class::Crypto),
+    ("kms:GenerateMac", Class::Crypto),
+    ("kms:GenerateRandom", Class::OwnAccount),
+    ("kms:GetKeyPolicy", Class::OwnAccount),
+    ("kms:GetKeyRotationStatus", Class::CrossAccount),
+    ("kms:GetParametersForImport", Class::OwnAccount),
+    ("kms:GetPublicKey", Class::CrossAccount),
+    ("kms:ImportKeyMaterial", Class::OwnAccount),
+    ("kms:ListAliases", Class::OwnAccount),
+    ("kms:ListGrants", Class::CrossAccount),
+    ("kms:ListKeyPolicies", Class::OwnAccount),
+    ("kms:ListKeyRotations", Class::OwnAccount),
+    ("kms:ListKeys", Class::OwnAccount),
+    ("kms:ListResourceTags", Class::OwnAccount),
+    ("kms:ListRetirableGrants", Class::OwnAccount),
+    ("kms:PutKeyPolicy", Class::OwnAccount),
+    ("kms:ReEncryptFrom", Class::Crypto),
+    ("kms:ReEncryptTo", Class::Crypto),
+    ("kms:ReplicateKey", Class::OwnAccount),
+    ("kms:RetireGrant", Class::CrossAccount),
+    ("kms:RevokeGrant", Class::CrossAccount),
+    ("kms:RotateKeyOnDemand", Class::OwnAccount),
+    ("kms:ScheduleKeyDeletion", Class::OwnAccount),
+    ("kms:Sign", Class::Crypto),
+    ("kms:SynchronizeMultiRegionKey", Class::OwnAccount),
+    ("kms:TagResource", Class::OwnAccount),
+    ("kms:UntagResource", Class::OwnAccount),
+    ("kms:UpdateAlias", Class::OwnAccount),
+    ("kms:UpdateCustomKeyStore", Class::OwnAccount),
+    ("kms:UpdateKeyDescription", Class::OwnAccount),
+    ("kms:UpdatePrimaryRegion", Class::OwnAccount),
+    ("kms:Verify", Class::Crypto),
+    ("kms:VerifyMac", Class::Crypto),
 ];
+
+fn class(action: &str) -> Option<Class> {
+    ACTIONS.binary_search_by(|(name, _)| (*name).cmp(action)).ok().and_then(|i| ACTIONS.get(i)).map(|(_, c)| *c)
+}
+
+/// The canonical name of a KMS action given in any case (`KMS:decrypt` -> `kms:Decrypt`).
+pub fn canonical_action(text: &str) -> Option<&'static str> {
+    ACTIONS.iter().map(|(name, _)| *name).find(|name| name.eq_ignore_ascii_case(text))
+}
+
+fn works_cross_account(action: &str) -> bool {
+    matches!(class(action), Some(Class::Crypto | Class::CrossAccount))
+}
 
 /// The account of a key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
 pub fn key_account(key_arn: &str) -> Option<&str> {
@@ -296,11 +343,11 @@ fn key_policy_layers(policy: &Policy, req: &Request<'_>, has_boundary: bool) -> 
 }
 
 fn grant_applies(g: &Grant, inputs: &Inputs<'_>) -> bool {
-    let op = inputs.action.strip_prefix("kms:").unwrap_or(inputs.action);
-    let grantee = match (g.grantee.kind(), inputs.principal.kind()) {
-        _ if &g.grantee == inputs.principal => true,
+    let op = inputs.request.action.strip_prefix("kms:").unwrap_or(inputs.request.action);
+    let grantee = match (g.grantee.kind(), inputs.request.principal.kind()) {
+        _ if &g.grantee == inputs.request.principal => true,
         (PrincipalKind::Role { name, .. }, PrincipalKind::AssumedRole { role, .. }) => {
-            name == role && g.grantee.account() == inputs.principal.account()
+            name == role && g.grantee.account() == inputs.request.principal.account()
         }
         _ => false,
     };
@@ -318,16 +365,11 @@ fn grant_deciding(g: &Grant) -> Deciding {
 
 /// Decides one KMS request.
 pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
-    let action_lower = inputs.action.to_ascii_lowercase();
-    let req = Request {
-        principal: inputs.principal,
-        action: &action_lower,
-        resource: inputs.key_arn,
-        context: inputs.context,
-    };
-    let key_account = key_account(inputs.key_arn).unwrap_or_default();
-    let same_account = inputs.principal.account().as_str() == key_account;
-    let is_root = matches!(inputs.principal.kind(), PrincipalKind::Root);
+    let action_lower = inputs.request.action.to_ascii_lowercase();
+    let req = Request { action: &action_lower, ..inputs.request.clone() };
+    let key_account = key_account(inputs.request.resource).unwrap_or_default();
+    let same_account = inputs.request.principal.account().as_str() == key_account;
+    let is_root = matches!(inputs.request.principal.kind(), PrincipalKind::Root);
     let has_boundary = inputs.boundary.is_some();
     let mut out = Outcome {
         decision: Decision::ImplicitDeny,
@@ -365,7 +407,7 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
     let identity_ok = if is_root && same_account {
         Tri::Yes
     } else if inputs.identity_policies.is_none() {
-        out.unknown_reasons.push(format!("the identity policies of `{}` are not known", inputs.principal));
+        out.unknown_reasons.push(format!("the identity policies of `{}` are not known", inputs.request.principal));
         Tri::Unknown(["identity policies".to_owned()].into())
     } else {
         id.allow.clone()
@@ -375,7 +417,7 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
     let (policy_path, uses_identity) = if same_account {
         // A grant to the session ARN itself is not capped by a boundary; to the role or user ARN,
         // a role's is capped and a user's is not (IAM User Guide, "Permissions boundaries").
-        let is_user = matches!(inputs.principal.kind(), PrincipalKind::User { .. });
+        let is_user = matches!(inputs.request.principal.kind(), PrincipalKind::User { .. });
         let entity_capped = if is_user { Tri::Yes } else { boundary_ok.clone() };
         let anyone = if has_boundary && !bd.allow.is_yes() && kp_anyone.allow.is_yes() {
             out.unknown_reasons.push(
@@ -406,7 +448,7 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
     } else if !same_account && !identity_ok.is_yes() {
         out.unknown_reasons.push(format!(
             "(unsure) whether a grant to `{}` in another account also needs an IAM allow in that account (AWS-FACTS 1.5)",
-            inputs.principal
+            inputs.request.principal
         ));
         Tri::Unknown(["grant".to_owned()].into())
     } else {
@@ -448,41 +490,41 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
                 let cited: Vec<String> = id.allows.iter().map(ToString::to_string).collect();
                 out.missing.push(format!(
                     "key policy: names neither `{}` nor its account (no `arn:{}:iam::{}:root` statement delegating to IAM), so {} cannot grant {}",
-                    inputs.principal,
-                    inputs.principal.partition(),
-                    inputs.principal.account(),
+                    inputs.request.principal,
+                    inputs.request.principal.partition(),
+                    inputs.request.principal.account(),
                     cited.join(", "),
-                    inputs.action
+                    inputs.request.action
                 ));
                 out.fixes.push(format!(
                     "add a key-policy statement allowing {} for the principal, or one for the account root to delegate to IAM",
-                    inputs.action
+                    inputs.request.action
                 ));
             } else if key_any.is_no() {
                 out.missing.push(format!(
                     "key policy: no statement allows {} for `{}`, directly or through its account",
-                    inputs.action, inputs.principal
+                    inputs.request.action, inputs.request.principal
                 ));
             } else if !same_account && identity_ok.is_no() {
                 out.missing.push(format!(
                     "identity policies: nothing in account {} allows {} on the key ARN (a key in another account needs both sides)",
-                    inputs.principal.account(),
-                    inputs.action
+                    inputs.request.principal.account(),
+                    inputs.request.action
                 ));
             } else if same_account && key_names.is_no() && identity_ok.is_no() {
                 out.missing.push(format!(
                     "identity policies: the key policy delegates to IAM, but no identity policy of `{}` allows {}",
-                    inputs.principal, inputs.action
+                    inputs.request.principal, inputs.request.action
                 ));
             }
             if has_boundary && bd.allow.is_no() {
-                out.missing.push(format!("permissions boundary: does not allow {}", inputs.action));
+                out.missing.push(format!("permissions boundary: does not allow {}", inputs.request.action));
             }
             if scp_ok.is_no() {
-                out.missing.push(format!("service control policies: not every SCP allows {}", inputs.action));
+                out.missing.push(format!("service control policies: not every SCP allows {}", inputs.request.action));
             }
             if out.missing.is_empty() {
-                out.missing.push(format!("no policy or grant allows {}", inputs.action));
+                out.missing.push(format!("no policy or grant allows {}", inputs.request.action));
             }
             for l in [&kp_session, &kp_entity, &kp_anyone, &kp_account, &id] {
                 out.explanation.extend(l.allows.iter().cloned());
@@ -494,9 +536,9 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
 }
 
 fn with_state(mut out: Outcome, inputs: &Inputs<'_>, same_account: bool) -> Outcome {
-    let crypto = CRYPTO.contains(&inputs.action);
+    let crypto = class(inputs.request.action) == Some(Class::Crypto);
     out.error = match inputs.key_state {
-        _ if !same_account && !works_cross_account(inputs.action) => Some(KmsError::UnsupportedOperation),
+        _ if !same_account && !works_cross_account(inputs.request.action) => Some(KmsError::UnsupportedOperation),
         KeyState::Disabled if crypto => Some(KmsError::DisabledException),
         KeyState::PendingDeletion
         | KeyState::PendingImport
@@ -525,10 +567,7 @@ pub fn keeps_put_key_policy(
     let ec = BTreeMap::new();
     derive_context(&mut ctx, admin, key_arn, &ec);
     authorize(&Inputs {
-        principal: admin,
-        action: "kms:PutKeyPolicy",
-        key_arn,
-        context: &ctx,
+        request: Request { principal: admin, action: "kms:PutKeyPolicy", resource: key_arn, context: &ctx },
         encryption_context: &ec,
         key_policy: policy,
         key_state: KeyState::Enabled,
@@ -537,4 +576,21 @@ pub fn keeps_put_key_policy(
         scps: &[],
         grants: &[],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_table_classifies_every_kms_action() {
+        assert!(ACTIONS.windows(2).all(|w| w[0].0 < w[1].0), "sorted, for the binary search");
+        assert_eq!(class("kms:Decrypt"), Some(Class::Crypto));
+        assert_eq!(class("kms:CreateGrant"), Some(Class::CrossAccount));
+        assert_eq!(class("kms:PutKeyPolicy"), Some(Class::OwnAccount));
+        assert_eq!(class("kms:decrypt"), None, "decisions use canonical names");
+        assert_eq!(canonical_action("KMS:generatedatakey"), Some("kms:GenerateDataKey"));
+        assert_eq!(canonical_action("s3:GetObject"), None);
+        assert!(works_cross_account("kms:ReEncryptFrom") && !works_cross_account("kms:ScheduleKeyDeletion"));
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::arn::PrincipalArn;
 use crate::kms::{self, Decision, Grant, GrantConstraint, Inputs, KeyState, Outcome};
-use crate::policy::{Context, Policy};
+use crate::policy::{Context, Policy, Request};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -104,11 +104,9 @@ impl Scenario {
         let raw: RawScenario = serde_json::from_value(v).map_err(|x| e(format!("scenario: {x}")))?;
         let principal =
             PrincipalArn::parse(&raw.request.principal).map_err(|m| e(format!("request.principal: {m}")))?;
-        let action = crate::spec::KMS_ACTIONS
-            .iter()
-            .find(|a| a.eq_ignore_ascii_case(&raw.request.action))
+        let action = kms::canonical_action(&raw.request.action)
             .ok_or_else(|| e(format!("request.action: not a KMS action: `{}`", raw.request.action)))?
-            .to_string();
+            .to_owned();
         let key_arn = raw.request.resource;
         if kms::key_account(&key_arn).is_none() || !key_arn.contains(":key/") {
             return Err(e(format!(
@@ -203,10 +201,12 @@ impl Scenario {
     /// Decides the scenario.
     pub fn decide(&self) -> Outcome {
         kms::authorize(&Inputs {
-            principal: &self.principal,
-            action: &self.action,
-            key_arn: &self.key_arn,
-            context: &self.context,
+            request: Request {
+                principal: &self.principal,
+                action: &self.action,
+                resource: &self.key_arn,
+                context: &self.context,
+            },
             encryption_context: &self.encryption_context,
             key_policy: &self.key_policy,
             key_state: self.key_state,

@@ -130,65 +130,6 @@ fn join_issues(issues: &[SpecIssue]) -> String {
     issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-/// The KMS actions a spec may name (the KMS API's operations), in canonical case.
-pub const KMS_ACTIONS: &[&str] = &[
-    "kms:CancelKeyDeletion",
-    "kms:ConnectCustomKeyStore",
-    "kms:CreateAlias",
-    "kms:CreateCustomKeyStore",
-    "kms:CreateGrant",
-    "kms:CreateKey",
-    "kms:Decrypt",
-    "kms:DeleteAlias",
-    "kms:DeleteCustomKeyStore",
-    "kms:DeleteImportedKeyMaterial",
-    "kms:DeriveSharedSecret",
-    "kms:DescribeCustomKeyStores",
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:DisableKeyRotation",
-    "kms:DisconnectCustomKeyStore",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyPair",
-    "kms:GenerateDataKeyPairWithoutPlaintext",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:GenerateMac",
-    "kms:GenerateRandom",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:GetParametersForImport",
-    "kms:GetPublicKey",
-    "kms:ImportKeyMaterial",
-    "kms:ListAliases",
-    "kms:ListGrants",
-    "kms:ListKeyPolicies",
-    "kms:ListKeyRotations",
-    "kms:ListKeys",
-    "kms:ListResourceTags",
-    "kms:ListRetirableGrants",
-    "kms:PutKeyPolicy",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:ReplicateKey",
-    "kms:RetireGrant",
-    "kms:RevokeGrant",
-    "kms:RotateKeyOnDemand",
-    "kms:ScheduleKeyDeletion",
-    "kms:Sign",
-    "kms:SynchronizeMultiRegionKey",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateAlias",
-    "kms:UpdateCustomKeyStore",
-    "kms:UpdateKeyDescription",
-    "kms:UpdatePrimaryRegion",
-    "kms:Verify",
-    "kms:VerifyMac",
-];
-
 /// KMS key policy documents are at most 32 KB (KMS quotas: "Key policy document size").
 const MAX_KEY_POLICY_BYTES: usize = 32_768;
 
@@ -535,8 +476,8 @@ impl Parser {
             Some(_) => {
                 let actions = self.items(map, path, "Actions", "KMS actions", |p, v, path| {
                     let text = p.string(v, path)?;
-                    match KMS_ACTIONS.iter().find(|a| a.eq_ignore_ascii_case(&text)) {
-                        Some(a) => Some((*a).to_owned()),
+                    match crate::kms::canonical_action(&text) {
+                        Some(a) => Some(a.to_owned()),
                         None => {
                             p.error(
                                 path,

@@ -59,16 +59,31 @@ fn find<'a>(all: &'a [Value], subject: &str, principal: Option<&str>, words: &st
         .unwrap_or_else(|| panic!("no finding for {subject} {principal:?} saying {words:?} in {all:#?}"))
 }
 
+/// The stories' account `variant` seeded into a moto of its own (with its DNS hierarchy, if any)
+/// and checked: the spec, the JSON report's findings and the report, once the exit code is `code`.
+struct Run {
+    spec: std::path::PathBuf,
+    report: Value,
+    all: Vec<Value>,
+    _moto: FreshMoto,
+    _dns: Option<support::DnsHierarchy>,
+}
+
+fn run(variant: &str, code: i32) -> Run {
+    let moto = FreshMoto::start();
+    let (spec, dns) = moto.seed_with_dns(variant);
+    let (exit, out) = check(&moto, &spec, "json");
+    assert_eq!(exit, code, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let all = findings(&report);
+    Run { spec, report, all, _moto: moto, _dns: dns }
+}
+
 const READER: &str = "arn:aws:iam::123456789012:role/DbAuroraGetDbPasswordRole";
 
 #[test]
 fn the_broken_account_fails_with_one_sentence_per_story() {
-    let moto = FreshMoto::start();
-    let (spec, _dns) = moto.seed_with_dns("broken");
-    let (code, out) = check(&moto, &spec, "json");
-    assert_eq!(code, 1, "{out}");
-    let report: Value = serde_json::from_str(&out).unwrap();
-    let all = findings(&report);
+    let Run { spec, report, all, _moto, _dns } = run("broken", 1);
 
     // Story 2: the custom resource's role cannot decrypt the parameter's CMK; aws/ssm is fine.
     let s2 = find(
@@ -170,12 +185,7 @@ fn normalise_zones(text: &str, spec: &std::path::Path, port: u16) -> String {
 
 #[test]
 fn the_fixed_account_passes_with_no_false_alarm() {
-    let moto = FreshMoto::start();
-    let (spec, _dns) = moto.seed_with_dns("fixed");
-    let (code, out) = check(&moto, &spec, "json");
-    assert_eq!(code, 0, "{out}");
-    let report: Value = serde_json::from_str(&out).unwrap();
-    let all = findings(&report);
+    let Run { spec, report, all, _moto, _dns } = run("fixed", 0);
     assert!(all.iter().all(|f| f["status"] != "fail"), "{all:#?}");
     // The only unknowns: the other account's role, whose IAM cannot be read from here.
     for f in all.iter().filter(|f| f["status"] == "unknown") {
@@ -195,11 +205,7 @@ fn the_fixed_account_passes_with_no_false_alarm() {
 
 #[test]
 fn disabled_pending_deletion_missing_and_plain_parameters_fail() {
-    let moto = FreshMoto::start();
-    let spec = moto.seed("edge");
-    let (code, out) = check(&moto, &spec, "json");
-    assert_eq!(code, 1);
-    let all = findings(&serde_json::from_str(&out).unwrap());
+    let Run { all, _moto, _dns, .. } = run("edge", 1);
     for (subject, words) in [
         ("/edge/missing", "parameter `/edge/missing` does not exist in account 123456789012 region us-east-1"),
         ("/edge/plain", "is a String, not a SecureString"),

@@ -89,9 +89,7 @@ impl FactSource for AwsFacts {
     async fn describe_key(&self, key: &str) -> Result<KeyInfo, FetchError> {
         const ACTION: &str = "kms:DescribeKey";
         let out = self.kms.describe_key().key_id(key).send().await.map_err(|e| classify(ACTION, e))?;
-        let m = out
-            .key_metadata
-            .ok_or_else(|| FetchError::Service { action: ACTION, message: "no key metadata".into() })?;
+        let m = out.key_metadata.ok_or_else(|| missing(ACTION, "no key metadata"))?;
         Ok(KeyInfo {
             arn: m.arn().unwrap_or_default().to_owned(),
             key_id: m.key_id().to_owned(),
@@ -115,7 +113,7 @@ impl FactSource for AwsFacts {
             .send()
             .await
             .map_err(|e| classify(ACTION, e))?;
-        out.policy.ok_or_else(|| FetchError::Service { action: ACTION, message: "no policy in the answer".into() })
+        out.policy.ok_or_else(|| missing(ACTION, "no policy in the answer"))
     }
 
     async fn grants(&self, key_arn: &str) -> Result<Vec<Grant>, FetchError> {
@@ -215,9 +213,7 @@ impl FactSource for AwsFacts {
             .map(|ps| ps.into_iter().filter_map(|p| p.policy_arn).collect::<Vec<String>>())
             .map_err(|e| classify("iam:ListAttachedRolePolicies", e));
         let role = role.map_err(|e| classify("iam:GetRole", e))?;
-        let role = role
-            .role
-            .ok_or_else(|| FetchError::Service { action: "iam:GetRole", message: "no role in the answer".into() })?;
+        let role = role.role.ok_or_else(|| missing("iam:GetRole", "no role in the answer"))?;
         Ok(RoleInfo {
             arn: role.arn.clone(),
             name: role.role_name.clone(),
@@ -302,7 +298,7 @@ impl FactSource for AwsFacts {
         let version = policy
             .policy
             .and_then(|p| p.default_version_id)
-            .ok_or_else(|| FetchError::Service { action: "iam:GetPolicy", message: "no default version".into() })?;
+            .ok_or_else(|| missing("iam:GetPolicy", "no default version"))?;
         let out = self
             .iam
             .get_policy_version()
@@ -314,16 +310,14 @@ impl FactSource for AwsFacts {
         let doc = out
             .policy_version
             .and_then(|v| v.document)
-            .ok_or_else(|| FetchError::Service { action: "iam:GetPolicyVersion", message: "no document".into() })?;
+            .ok_or_else(|| missing("iam:GetPolicyVersion", "no document"))?;
         Ok(decode_policy_document(&doc))
     }
 
     async fn hosted_zone(&self, id: &str) -> Result<ZoneInfo, FetchError> {
         const ACTION: &str = "route53:GetHostedZone";
         let out = self.route53.get_hosted_zone().id(id).send().await.map_err(|e| classify(ACTION, e))?;
-        let zone = out
-            .hosted_zone
-            .ok_or_else(|| FetchError::Service { action: ACTION, message: "no hosted zone in the answer".into() })?;
+        let zone = out.hosted_zone.ok_or_else(|| missing(ACTION, "no hosted zone in the answer"))?;
         let mut info = zone_info(&zone);
         info.name_servers =
             out.delegation_set.map(|d| d.name_servers.iter().map(|n| normalise_ns(n)).collect()).unwrap_or_default();
@@ -398,6 +392,11 @@ impl FactSource for AwsFacts {
             },
         }
     }
+}
+
+/// An answer without a field it always carries.
+fn missing(action: &'static str, what: &str) -> FetchError {
+    FetchError::Service { action, message: what.to_owned() }
 }
 
 /// A zone as ListHostedZonesByName and GetHostedZone describe it, without its name servers.

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::parameters::access_fix;
-use super::{Env, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
+use super::{Env, Item, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
 use crate::arn::PrincipalArn;
 use crate::aws::FetchError;
 use crate::fetch::{Facts, bootstrap_role};
@@ -17,19 +16,17 @@ use crate::spec::Bootstrap;
 
 pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     let subject = b.toolkit_stack_name.clone();
-    let finding = |principal: Option<String>, status, message: String, fix: Option<String>, evidence: Vec<String>| {
-        Finding { check: CheckKind::Bootstrap, subject: subject.clone(), principal, status, message, fix, evidence }
-    };
+    let item = Item::new(CheckKind::Bootstrap, subject.clone());
     let q = &b.qualifier;
     let env_name = format!("aws://{}/{}", env.account, env.region);
     let qualifier_flag = if q == "hnb659fds" { String::new() } else { format!(" --qualifier {q}") };
     let Some(bf) = &facts.bootstrap else {
-        return vec![finding(None, Status::Unknown, "the bootstrap environment was not read".into(), None, vec![])];
+        return vec![item.unknown("the bootstrap environment was not read".into())];
     };
     match &bf.version {
         Ok(Some(_)) => {}
         Ok(None) => {
-            return vec![finding(
+            return vec![item.finding(
                 None,
                 Status::Fail,
                 format!(
@@ -40,20 +37,14 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
             )];
         }
         Err(e) => {
-            return vec![finding(
-                None,
-                Status::Unknown,
-                format!("the bootstrap version was not read: {e}"),
-                access_fix(e),
-                vec![],
-            )];
+            return vec![item.unread("the bootstrap version was not read", e)];
         }
     }
     let mut out = Vec::new();
     match &bf.stack {
         Ok(Some(stack)) => {
             if let Some(k) = stack.parameters.get("FileAssetsBucketKmsKeyId").filter(|k| k.starts_with("arn:")) {
-                out.push(finding(
+                out.push(item.finding(
                     None,
                     Status::Fail,
                     format!("stack `{}` was bootstrapped with FileAssetsBucketKmsKeyId `{k}`, a key ARN where CDK expects a key id: the file-publishing role's policy then names `key/arn:...` and grants nothing (aws-cdk-cli#921)", b.toolkit_stack_name),
@@ -62,7 +53,7 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
                 ));
             }
         }
-        Ok(None) => out.push(finding(
+        Ok(None) => out.push(item.finding(
             None,
             Status::Fail,
             format!(
@@ -74,44 +65,26 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
             )),
             vec![],
         )),
-        Err(e) => out.push(finding(
-            None,
-            Status::Unknown,
-            format!("the toolkit stack was not read: {e}"),
-            access_fix(e),
-            vec![],
-        )),
+        Err(e) => out.push(item.unread("the toolkit stack was not read", e)),
     }
     let bucket = &bf.bucket;
     let (reference, key) = match (&bf.encryption, &bf.key) {
         (Err(e), _) => {
-            out.push(finding(
-                None,
-                Status::Unknown,
-                format!("the encryption of bucket `{bucket}` was not read: {e}"),
-                access_fix(e),
-                vec![],
-            ));
+            out.push(item.unread(&format!("the encryption of bucket `{bucket}` was not read"), e));
             return out;
         }
         (Ok(_), Some((reference, Ok(key)))) => (reference, key),
         (Ok(_), Some((reference, Err(e @ FetchError::NotFound { .. })))) => {
-            out.push(finding(None, Status::Fail, format!("bucket `{bucket}` is encrypted with key `{reference}`, which does not exist: every upload and deploy fails"), Some("re-bootstrap with the default key".into()), vec![e.to_string()]));
+            out.push(item.finding(None, Status::Fail, format!("bucket `{bucket}` is encrypted with key `{reference}`, which does not exist: every upload and deploy fails"), Some("re-bootstrap with the default key".into()), vec![e.to_string()]));
             return out;
         }
         (Ok(_), Some((reference, Err(e)))) => {
-            out.push(finding(
-                None,
-                Status::Unknown,
-                format!("the key `{reference}` of bucket `{bucket}` was not read: {e}"),
-                access_fix(e),
-                vec![],
-            ));
+            out.push(item.unread(&format!("the key `{reference}` of bucket `{bucket}` was not read"), e));
             return out;
         }
         (Ok(enc), None) => {
             let how = enc.as_ref().map(|e| e.algorithm.clone()).unwrap_or_else(|| "no default encryption rule".into());
-            out.push(finding(
+            out.push(item.finding(
                 None,
                 Status::Pass,
                 format!("bucket `{bucket}` uses {how}: the deploy roles need no KMS permission"),
@@ -123,7 +96,7 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
     };
     let label = key_label(reference, key);
     if key.info.state != KeyState::Enabled {
-        out.push(finding(
+        out.push(item.finding(
             None,
             Status::Fail,
             format!(
@@ -138,13 +111,7 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
     let policy = match key_policy(key) {
         Ok(p) => p,
         Err(why) => {
-            out.push(finding(
-                None,
-                Status::Unknown,
-                format!("the bootstrap roles were not checked: key {label}: {why}"),
-                None,
-                vec![],
-            ));
+            out.push(item.unknown(format!("the bootstrap roles were not checked: key {label}: {why}")));
             return out;
         }
     };
@@ -184,21 +151,10 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
         let who = principal_policies(principal, facts, env);
         let p = Some(principal.to_string());
         if who.missing {
-            out.push(finding(p, Status::Fail, format!("`{principal}` does not exist: the bootstrap stack is incomplete or uses another qualifier than `{q}`"), Some(format!("re-run cdk bootstrap {env_name}{qualifier_flag}")), vec![]));
+            out.push(item.finding(p, Status::Fail, format!("`{principal}` does not exist: the bootstrap stack is incomplete or uses another qualifier than `{q}`"), Some(format!("re-run cdk bootstrap {env_name}{qualifier_flag}")), vec![]));
             continue;
         }
-        let o = ask(
-            &Question {
-                principal,
-                action,
-                via_service: Some(&via),
-                encryption_context: &ec,
-                grant_for_aws_resource: false,
-            },
-            key,
-            &policy,
-            &who,
-        );
+        let o = ask(&Question::through(principal, action, &via, &ec), key, &policy, &who);
         let what = match *kind {
             "file-publishing-role" => "to upload assets",
             "deploy-role" => "for CloudFormation to read templates",
@@ -206,9 +162,9 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
             _ => "to read assets at run time",
         };
         match (o.decision, o.error) {
-            (Decision::Allow, None) => out.push(finding(p, Status::Pass, format!("`{principal}` can {action} the assets bucket's key {label} through S3 {what}"), None, evidence(&o))),
-            (Decision::Unknown, _) => out.push(finding(p, Status::Unknown, format!("whether `{principal}` can {action} the assets bucket's key {label} through S3 is unknown: {}", why_not(&o)), None, evidence(&o))),
-            _ => out.push(finding(
+            (Decision::Allow, None) => out.push(item.finding(p, Status::Pass, format!("`{principal}` can {action} the assets bucket's key {label} through S3 {what}"), None, evidence(&o))),
+            (Decision::Unknown, _) => out.push(item.finding(p, Status::Unknown, format!("whether `{principal}` can {action} the assets bucket's key {label} through S3 is unknown: {}", why_not(&o)), None, evidence(&o))),
+            _ => out.push(item.finding(
                 p,
                 Status::Fail,
                 format!("`{principal}` cannot {action} the assets bucket's key {label} through S3 {what}: {}", why_not(&o)),
@@ -246,14 +202,14 @@ fn trust(b: &Bootstrap, facts: &Facts, env: &Env<'_>, role: &dyn Fn(&str) -> Opt
                         && s.applies_in_trust_policy(&req).is_yes()
                 })
             });
-            let f = |status, message: String, fix: Option<String>| Finding {
-                check: CheckKind::Bootstrap,
-                subject: b.toolkit_stack_name.clone(),
-                principal: Some(format!("account {account}")),
-                status,
-                message,
-                fix,
-                evidence: vec![],
+            let f = |status, message: String, fix: Option<String>| {
+                Item::new(CheckKind::Bootstrap, b.toolkit_stack_name.clone()).finding(
+                    Some(format!("account {account}")),
+                    status,
+                    message,
+                    fix,
+                    vec![],
+                )
             };
             out.push(match trusted {
                 Some(true) => f(Status::Pass, format!("the {kind} `{name}` trusts account {account}"), None),

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::parameters::access_fix;
+use super::Item;
 use crate::aws::{FetchError, ZoneInfo};
 use crate::dns::{Delegation, Lookup, ParentAnswer, name_set};
 use crate::fetch::{ApiDelegation, Facts, HostedZoneFacts, is_within};
@@ -15,15 +15,7 @@ use crate::report::{CheckKind, Finding, Status};
 use crate::spec::HostedZone;
 
 fn finding(subject: &str, status: Status, message: String, fix: Option<String>, evidence: Vec<String>) -> Finding {
-    Finding {
-        check: CheckKind::HostedZone,
-        subject: subject.to_owned(),
-        principal: None,
-        status,
-        message,
-        fix,
-        evidence,
-    }
+    Item::new(CheckKind::HostedZone, subject).finding(None, status, message, fix, evidence)
 }
 
 /// `Z1 (example.com)`, with `, created by the Route 53 registrar` when it was.
@@ -57,13 +49,10 @@ pub(crate) fn check(spec: &HostedZone, facts: &Facts, account: &str) -> Vec<Find
             )];
         }
         Err(e) => {
-            return vec![finding(
-                subject,
-                Status::Unknown,
-                format!("hosted zone `{subject}` was not checked: {e}"),
-                access_fix(e),
-                vec![],
-            )];
+            return vec![
+                Item::new(CheckKind::HostedZone, subject)
+                    .unread(&format!("hosted zone `{subject}` was not checked"), e),
+            ];
         }
     };
     let mut out = records(spec, hz, zone);
@@ -104,12 +93,9 @@ fn records(spec: &HostedZone, hz: &HostedZoneFacts, zone: &ZoneInfo) -> Vec<Find
                 )),
                 vec![format!("zone {}: {cut} NS {}", zone.id, name_set(&set(ns)))],
             )),
-            Some(Err(e)) => out.push(finding(
-                r,
-                Status::Unknown,
-                format!("whether record name `{r}` lies below an NS cut in hosted zone {} was not checked: {e}", zone.id),
-                access_fix(e),
-                vec![],
+            Some(Err(e)) => out.push(Item::new(CheckKind::HostedZone, r).unread(
+                &format!("whether record name `{r}` lies below an NS cut in hosted zone {} was not checked", zone.id),
+                e,
             )),
             Some(Ok(None)) | None => {}
         }

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::{Env, evidence, principal_policies, why_not};
+use super::{Env, Item, evidence, principal_policies, why_not};
 use crate::fetch::Facts;
 use crate::kms::{self, Decision};
 use crate::policy::Policy;
@@ -19,13 +19,11 @@ pub(crate) fn check(policies: &[KeyPolicyCheck], facts: &Facts, env: &Env<'_>) -
 
 fn one(index: usize, kp: &KeyPolicyCheck, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     let subject = format!("KeyPolicies[{index}]");
-    let finding = |principal: Option<String>, status, message: String, fix: Option<String>, evidence: Vec<String>| {
-        Finding { check: CheckKind::KeyPolicy, subject: subject.clone(), principal, status, message, fix, evidence }
-    };
+    let item = Item::new(CheckKind::KeyPolicy, subject.clone());
     let policy = match Policy::parse("new key policy", &Value::Object(kp.policy.clone())) {
         Ok(p) => p,
         Err(e) => {
-            return vec![finding(
+            return vec![item.finding(
                 None,
                 Status::Fail,
                 format!("the key policy is malformed: {e}"),
@@ -37,7 +35,7 @@ fn one(index: usize, kp: &KeyPolicyCheck, facts: &Facts, env: &Env<'_>) -> Vec<F
     let mut out = Vec::new();
     for s in policy.statements.iter().filter(|s| !s.is_effective()) {
         let name = s.sid.as_deref().map(|sid| format!("`{sid}`")).unwrap_or_else(|| format!("#{}", s.index + 1));
-        out.push(finding(
+        out.push(item.finding(
             None,
             Status::Fail,
             format!("statement {name} has no Action or no Resource, so it has no effect (KMS accepts it silently)"),
@@ -53,7 +51,7 @@ fn one(index: usize, kp: &KeyPolicyCheck, facts: &Facts, env: &Env<'_>) -> Vec<F
         let who = principal_policies(admin, facts, env);
         if who.missing {
             locked += 1;
-            out.push(finding(
+            out.push(item.finding(
                 Some(admin.to_string()),
                 Status::Fail,
                 format!(
@@ -68,14 +66,14 @@ fn one(index: usize, kp: &KeyPolicyCheck, facts: &Facts, env: &Env<'_>) -> Vec<F
         let o = kms::keeps_put_key_policy(&policy, admin, &key_arn, who.identity.as_deref(), who.boundary.as_ref());
         let principal = Some(admin.to_string());
         match o.decision {
-            Decision::Allow => out.push(finding(
+            Decision::Allow => out.push(item.finding(
                 principal,
                 Status::Pass,
                 format!("`{admin}` keeps kms:PutKeyPolicy under this policy"),
                 None,
                 evidence(&o),
             )),
-            Decision::Unknown => out.push(finding(
+            Decision::Unknown => out.push(item.finding(
                 principal,
                 Status::Unknown,
                 format!("whether `{admin}` keeps kms:PutKeyPolicy under this policy is unknown: {}", why_not(&o)),
@@ -84,7 +82,7 @@ fn one(index: usize, kp: &KeyPolicyCheck, facts: &Facts, env: &Env<'_>) -> Vec<F
             )),
             _ => {
                 locked += 1;
-                out.push(finding(
+                out.push(item.finding(
                     principal,
                     Status::Fail,
                     format!(

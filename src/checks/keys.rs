@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::parameters::access_fix;
-use super::{Env, PrincipalPolicies, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
+use super::{
+    Env, Item, PrincipalPolicies, Question, ask, evidence, key_label, key_policy, principal_policies, why_not,
+};
 use crate::arn::PrincipalArn;
 use crate::aws::{FetchError, KeyManager};
 use crate::fetch::Facts;
@@ -19,15 +20,8 @@ use crate::spec::KeyRequirement;
 /// (RDS: Decrypt, DescribeKey, CreateGrant; EBS copy: DescribeKey, CreateGrant, ReEncryptFrom).
 const SHARED_SNAPSHOT_ACTIONS: &[&str] = &["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncryptFrom"];
 
-fn finding(
-    k: &KeyRequirement,
-    principal: Option<String>,
-    status: Status,
-    message: String,
-    fix: Option<String>,
-    evidence: Vec<String>,
-) -> Finding {
-    Finding { check: CheckKind::Key, subject: k.key.to_string(), principal, status, message, fix, evidence }
+fn item(k: &KeyRequirement) -> Item {
+    Item::new(CheckKind::Key, k.key.to_string())
 }
 
 pub(crate) fn check(keys: &[KeyRequirement], facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
@@ -39,8 +33,7 @@ fn one(k: &KeyRequirement, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     let key = match facts.keys.get(&reference) {
         Some(Ok(key)) => key,
         Some(Err(e @ FetchError::NotFound { .. })) => {
-            return vec![finding(
-                k,
+            return vec![item(k).finding(
                 None,
                 Status::Fail,
                 format!(
@@ -52,39 +45,24 @@ fn one(k: &KeyRequirement, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             )];
         }
         Some(Err(e)) => {
-            return vec![finding(
-                k,
-                None,
-                Status::Unknown,
-                format!("key `{reference}` was not checked: {e}"),
-                access_fix(e),
-                vec![],
-            )];
+            return vec![item(k).unread(&format!("key `{reference}` was not checked"), e)];
         }
         None => {
-            return vec![finding(k, None, Status::Unknown, format!("key `{reference}` was not read"), None, vec![])];
+            return vec![item(k).unknown(format!("key `{reference}` was not read"))];
         }
     };
     let label = key_label(&reference, key);
     let policy = match key_policy(key) {
         Ok(p) => p,
         Err(why) => {
-            return vec![finding(
-                k,
-                None,
-                Status::Unknown,
-                format!("key {label} was not checked: {why}"),
-                None,
-                vec![],
-            )];
+            return vec![item(k).unknown(format!("key {label} was not checked: {why}"))];
         }
     };
     let mut out = Vec::new();
     for principal in &k.principals {
         let who = principal_policies(principal, facts, env);
         if who.missing {
-            out.push(finding(
-                k,
+            out.push(item(k).finding(
                 Some(principal.to_string()),
                 Status::Fail,
                 format!("`{principal}` cannot use key {label}: {}", who.why.clone().unwrap_or_default()),
@@ -107,8 +85,7 @@ fn one(k: &KeyRequirement, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     }
     out.extend(shared(k, key, &label, &policy, env));
     if k.principals.is_empty() && k.shared_with_accounts.is_empty() {
-        out.push(finding(
-            k,
+        out.push(item(k).finding(
             None,
             Status::Pass,
             format!("key {label} exists and is {:?}", key.info.state),
@@ -147,16 +124,14 @@ fn principal_action(
     };
     let principal_text = Some(principal.to_string());
     match (o.decision, o.error) {
-        (Decision::Allow, None) => finding(
-            k,
+        (Decision::Allow, None) => item(k).finding(
             principal_text,
             Status::Pass,
             format!("`{principal}` can {what} with key {label}{via}"),
             None,
             evidence(&o),
         ),
-        (Decision::Allow, Some(err)) => finding(
-            k,
+        (Decision::Allow, Some(err)) => item(k).finding(
             principal_text,
             Status::Fail,
             format!(
@@ -172,8 +147,7 @@ fn principal_action(
             }),
             evidence(&o),
         ),
-        (Decision::Unknown, _) => finding(
-            k,
+        (Decision::Unknown, _) => item(k).finding(
             principal_text,
             Status::Unknown,
             format!("whether `{principal}` can {what} with key {label}{via} is unknown: {}", why_not(&o)),
@@ -194,8 +168,7 @@ fn principal_action(
                     "add a key-policy statement allowing {action} for {principal}{via_cond}; a principal in another account also needs {action} on the key ARN in its own IAM policy"
                 )
             };
-            finding(
-                k,
+            item(k).finding(
                 principal_text,
                 Status::Fail,
                 format!("`{principal}` cannot {what} with key {label}{via}: {}", why_not(&o)),
@@ -226,8 +199,7 @@ fn shared(
     for account in &k.shared_with_accounts {
         let principal_text = Some(format!("account {account}"));
         if key.info.manager == KeyManager::Aws {
-            out.push(finding(
-                k,
+            out.push(item(k).finding(
                 principal_text,
                 Status::Fail,
                 format!("key {label} is AWS managed: its policy cannot be changed and only works inside account {}, so account {account} can never use data shared under it (snapshots encrypted with it cannot be shared)", env.account),
@@ -277,10 +249,9 @@ fn shared(
             }
         }
         if missing.is_empty() {
-            out.push(finding(k, principal_text, Status::Pass, format!("the key policy of {label} lets account {account} use snapshots shared under it (its roles still need their own IAM allow)"), None, ev));
+            out.push(item(k).finding( principal_text, Status::Pass, format!("the key policy of {label} lets account {account} use snapshots shared under it (its roles still need their own IAM allow)"), None, ev));
         } else {
-            out.push(finding(
-                k,
+            out.push(item(k).finding(
                 principal_text,
                 Status::Fail,
                 format!("account {account} cannot restore snapshots shared under key {label}: the key policy does not allow it {}", missing.join(", ")),

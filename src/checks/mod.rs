@@ -16,7 +16,7 @@ use crate::arn::{PrincipalArn, PrincipalKind};
 use crate::aws::{FetchError, KeyManager};
 use crate::fetch::{Facts, KeyFacts};
 use crate::kms::{self, Decision, Inputs, Outcome};
-use crate::policy::{Context, Policy};
+use crate::policy::{Context, Policy, Request};
 use crate::report::{CheckKind, Finding, Status};
 use crate::spec::Spec;
 
@@ -88,6 +88,50 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
         findings.extend(hosted_zone::check(z, facts, env.account));
     }
     findings
+}
+
+/// What a finding is about: its check and subject. One constructor for every check's findings.
+pub(crate) struct Item {
+    pub check: CheckKind,
+    pub subject: String,
+}
+
+impl Item {
+    pub fn new(check: CheckKind, subject: impl Into<String>) -> Self {
+        Self { check, subject: subject.into() }
+    }
+
+    pub fn finding(
+        &self,
+        principal: Option<String>,
+        status: Status,
+        message: String,
+        fix: Option<String>,
+        evidence: Vec<String>,
+    ) -> Finding {
+        Finding { check: self.check, subject: self.subject.clone(), principal, status, message, fix, evidence }
+    }
+
+    /// Something could not be judged, for a reason with no fix to offer.
+    pub fn unknown(&self, message: String) -> Finding {
+        self.finding(None, Status::Unknown, message, None, vec![])
+    }
+
+    /// A read failed, so something could not be judged: unknown, with `head` ("X was not
+    /// checked") and the error, and, when Preflight's own role was denied, the permission to add.
+    pub fn unread(&self, head: &str, e: &FetchError) -> Finding {
+        self.finding(None, Status::Unknown, format!("{head}: {e}"), access_fix(e), vec![])
+    }
+}
+
+/// The fix for a read Preflight's own role was denied.
+pub(crate) fn access_fix(e: &FetchError) -> Option<String> {
+    match e {
+        FetchError::AccessDenied { action, .. } => {
+            Some(format!("allow {action} in Preflight's role (see template.yaml)"))
+        }
+        _ => None,
+    }
 }
 
 /// What is known of a principal's own policies.
@@ -189,6 +233,18 @@ pub(crate) struct Question<'a> {
     pub grant_for_aws_resource: bool,
 }
 
+impl<'a> Question<'a> {
+    /// `principal` calling `action` through the service `via`, with encryption context `ec`.
+    pub fn through(
+        principal: &'a PrincipalArn,
+        action: &'a str,
+        via: &'a str,
+        ec: &'a BTreeMap<String, String>,
+    ) -> Self {
+        Question { principal, action, via_service: Some(via), encryption_context: ec, grant_for_aws_resource: false }
+    }
+}
+
 /// Decides a question with the evaluator.
 pub(crate) fn ask(q: &Question<'_>, key: &KeyFacts, policy: &Policy, who: &PrincipalPolicies) -> Outcome {
     let mut ctx = Context::default();
@@ -201,10 +257,7 @@ pub(crate) fn ask(q: &Question<'_>, key: &KeyFacts, policy: &Policy, who: &Princ
     kms::derive_context(&mut ctx, q.principal, &key.info.arn, q.encryption_context);
     let grants = key.grants.as_deref().unwrap_or_default();
     kms::authorize(&Inputs {
-        principal: q.principal,
-        action: q.action,
-        key_arn: &key.info.arn,
-        context: &ctx,
+        request: Request { principal: q.principal, action: q.action, resource: &key.info.arn, context: &ctx },
         encryption_context: q.encryption_context,
         key_policy: policy,
         key_state: key.info.state,

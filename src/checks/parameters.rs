@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Env, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
+use super::{Env, Item, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
 use crate::aws::FetchError;
 use crate::fetch::Facts;
 use crate::kms::{Decision, KeyState};
@@ -13,15 +13,8 @@ use crate::policy::{Context, Request, Tri, evaluate_identity};
 use crate::report::{CheckKind, Finding, Status};
 use crate::spec::Parameter;
 
-fn finding(
-    p: &Parameter,
-    principal: Option<String>,
-    status: Status,
-    message: String,
-    fix: Option<String>,
-    evidence: Vec<String>,
-) -> Finding {
-    Finding { check: CheckKind::Parameter, subject: p.name.clone(), principal, status, message, fix, evidence }
+fn item(p: &Parameter) -> Item {
+    Item::new(CheckKind::Parameter, p.name.clone())
 }
 
 pub(crate) fn check(parameters: &[Parameter], facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
@@ -33,8 +26,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     let info = match facts.parameters.get(name) {
         Some(Ok(Some(info))) => info,
         Some(Ok(None)) => {
-            return vec![finding(
-                p,
+            return vec![item(p).finding(
                 None,
                 Status::Fail,
                 format!("parameter `{name}` does not exist in account {} region {}", env.account, env.region),
@@ -45,22 +37,14 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             )];
         }
         Some(Err(e)) => {
-            return vec![finding(
-                p,
-                None,
-                Status::Unknown,
-                format!("parameter `{name}` was not checked: {e}"),
-                access_fix(e),
-                vec![],
-            )];
+            return vec![item(p).unread(&format!("parameter `{name}` was not checked"), e)];
         }
         None => {
-            return vec![finding(p, None, Status::Unknown, format!("parameter `{name}` was not read"), None, vec![])];
+            return vec![item(p).unknown(format!("parameter `{name}` was not read"))];
         }
     };
     if info.kind != "SecureString" {
-        return vec![finding(
-            p,
+        return vec![item(p).finding(
             None,
             Status::Fail,
             format!("parameter `{name}` is a {}, not a SecureString: its value is stored unencrypted", info.kind),
@@ -72,43 +56,29 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     let key = match facts.keys.get(&reference) {
         Some(Ok(k)) => k,
         Some(Err(e @ FetchError::NotFound { .. })) => {
-            return vec![finding(
-                p,
-                None,
-                Status::Fail,
-                format!("parameter `{name}` is encrypted under key `{reference}`, which does not exist: {e}"),
-                Some(
-                    "re-create the parameter under an existing key (a parameter's key cannot be changed in place)"
-                        .into(),
+            return vec![
+                item(p).finding(
+                    None,
+                    Status::Fail,
+                    format!("parameter `{name}` is encrypted under key `{reference}`, which does not exist: {e}"),
+                    Some(
+                        "re-create the parameter under an existing key (a parameter's key cannot be changed in place)"
+                            .into(),
+                    ),
+                    vec![],
                 ),
-                vec![],
-            )];
+            ];
         }
         Some(Err(e)) => {
-            return vec![finding(
-                p,
-                None,
-                Status::Unknown,
-                format!("the key `{reference}` of parameter `{name}` was not checked: {e}"),
-                access_fix(e),
-                vec![],
-            )];
+            return vec![item(p).unread(&format!("the key `{reference}` of parameter `{name}` was not checked"), e)];
         }
         None => {
-            return vec![finding(
-                p,
-                None,
-                Status::Unknown,
-                format!("the key `{reference}` of parameter `{name}` was not read"),
-                None,
-                vec![],
-            )];
+            return vec![item(p).unknown(format!("the key `{reference}` of parameter `{name}` was not read"))];
         }
     };
     let label = key_label(&reference, key);
     if key.info.state != KeyState::Enabled {
-        return vec![finding(
-            p,
+        return vec![item(p).finding(
             None,
             Status::Fail,
             format!("parameter `{name}` cannot be read by anyone: its key {label} is {:?}", key.info.state),
@@ -123,19 +93,13 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     let policy = match key_policy(key) {
         Ok(policy) => policy,
         Err(why) => {
-            return vec![finding(
-                p,
-                None,
-                Status::Unknown,
-                format!("readers of parameter `{name}` were not checked: key {label}: {why}"),
-                None,
-                vec![],
-            )];
+            return vec![
+                item(p).unknown(format!("readers of parameter `{name}` were not checked: key {label}: {why}")),
+            ];
         }
     };
     if p.readers.is_empty() {
-        return vec![finding(
-            p,
+        return vec![item(p).finding(
             None,
             Status::Pass,
             format!("parameter `{name}` is a SecureString under key {label}, which is enabled"),
@@ -152,8 +116,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
         let who = principal_policies(reader, facts, env);
         let principal = Some(reader.to_string());
         if who.missing {
-            out.push(finding(
-                p,
+            out.push(item(p).finding(
                 principal,
                 Status::Fail,
                 format!("`{reader}` cannot read parameter `{name}`: {}", who.why.clone().unwrap_or_default()),
@@ -163,8 +126,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             continue;
         }
         if reader.account().as_str() != env.account && info.tier.as_deref() != Some("Advanced") {
-            out.push(finding(
-                p,
+            out.push(item(p).finding(
                 principal,
                 Status::Fail,
                 format!("`{reader}` in account {} cannot read parameter `{name}` of account {}: standard-tier parameters cannot be shared with other accounts", reader.account(), env.account),
@@ -184,18 +146,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             }
             None => None,
         };
-        let decrypt = ask(
-            &Question {
-                principal: reader,
-                action: "kms:Decrypt",
-                via_service: Some(&via),
-                encryption_context: &ec,
-                grant_for_aws_resource: false,
-            },
-            key,
-            &policy,
-            &who,
-        );
+        let decrypt = ask(&Question::through(reader, "kms:Decrypt", &via, &ec), key, &policy, &who);
         let mut problems = Vec::new();
         let mut fixes = Vec::new();
         let mut status = Status::Pass;
@@ -247,7 +198,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             }
         };
         let fix = (!fixes.is_empty()).then(|| fixes.join("; "));
-        out.push(finding(p, principal, status, message, fix, ev));
+        out.push(item(p).finding(principal, status, message, fix, ev));
     }
     out
 }
@@ -263,14 +214,5 @@ fn role_arn(p: &crate::arn::PrincipalArn) -> String {
             format!("arn:{}:iam::{}:role/{role}", p.partition(), p.account())
         }
         _ => p.to_string(),
-    }
-}
-
-pub(crate) fn access_fix(e: &FetchError) -> Option<String> {
-    match e {
-        FetchError::AccessDenied { action, .. } => {
-            Some(format!("allow {action} in Preflight's role (see template.yaml)"))
-        }
-        _ => None,
     }
 }

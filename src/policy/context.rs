@@ -37,26 +37,34 @@ impl Tri {
     /// Kleene conjunction.
     #[inline]
     pub fn and(self, other: Tri) -> Tri {
-        match (self, other) {
-            (Tri::No, _) | (_, Tri::No) => Tri::No,
-            (Tri::Yes, t) | (t, Tri::Yes) => t,
-            (Tri::Unknown(mut a), Tri::Unknown(b)) => {
-                a.extend(b);
-                Tri::Unknown(a)
-            }
-        }
+        self.combine(other, false)
     }
 
     /// Kleene disjunction.
     #[inline]
     pub fn or(self, other: Tri) -> Tri {
+        self.combine(other, true)
+    }
+
+    /// Conjunction (`yes_wins` false: `No` decides) or disjunction (`yes_wins` true: `Yes`
+    /// decides). The deciding value wins, the other definite value is neutral, and unknowns
+    /// collect their keys.
+    #[inline]
+    fn combine(self, other: Tri, yes_wins: bool) -> Tri {
+        let decides = |t: &Tri| matches!((t, yes_wins), (Tri::Yes, true) | (Tri::No, false));
+        if decides(&self) {
+            return self;
+        }
+        if decides(&other) {
+            return other;
+        }
         match (self, other) {
-            (Tri::Yes, _) | (_, Tri::Yes) => Tri::Yes,
-            (Tri::No, t) | (t, Tri::No) => t,
             (Tri::Unknown(mut a), Tri::Unknown(b)) => {
                 a.extend(b);
                 Tri::Unknown(a)
             }
+            (Tri::Unknown(a), _) | (_, Tri::Unknown(a)) => Tri::Unknown(a),
+            (t, _) => t,
         }
     }
 
@@ -141,6 +149,20 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kleene_and_or_truth_tables() {
+        let (y, n, u, v) = (Tri::Yes, Tri::No, Tri::unknown("a"), Tri::unknown("b"));
+        assert_eq!(y.clone().and(y.clone()), Tri::Yes);
+        assert_eq!(y.clone().and(n.clone()), Tri::No);
+        assert_eq!(u.clone().and(n.clone()), Tri::No);
+        assert_eq!(y.clone().and(u.clone()), u);
+        assert_eq!(n.clone().or(n.clone()), Tri::No);
+        assert_eq!(u.clone().or(y.clone()), Tri::Yes);
+        assert_eq!(n.clone().or(u.clone()), u);
+        assert_eq!(u.clone().and(v.clone()).unknown_keys(), ["a", "b"]);
+        assert_eq!(u.or(v).unknown_keys(), ["a", "b"]);
+    }
 
     #[test]
     fn kleene_logic() {

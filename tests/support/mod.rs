@@ -385,19 +385,26 @@ pub struct FreshMoto {
     child: std::process::Child,
 }
 
-/// Starts the moto launcher and waits for its `READY URL` line.
-fn launch_moto() -> (Child, String) {
+/// Starts a test tool of `tests/support` that prints `READY <value>` once it serves and runs until
+/// its standard input closes; returns it and that value.
+fn launch_ready(script: &str, args: &[&std::path::Path]) -> (Child, String) {
     let mut child = Command::new(python())
-        .arg(repo().join("tests/support/aws_local.py"))
+        .arg(repo().join("tests/support").join(script))
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start the moto launcher");
+        .unwrap_or_else(|e| panic!("start {script}: {e}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("moto launcher said {line:?}")).to_owned();
-    (child, url)
+    let value = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("{script} said {line:?}")).to_owned();
+    (child, value)
+}
+
+/// Starts the moto launcher and waits for its `READY URL` line.
+fn launch_moto() -> (Child, String) {
+    launch_ready("aws_local.py", &[])
 }
 
 impl FreshMoto {
@@ -513,18 +520,8 @@ impl DnsHierarchy {
     }
 
     pub fn start_file(path: &std::path::Path) -> Self {
-        let mut child = Command::new(python())
-            .arg(repo().join("tests/support/dns_local.py"))
-            .arg(path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the DNS hierarchy");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port =
-            line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("dns_local said {line:?}")).parse().unwrap();
+        let (child, port) = launch_ready("dns_local.py", &[path]);
+        let port = port.parse().unwrap();
         Self { port, child }
     }
 
