@@ -11,13 +11,13 @@ echo "== building release binaries (lto, codegen-units 1, strip)"
 cargo build --release --locked --bins 2>&1 | tail -1
 
 echo "== evaluator: time per decision (criterion)"
-cargo bench --locked --bench evaluator -- --noplot 2>/dev/null | grep -E '^(decide|parse)|time:' | paste - - | sed -E 's/ +/ /g'
+cargo bench --locked -p preflight-core --bench evaluator -- --noplot 2>/dev/null | grep -E '^(decide|parse)|time:' | paste - - | sed -E 's/ +/ /g'
 
 echo "== preflight simulate: 10,000 scenarios as JSON Lines, one core"
 batch=$(mktemp)
 python3 - "$batch" <<'PY'
 import json, glob, sys
-cases = [c["scenario"] for f in sorted(glob.glob("tests/scenarios/*.json")) for c in json.load(open(f))]
+cases = [c["scenario"] for f in sorted(glob.glob("crates/core/tests/scenarios/*.json")) for c in json.load(open(f))]
 with open(sys.argv[1], "w") as out:
     for i in range(10_000):
         out.write(json.dumps(cases[i % len(cases)]) + "\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Preflight's main job, in one command: starts a local AWS (moto server on loopback) and a fake DNS
 # hierarchy (root and com servers on loopback addresses), seeds an account with the mistakes of
-# STORIES.md (stories 1 to 6), runs `preflight check` on it and shows the report; then does the
+# docs/stories.md (stories 1 to 6), runs `preflight check` on it and shows the report; then does the
 # same for the corrected account, which passes.
 #   scripts/demo.sh
 set -euo pipefail

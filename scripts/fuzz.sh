@@ -11,7 +11,7 @@ mkdir -p "$corpus"
 python3 - "$corpus" <<'PY'
 import glob, json, sys
 n = 0
-for f in sorted(glob.glob("tests/scenarios/*.json")):
+for f in sorted(glob.glob("crates/core/tests/scenarios/*.json")):
     for c in json.load(open(f)):
         n += 1
         open(f"{sys.argv[1]}/scenario-{n:03d}.json", "w").write(json.dumps(c["scenario"]))

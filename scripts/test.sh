@@ -28,37 +28,40 @@ step "Python tools for the tests (.venv, tests/requirements.txt)"
 source scripts/python-env.sh
 .venv/bin/python -c 'import moto; print("moto", moto.__version__)' >&2
 
+# npm ci in a folder, only when its lockfile changed since the last install there.
+npm_ci_once() {
+  local stamp="$1/node_modules/.preflight-lock.sha256" wanted
+  wanted=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$wanted" > "$stamp"
+  fi
+}
+
 step "test-time oracle for the differential test (tests/differential, npm ci)"
 # @cloud-copilot/iam-simulate is AGPL: installed here for the tests only, never linked or shipped.
-oracle_stamp=tests/differential/node_modules/.preflight-lock.sha256
-oracle_wanted=$(sha256sum tests/differential/package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$oracle_stamp" 2>/dev/null)" != "$oracle_wanted" ]; then
-  (cd tests/differential && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$oracle_wanted" > "$oracle_stamp"
-fi
+npm_ci_once tests/differential
+
+step "the CDK CLI's bootstrap template (tests/bootstrap, npm ci)"
+npm_ci_once tests/bootstrap
 
 step "formatting"
 cargo fmt --all -- --check
 
 step "building once: library, binaries, unit and integration tests"
-cargo build --locked --all-targets
+cargo build --locked --workspace --all-targets
 
 step "running every test"
-cargo test --locked --all-targets --no-fail-fast 2>&1 | tee target/test-output.txt
+cargo test --locked --workspace --all-targets --no-fail-fast 2>&1 | tee target/test-output.txt
 # Doc tests run separately from --all-targets.
-cargo test --locked --doc
+cargo test --locked --workspace --doc
 
 step "CDK construct (cdk/: npm ci, tsc, node --test against the binaries just built)"
-cdk_stamp=cdk/node_modules/.preflight-lock.sha256
-cdk_wanted=$(sha256sum cdk/package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$cdk_stamp" 2>/dev/null)" != "$cdk_wanted" ]; then
-  (cd cdk && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$cdk_wanted" > "$cdk_stamp"
-fi
+npm_ci_once cdk
 (cd cdk && npm test) 2>&1 | tee target/cdk-test-output.txt
 
 step "lints (clippy, warnings are errors)"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "done in $(( $(date +%s) - started ))s"
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -17,105 +17,18 @@ use futures::future::join_all;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::arn::PrincipalKind;
-use crate::aws::{
-    BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, RoleInfo, StackInfo, ZoneInfo,
-};
-use crate::dns::{self, Lookup, Walker};
-use crate::kms::Grant;
-use crate::plan::Plan;
-
-/// A key and what was read about it.
-#[derive(Clone, Debug)]
-pub struct KeyFacts {
-    pub info: KeyInfo,
-    pub policy: Result<String, FetchError>,
-    pub grants: Result<Vec<Grant>, FetchError>,
-}
-
-/// A role and its policy documents (name or ARN, and the document or why it could not be read).
-#[derive(Clone, Debug)]
-pub struct RoleFacts {
-    pub info: RoleInfo,
-    pub inline: Vec<(String, Result<String, FetchError>)>,
-    pub managed: Vec<(String, Result<String, FetchError>)>,
-    pub boundary: Option<(String, Result<String, FetchError>)>,
-}
-
-/// The CDK bootstrap environment as read.
-#[derive(Clone, Debug)]
-pub struct BootstrapFacts {
-    /// `/cdk-bootstrap/<qualifier>/version`.
-    pub version: Result<Option<String>, FetchError>,
-    pub stack: Result<Option<StackInfo>, FetchError>,
-    /// The assets bucket: the stack's `BucketName` output, else CDK's default name.
-    pub bucket: String,
-    pub encryption: Result<Option<BucketEncryption>, FetchError>,
-    /// The bucket's key (reference, facts) when it is encrypted with KMS.
-    pub key: Option<(String, Result<KeyFacts, FetchError>)>,
-}
-
-/// The hosted zone as read: the zone, its namesakes, its delegation and the NS cuts inside it.
-#[derive(Clone, Debug)]
-pub struct HostedZoneFacts {
-    pub zone: Result<ZoneInfo, FetchError>,
-    /// The public zones with the zone's name (itself included), each with its name servers.
-    pub namesakes: Result<Vec<ZoneInfo>, FetchError>,
-    /// The delegation as the DNS publishes it; `None` when not looked up (a private zone).
-    pub lookup: Option<Lookup>,
-    /// The delegation as the account's own records give it, read only when the DNS could not be
-    /// reached.
-    pub api: Option<ApiDelegation>,
-    /// For each record name inside the zone: the NS record set at or above it inside the zone
-    /// (`(name, values)`), or `None`.
-    pub cuts: BTreeMap<String, Result<Option<Cut>, FetchError>>,
-}
-
-/// An NS record set inside a zone: its name and values.
-pub type Cut = (String, Vec<String>);
+use crate::aws::{FactSource, FetchError, KeyInfo, ParameterInfo, ZoneInfo};
 
 /// A record set's values, or `None` when there is none.
 type RecordValues = Result<Option<Vec<String>>, FetchError>;
-
-/// The delegation of a name from what the account itself holds (AWS-FACTS 5): the Route 53 Domains
-/// registration, or the NS record set in a parent zone hosted here and itself delegated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApiDelegation {
-    Found {
-        ns: BTreeSet<String>,
-        source: String,
-    },
-    /// The parent zone, hosted here and delegated, has no NS record set for the name.
-    NotDelegated {
-        source: String,
-    },
-    Unknown {
-        why: String,
-    },
-}
-
-/// The names CDK gives a bootstrap role: `cdk-<qualifier>-<kind>-<account>-<region>`.
-pub fn bootstrap_role(qualifier: &str, kind: &str, account: &str, region: &str) -> String {
-    format!("cdk-{qualifier}-{kind}-{account}-{region}")
-}
-
-/// The bootstrap roles whose KMS use the bootstrap check judges.
-pub const BOOTSTRAP_ROLES: &[&str] = &["file-publishing-role", "deploy-role", "cfn-exec-role"];
-
-/// The facts of one run.
-#[derive(Clone, Debug, Default)]
-pub struct Facts {
-    pub identity: Option<Result<CallerIdentity, FetchError>>,
-    pub region: Option<String>,
-    /// By the reference used to find them (as given in the spec or by DescribeParameters).
-    pub keys: BTreeMap<String, Result<KeyFacts, FetchError>>,
-    pub parameters: BTreeMap<String, Result<Option<ParameterInfo>, FetchError>>,
-    /// By role name, for roles in Preflight's own account.
-    pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
-    pub bootstrap: Option<BootstrapFacts>,
-    pub hosted_zone: Option<HostedZoneFacts>,
-    /// How many API calls the run made.
-    pub calls: usize,
-}
+use crate::delegation::Lookup;
+use crate::dns::{self, Walker};
+pub use crate::facts::{
+    ApiDelegation, BOOTSTRAP_ROLES, BootstrapFacts, Cut, Facts, HostedZoneFacts, KeyFacts, RoleFacts, bootstrap_role,
+    is_within,
+};
+use crate::kms::Grant;
+use crate::plan::Plan;
 
 /// The API calls in flight, so a run cut short can say what it was waiting for.
 #[derive(Debug, Default)]
@@ -177,12 +90,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 }
 
 /// Concurrent reads per service: enough for a few hundred facts in one or two waves. KMS read
-/// quotas are in the thousands per second; IAM's are unpublished (AWS-FACTS 6), so its bound is
+/// quotas are in the thousands per second; IAM's are unpublished (docs/aws-facts.md 6), so its bound is
 /// lower. Throttling is retried by the SDK's adaptive retry mode.
 const KMS_CONCURRENCY: usize = 64;
 const IAM_CONCURRENCY: usize = 64;
 const SSM_CONCURRENCY: usize = 32;
-/// Route 53's API quota is small and shared with the deploy itself (AWS-FACTS 5).
+/// Route 53's API quota is small and shared with the deploy itself (docs/aws-facts.md 5).
 const ROUTE53_CONCURRENCY: usize = 4;
 /// Parent zones followed by the API fallback (`a.b.example.com` -> `b.example.com` -> ...).
 const API_DEPTH: usize = 4;
@@ -279,10 +192,9 @@ impl<S: FactSource> Fetcher<'_, S> {
         }
         join_all(infos.into_iter().map(|(name, info)| async move {
             let key = match &info {
-                Ok(Some(p)) if p.kind == "SecureString" => {
-                    let reference = p.key_id.clone().unwrap_or_else(|| "alias/aws/ssm".to_owned());
-                    let facts = self.key(&reference).await;
-                    Some((reference, facts))
+                Ok(Some(ParameterInfo { kind, key_id: Some(reference), .. })) if kind == "SecureString" => {
+                    let facts = self.key(reference).await;
+                    Some((reference.clone(), facts))
                 }
                 _ => None,
             };
@@ -435,11 +347,6 @@ impl<S: FactSource> Fetcher<'_, S> {
     }
 }
 
-/// Whether `name` is `zone` or below it.
-pub fn is_within(name: &str, zone: &str) -> bool {
-    name == zone || name.strip_suffix(zone).is_some_and(|head| head.ends_with('.'))
-}
-
 /// The names from just below `zone` down to `name` itself, highest first (`a.b.example.com` in
 /// `example.com`: `b.example.com`, `a.b.example.com`).
 fn names_between(zone: &str, name: &str) -> Vec<String> {
@@ -549,14 +456,20 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
     facts.hosted_zone = zone;
     // The bucket, its encryption and its key: after the stack (its BucketName output) and the account.
     if let (Some((version, stack)), Some((q, _))) = (bootstrap, &plan.bootstrap) {
-        let account = identity.as_ref().map(|i| i.account.clone()).unwrap_or_default();
-        let bucket = stack
-            .as_ref()
-            .ok()
-            .and_then(|s| s.as_ref())
-            .and_then(|s| s.outputs.get("BucketName").cloned())
-            .unwrap_or_else(|| format!("cdk-{q}-assets-{account}-{region}"));
-        let encryption = f.call(&f.s3, "s3:GetEncryptionConfiguration", source.bucket_encryption(&bucket)).await;
+        let bucket = match (&identity, &stack) {
+            (Err(e), _) => Err(format!("the account was not identified: {e}")),
+            (_, Err(e)) => Err(format!("its name is the toolkit stack's BucketName output, which was not read: {e}")),
+            (_, Ok(Some(s))) => match s.outputs.get("BucketName") {
+                Some(name) if !name.is_empty() => Ok(name.clone()),
+                _ => Err("the toolkit stack has no BucketName output".to_owned()),
+            },
+            // No toolkit stack: the name CDK gives the bucket, for the checks that still apply.
+            (Ok(i), Ok(None)) => Ok(format!("cdk-{q}-assets-{}-{region}", i.account)),
+        };
+        let encryption = match &bucket {
+            Ok(b) => f.call(&f.s3, "s3:GetEncryptionConfiguration", source.bucket_encryption(b)).await,
+            Err(why) => Err(FetchError::NotRead { what: "the assets bucket", why: why.clone() }),
+        };
         let key = match &encryption {
             Ok(Some(e)) if e.algorithm.starts_with("aws:kms") => {
                 let reference = e.kms_key.clone().unwrap_or_else(|| "alias/aws/s3".to_owned());

@@ -2,23 +2,18 @@
 //!
 //! A run is plan (which facts a spec needs), fetch (each fact once, from AWS), judge (pure checks),
 //! then a [`Report`] rendered for a terminal, as JSON, or as a CloudFormation custom resource
-//! response. The library holds all of it; the `preflight` and `preflight-lambda` binaries are thin.
+//! response. Deciding lives in the pure `preflight-core` crate, re-exported here; this crate holds
+//! the edges that do I/O: the AWS reads ([`aws`], [`fetch`]), the delegation walk ([`dns`]) and the
+//! custom resource protocol ([`cfn`]). The `preflight` and `preflight-lambda` binaries are thin.
 
-pub mod arn;
 pub mod aws;
 pub mod cfn;
-pub mod checks;
 pub mod dns;
 pub mod fetch;
-pub mod kms;
-pub mod plan;
-pub mod policy;
-pub mod report;
-pub mod simulate;
-pub mod spec;
 
-pub use report::{Finding, Report, Status, Verdict};
-pub use spec::Spec;
+pub use preflight_core::{
+    Finding, Report, Spec, Status, Verdict, arn, checks, delegation, facts, kms, plan, policy, report, simulate, spec,
+};
 
 use aws::FactSource;
 use fetch::Pending;

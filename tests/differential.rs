@@ -166,7 +166,7 @@ impl Gen {
         }
         let (element, actions) = self.actions();
         // IAM and the oracle reject identity statements without Action or Resource; KMS accepts
-        // them in key policies, where they have no effect (AWS-FACTS 1.8).
+        // them in key policies, where they have no effect (docs/aws-facts.md 1.8).
         if in_key_policy && self.rng.chance(1) {
             self.features.insert("no-action");
         } else {

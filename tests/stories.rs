@@ -1,47 +1,19 @@
-//! The stories of STORIES.md against a local AWS (moto through the real SDK clients): each broken
+//! The stories of docs/stories.md against a local AWS (moto through the real SDK clients): each broken
 //! account fails with the expected sentence; each fixed account passes with no false alarm.
 //! Each test seeds a moto of its own (`tests/support/seed.py`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code (STYLE.md 9)
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use support::FreshMoto;
 
 fn check(moto: &FreshMoto, spec: &std::path::Path, format: &str) -> (i32, String) {
-    check_as(moto, spec, format, &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")])
+    support::check_cli(&moto.url, spec, format, support::TEST_CREDENTIALS)
 }
 
 fn check_as(moto: &FreshMoto, spec: &std::path::Path, format: &str, credentials: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args([
-            "check",
-            "--spec",
-            spec.to_str().unwrap(),
-            "--format",
-            format,
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &moto.url,
-        ])
-        .envs([
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/x"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
-        ])
-        .envs(credentials.iter().copied())
-        .output()
-        .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
+    support::check_cli(&moto.url, spec, format, credentials)
 }
 
 fn findings(report: &Value) -> Vec<Value> {
@@ -242,7 +214,8 @@ fn a_denied_read_is_unknown_naming_the_permission_and_the_run_goes_on() {
 fn the_text_report_of_the_broken_account_matches_the_golden_file() {
     let moto = FreshMoto::start();
     let (spec, dns) = moto.seed_with_dns("broken");
-    let (_, out) = check(&moto, &spec, "text");
+    let (code, out) = check(&moto, &spec, "text");
+    assert_eq!(code, 1, "the broken account fails: {out}");
     let actual = normalise_zones(&support::normalise_key_ids(&out), &spec, dns.unwrap().port);
     let path = support::repo().join("tests/golden/stories-broken.txt");
     if std::env::var_os("PREFLIGHT_BLESS").is_some() {

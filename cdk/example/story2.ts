@@ -1,5 +1,5 @@
 /**
- * Story 2 of STORIES.md with Preflight added: a SecureString parameter under a self-made customer
+ * Story 2 of docs/stories.md with Preflight added: a SecureString parameter under a self-made customer
  * managed key, read at deploy time by an `AwsCustomResource` (ssm:GetParameter WithDecryption) and
  * handed to an Aurora cluster (the slow part). Without Preflight the deploy fails late with
  * `Custom::AWS ... FAILED KMS:Decrypt is not permitted`; with it, the check fails first and says

@@ -3,11 +3,12 @@
  * and fails the deploy, with one sentence per problem, when a KMS key, SecureString parameter,
  * the CDK bootstrap bucket or the hosted zone the stack depends on will not work.
  *
- * The props are the spec of ../DESIGN.md in camelCase; CDK objects (keys, parameters, roles,
+ * The props are the spec of ../docs/architecture.md in camelCase; CDK objects (keys, parameters, roles,
  * hosted zones) are accepted where users have them and rendered to the PascalCase properties the
  * Lambda function parses.
  */
 import * as fs from 'node:fs';
+import { expandKmsActions } from './kms-actions';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -300,8 +301,9 @@ function render(props: PreflightProps, stack: Stack): Record<string, unknown> {
         throw new Error(`Preflight keys[${i}]: nothing to check: give principals (who must use the key) or sharedWithAccounts`);
       }
       k.actions?.forEach((a, j) => {
-        if (!Token.isUnresolved(a) && !/^kms:[A-Za-z*]+$/.test(a)) {
-          throw new Error(`Preflight keys[${i}].actions[${j}]: expected a KMS action such as kms:Decrypt, got \`${a}\``);
+        // A pattern such as kms:ReEncrypt* stands for the KMS actions it matches, as in Preflight's spec.
+        if (!Token.isUnresolved(a) && expandKmsActions(a).length === 0) {
+          throw new Error(`Preflight keys[${i}].actions[${j}]: \`${a}\` matches no KMS action (expected e.g. kms:Decrypt, kms:GenerateDataKey*)`);
         }
       });
       return prune({

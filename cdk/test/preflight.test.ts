@@ -255,7 +255,13 @@ test('the serviceToken variant creates no function and no role', () => {
 
 test('bad input is an error naming the prop, never a silent default', () => {
   const code = PreflightCode.fromBootstrap(bootstrapDir());
-  assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['s3:GetObject'] }] })), /keys\[0\]\.actions\[0\]: expected a KMS action/);
+  assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['s3:GetObject'] }] })), /keys\[0\]\.actions\[0\]: `s3:GetObject` matches no KMS action/);
+  // The wildcards people copy from key policies are accepted and passed through for Preflight to expand.
+  const wild = synth(() => ({ code, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['kms:ReEncrypt*', 'kms:GenerateDataKey*'] }] }));
+  assert.deepEqual(
+    Object.values(wild.template.findResources('Custom::Preflight')).map((r: any) => r.Properties.Keys[0].Actions),
+    [['kms:ReEncrypt*', 'kms:GenerateDataKey*']],
+  );
   assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k' }] })), /keys\[0\]: nothing to check/);
   assert.throws(() => synth(() => ({ code, parameters: [{ name: '/p', readers: ['db-reader'] }] })), /parameters\[0\]\.readers\[0\]: expected an IAM role ARN/);
   assert.throws(() => synth(() => ({ code, bootstrap: { trustedAccounts: ['2222'] } })), /bootstrap\.trustedAccounts\[0\]: expected a 12-digit account id/);

@@ -1,9 +1,9 @@
 //! The body of the `parse_and_evaluate` fuzz target, shared with `tests/fuzz_corpus.rs` so the
 //! project's test command runs it too. Property: no panic, whatever the input.
 
-use preflight::policy::Policy;
-use preflight::simulate::{Scenario, outcome_json, split_input};
-use preflight::spec::{Origin, Spec};
+use preflight_core::policy::Policy;
+use preflight_core::simulate::{Scenario, outcome_json, split_input};
+use preflight_core::spec::{Origin, Spec};
 
 /// Parse + evaluate on arbitrary bytes: scenarios, policy documents and specs from untrusted JSON,
 /// then the decision and its explanation.

@@ -15,114 +15,11 @@ mod sdk;
 
 pub use sdk::AwsFacts;
 
-use crate::kms::{Grant, KeyState};
-
-/// Who Preflight runs as, from STS GetCallerIdentity.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallerIdentity {
-    pub account: String,
-    pub arn: String,
-}
-
-/// Who manages a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyManager {
-    /// An AWS managed key (`alias/aws/...`): its policy cannot be changed.
-    Aws,
-    Customer,
-}
-
-/// DescribeKey.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub arn: String,
-    pub key_id: String,
-    pub manager: KeyManager,
-    pub state: KeyState,
-    pub usage: String,
-    pub spec: String,
-}
-
-/// DescribeParameters (never the value).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParameterInfo {
-    pub name: String,
-    /// `String`, `StringList` or `SecureString`.
-    pub kind: String,
-    /// The key as DescribeParameters reports it: an alias (`alias/aws/ssm`), id or ARN.
-    pub key_id: Option<String>,
-    pub tier: Option<String>,
-}
-
-/// GetRole and its policies' names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoleInfo {
-    pub arn: String,
-    pub name: String,
-    pub boundary_arn: Option<String>,
-    pub inline_names: Vec<String>,
-    pub attached_arns: Vec<String>,
-    /// The trust policy (AssumeRolePolicyDocument), URL-decoded.
-    pub trust_policy: Option<String>,
-}
-
-/// DescribeStacks of one stack: its parameters and outputs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StackInfo {
-    pub parameters: std::collections::BTreeMap<String, String>,
-    pub outputs: std::collections::BTreeMap<String, String>,
-}
-
-/// GetBucketEncryption's default rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BucketEncryption {
-    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
-    pub algorithm: String,
-    /// The key for `aws:kms`: absent means the AWS managed key aws/s3.
-    pub kms_key: Option<String>,
-    pub bucket_key: bool,
-}
-
-/// A Route 53 hosted zone: GetHostedZone, or a ListHostedZonesByName summary (no name servers).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZoneInfo {
-    /// The bare id (`Z0123...`, without `/hostedzone/`).
-    pub id: String,
-    /// Lower-case, without the trailing dot.
-    pub name: String,
-    pub private: bool,
-    pub comment: Option<String>,
-    /// The zone's delegation set, normalised ([`crate::dns::normalise_ns`]); empty for a private
-    /// zone and for a summary.
-    pub name_servers: Vec<String>,
-}
-
-/// The comment Route 53 Domains gives the hosted zone it creates at registration (AWS-FACTS 5).
-pub const REGISTRAR_COMMENT: &str = "HostedZone created by Route53 Registrar";
-
-impl ZoneInfo {
-    /// Whether Route 53 Domains created this zone when the domain was registered.
-    pub fn registrar_created(&self) -> bool {
-        self.comment.as_deref().is_some_and(|c| c.trim() == REGISTRAR_COMMENT)
-    }
-}
-
-/// Why a fact could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    /// Preflight's own role may not make this call.
-    #[error("Preflight's role is not allowed `{action}`: {message}")]
-    AccessDenied { action: &'static str, message: String },
-    /// The thing does not exist (or is not visible to Preflight).
-    #[error("`{action}`: not found: {message}")]
-    NotFound { action: &'static str, message: String },
-    /// The endpoint could not be reached or did not answer in time.
-    #[error("`{action}` could not reach AWS: {message}")]
-    Unreachable { action: &'static str, message: String },
-    /// Any other error the service returned.
-    #[error("`{action}` failed: {message}")]
-    Service { action: &'static str, message: String },
-}
+pub use crate::facts::{
+    BucketEncryption, CallerIdentity, FetchError, KeyInfo, KeyManager, ParameterInfo, REGISTRAR_COMMENT, RoleInfo,
+    StackInfo, ZoneInfo,
+};
+use crate::kms::Grant;
 
 /// The facts Preflight can read, one method per API read. Implemented for the SDK clients in
 /// [`AwsFacts`] and by in-memory fakes in unit tests. Nothing here decrypts or writes.
@@ -173,7 +70,7 @@ pub trait FactSource: Send + Sync + 'static {
 }
 
 /// Names per DescribeParameters call: the API takes up to 50 filter values, but applies filters
-/// after paging (AWS-FACTS 6), so small batches come back in one page.
+/// after paging (docs/aws-facts.md 6), so small batches come back in one page.
 pub const PARAMETERS_PER_CALL: usize = 10;
 
 /// How to reach AWS: the SDK's standard configuration, optionally overridden by CLI flags.

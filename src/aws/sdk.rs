@@ -58,9 +58,10 @@ impl AwsFacts {
     }
 }
 
-fn key_state(s: Option<&aws_sdk_kms::types::KeyState>) -> KeyState {
+/// The key state DescribeKey reports; a missing or new state is an error, never a guess.
+fn key_state(s: Option<&aws_sdk_kms::types::KeyState>) -> Result<KeyState, FetchError> {
     use aws_sdk_kms::types::KeyState as K;
-    match s {
+    Ok(match s {
         Some(K::Enabled) => KeyState::Enabled,
         Some(K::Disabled) => KeyState::Disabled,
         Some(K::PendingDeletion) => KeyState::PendingDeletion,
@@ -68,8 +69,12 @@ fn key_state(s: Option<&aws_sdk_kms::types::KeyState>) -> KeyState {
         Some(K::PendingReplicaDeletion) => KeyState::PendingReplicaDeletion,
         Some(K::Creating) => KeyState::Creating,
         Some(K::Updating) => KeyState::Updating,
-        _ => KeyState::Unavailable,
-    }
+        Some(K::Unavailable) => KeyState::Unavailable,
+        Some(other) => {
+            return Err(missing("kms:DescribeKey", &format!("key state `{}` is unknown to Preflight", other.as_str())));
+        }
+        None => return Err(missing("kms:DescribeKey", "no key state")),
+    })
 }
 
 impl FactSource for AwsFacts {
@@ -90,14 +95,21 @@ impl FactSource for AwsFacts {
         const ACTION: &str = "kms:DescribeKey";
         let out = self.kms.describe_key().key_id(key).send().await.map_err(|e| classify(ACTION, e))?;
         let m = out.key_metadata.ok_or_else(|| missing(ACTION, "no key metadata"))?;
+        let arn = m
+            .arn()
+            .filter(|a| crate::kms::key_account(a).is_some())
+            .ok_or_else(|| missing(ACTION, &format!("no key ARN naming an account for key `{}`", m.key_id())))?;
+        let manager = match m.key_manager() {
+            Some(aws_sdk_kms::types::KeyManagerType::Aws) => KeyManager::Aws,
+            Some(aws_sdk_kms::types::KeyManagerType::Customer) => KeyManager::Customer,
+            Some(other) => return Err(missing(ACTION, &format!("key manager `{}` is unknown", other.as_str()))),
+            None => return Err(missing(ACTION, "no key manager")),
+        };
         Ok(KeyInfo {
-            arn: m.arn().unwrap_or_default().to_owned(),
+            arn: arn.to_owned(),
             key_id: m.key_id().to_owned(),
-            manager: match m.key_manager() {
-                Some(aws_sdk_kms::types::KeyManagerType::Aws) => KeyManager::Aws,
-                _ => KeyManager::Customer,
-            },
-            state: key_state(m.key_state()),
+            manager,
+            state: key_state(m.key_state())?,
             usage: m.key_usage().map(|u| u.as_str().to_owned()).unwrap_or_default(),
             spec: m.key_spec().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         })
@@ -163,7 +175,7 @@ impl FactSource for AwsFacts {
             .set_values(Some(names.to_vec()))
             .build()
             .map_err(|e| FetchError::Service { action: ACTION, message: e.to_string() })?;
-        // Filters apply after paging (AWS-FACTS 6): follow NextToken until every name is found.
+        // Filters apply after paging (docs/aws-facts.md 6): follow NextToken until every name is found.
         let mut found = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -176,12 +188,17 @@ impl FactSource for AwsFacts {
                 .send()
                 .await
                 .map_err(|e| classify(ACTION, e))?;
-            found.extend(page.parameters().iter().map(|p| ParameterInfo {
-                name: p.name().unwrap_or_default().to_owned(),
-                kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                key_id: p.key_id().map(str::to_owned),
-                tier: p.tier().map(|t| t.as_str().to_owned()),
-            }));
+            for p in page.parameters() {
+                let (Some(name), Some(kind)) = (p.name(), p.r#type()) else {
+                    return Err(missing(ACTION, "a parameter without a name or type"));
+                };
+                found.push(ParameterInfo {
+                    name: name.to_owned(),
+                    kind: kind.as_str().to_owned(),
+                    key_id: p.key_id().map(str::to_owned),
+                    tier: p.tier().map(|t| t.as_str().to_owned()),
+                });
+            }
             match page.next_token {
                 Some(t) if found.len() < names.len() => token = Some(t),
                 _ => return Ok(found),
@@ -209,15 +226,27 @@ impl FactSource for AwsFacts {
                 .collect::<Result<Vec<_>, _>>(),
         );
         let inline = inline.map_err(|e| classify("iam:ListRolePolicies", e));
-        let attached = attached
-            .map(|ps| ps.into_iter().filter_map(|p| p.policy_arn).collect::<Vec<String>>())
-            .map_err(|e| classify("iam:ListAttachedRolePolicies", e));
+        let attached = attached.map_err(|e| classify("iam:ListAttachedRolePolicies", e)).and_then(|ps| {
+            ps.into_iter()
+                .map(|p| {
+                    p.policy_arn
+                        .ok_or_else(|| missing("iam:ListAttachedRolePolicies", "an attached policy without an ARN"))
+                })
+                .collect::<Result<Vec<String>, _>>()
+        });
         let role = role.map_err(|e| classify("iam:GetRole", e))?;
         let role = role.role.ok_or_else(|| missing("iam:GetRole", "no role in the answer"))?;
+        let boundary_arn = match role.permissions_boundary {
+            None => None,
+            Some(b) => Some(
+                b.permissions_boundary_arn
+                    .ok_or_else(|| missing("iam:GetRole", "a permissions boundary without an ARN"))?,
+            ),
+        };
         Ok(RoleInfo {
             arn: role.arn.clone(),
             name: role.role_name.clone(),
-            boundary_arn: role.permissions_boundary.and_then(|b| b.permissions_boundary_arn),
+            boundary_arn,
             inline_names: inline?,
             attached_arns: attached?,
             trust_policy: role.assume_role_policy_document.as_deref().map(decode_policy_document),
@@ -227,7 +256,10 @@ impl FactSource for AwsFacts {
     async fn string_parameter(&self, name: &str) -> Result<Option<String>, FetchError> {
         // Never WithDecryption: this reads only the CDK bootstrap version, a String parameter.
         match self.ssm.get_parameter().name(name).with_decryption(false).send().await {
-            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Ok(out) => match out.parameter.and_then(|p| p.value) {
+                Some(v) => Ok(Some(v)),
+                None => Err(missing("ssm:GetParameter", "a parameter without a value")),
+            },
             Err(e) => match classify("ssm:GetParameter", e) {
                 FetchError::NotFound { .. } => Ok(None),
                 other => Err(other),
@@ -319,15 +351,19 @@ impl FactSource for AwsFacts {
         let out = self.route53.get_hosted_zone().id(id).send().await.map_err(|e| classify(ACTION, e))?;
         let zone = out.hosted_zone.ok_or_else(|| missing(ACTION, "no hosted zone in the answer"))?;
         let mut info = zone_info(&zone);
-        info.name_servers =
-            out.delegation_set.map(|d| d.name_servers.iter().map(|n| normalise_ns(n)).collect()).unwrap_or_default();
+        // A public zone always has its delegation set; a private one has none.
+        info.name_servers = match out.delegation_set {
+            Some(d) if !d.name_servers.is_empty() => d.name_servers.iter().map(|n| normalise_ns(n)).collect(),
+            _ if info.private => Vec::new(),
+            _ => return Err(missing(ACTION, "a public hosted zone without name servers")),
+        };
         Ok(info)
     }
 
     async fn zones_named(&self, name: &str) -> Result<Vec<ZoneInfo>, FetchError> {
         const ACTION: &str = "route53:ListHostedZonesByName";
         // The list is sorted by reversed labels and starts at `name`: the zones of that exact name
-        // come first, possibly over several pages; the first other name ends them (AWS-FACTS 5).
+        // come first, possibly over several pages; the first other name ends them (docs/aws-facts.md 5).
         let wanted = normalise_ns(name);
         let mut found = Vec::new();
         let mut next: (Option<String>, Option<String>) = (Some(format!("{wanted}.")), None);
@@ -380,6 +416,7 @@ impl FactSource for AwsFacts {
     async fn domain_name_servers(&self, domain: &str) -> Result<Option<Vec<String>>, FetchError> {
         const ACTION: &str = "route53domains:GetDomainDetail";
         match self.route53domains.get_domain_detail().domain_name(domain).send().await {
+            Ok(out) if out.nameservers().is_empty() => Err(missing(ACTION, "a registration without name servers")),
             Ok(out) => Ok(Some(out.nameservers().iter().map(|n| normalise_ns(n.name())).collect())),
             // A domain not registered in this account (or a TLD Route 53 Domains does not sell).
             Err(e) => match classify(ACTION, e) {

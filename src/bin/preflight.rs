@@ -27,7 +27,7 @@ enum Command {
     /// Exit status: 0 when every check passes (unknowns are warnings unless Options.OnUnknown is
     /// fail), 1 when a check fails, 2 when the spec is invalid or Preflight could not run.
     Check {
-        /// The spec: YAML or JSON (see DESIGN.md for the keys).
+        /// The spec: YAML or JSON (see docs/spec.md for the keys).
         #[arg(long, value_name = "FILE")]
         spec: PathBuf,
         /// How to print the report.

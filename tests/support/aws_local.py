@@ -10,7 +10,7 @@ Each correction is listed here with the AWS behaviour it restores and its source
   1. AWS managed keys. moto creates `alias/aws/<service>` keys on first use as customer managed
      keys with a root-only policy. AWS reports `KeyManager: AWS` and a key policy that lets any
      principal of the account use the key only through that service (`kms:CallerAccount` and
-     `kms:ViaService` conditions), plus direct read access for the account (AWS-FACTS 1.4; KMS
+     `kms:ViaService` conditions), plus direct read access for the account (docs/aws-facts.md 1.4; KMS
      Developer Guide, "AWS managed keys"). `aws/ebs` is used through ec2.
   2. Access-denied errors of JSON-protocol services. With IAM enforcement on (POST
      /moto-api/reset-auth), moto answers a denied KMS, SSM or STS-over-JSON call with an XML
@@ -20,16 +20,34 @@ Each correction is listed here with the AWS behaviour it restores and its source
   3. Hosted zone name servers. moto gives every hosted zone the same four name servers. AWS gives
      each zone its own delegation set (four of its ns-N.awsdns-M.{com,net,org,co.uk} servers) and
      never the same set to two zones of the same name (Route 53 Developer Guide, "NS and SOA
-     records that Amazon Route 53 creates for a public hosted zone"; AWS-FACTS 5). Each zone gets
+     records that Amazon Route 53 creates for a public hosted zone"; docs/aws-facts.md 5). Each zone gets
      four names derived from its id, in its delegation set and in its apex NS and SOA records.
   4. Registration through Route 53 Domains. AWS creates the hosted zone with the comment
      `HostedZone created by Route53 Registrar` and registers the domain with that zone's name
-     servers (Route 53 Developer Guide, "Registering a new domain"; AWS-FACTS 5). moto creates a
+     servers (Route 53 Developer Guide, "Registering a new domain"; docs/aws-facts.md 5). moto creates a
      zone without a comment, named without the trailing dot, and registers four unrelated names.
   5. ListHostedZonesByName. AWS lists every zone sorted by reversed labels, starting at DNSName
      (and HostedZoneId), MaxItems at a time, with IsTruncated, NextDNSName and NextHostedZoneId
      (Route 53 API Reference, ListHostedZonesByName). moto returns only the zones of exactly that
      name, unpaged, so a client's paging and exact-name filtering would go untested.
+  6. AWS::NoValue in a list (CloudFormation). moto leaves a null where an `Fn::If` branch yields
+     AWS::NoValue inside a list, so the CDK bootstrap roles' trust policies carry `null` statements.
+     AWS removes that element (CloudFormation User Guide, "Pseudo parameters reference",
+     AWS::NoValue; "Fn::If"). Lists drop such elements.
+  7. KMS key policies set by CloudFormation. moto keeps an AWS::KMS::Key's KeyPolicy as a parsed
+     object: GetKeyPolicy answers {"Policy": {...}} instead of a string and DescribeKey fails with
+     500 (json.loads of a dict). AWS stores and returns the policy as JSON text (KMS API Reference,
+     GetKeyPolicy: Policy is a String). The policy is stored as JSON text.
+  8. IAM roles created by CloudFormation. moto ignores AWS::IAM::Role ManagedPolicyArns and keeps
+     inline Policies as Python objects, so GetRolePolicy returns their Python repr. AWS attaches
+     every ManagedPolicyArns entry and returns inline policies as URL-encoded JSON
+     (CloudFormation User Guide, AWS::IAM::Role; IAM API Reference, GetRolePolicy). Inline policies
+     are stored as JSON and the managed policies attached; AWS managed policies are loaded
+     (MOTO_IAM_LOAD_MANAGED_POLICIES) so that arn:aws:iam::aws:policy/... ARNs resolve.
+  9. Executing a change set. moto builds a stack's outputs before a CREATE change set is applied
+     and never again, so the stack has no Outputs (nor exports). AWS gives the stack the outputs of
+     the executed template (CloudFormation API Reference, ExecuteChangeSet; DescribeStacks).
+     The CDK CLI bootstraps through a change set. Outputs are rebuilt after execution.
 
 Preflight itself is never bent to moto: a difference goes here or into a documented test divergence.
 """
@@ -46,7 +64,7 @@ from moto.server import ThreadedMotoServer
 
 
 def aws_managed_key_policy(account: str, region: str, service: str) -> dict:
-    """The shape of an AWS managed key's policy (AWS-FACTS 1.4)."""
+    """The shape of an AWS managed key's policy (docs/aws-facts.md 1.4)."""
     return {
         "Version": "2012-10-17",
         "Id": f"auto-{service}",
@@ -207,6 +225,79 @@ def correct_list_by_name() -> None:
     responses.Route53.list_hosted_zones_by_name = list_by_name
 
 
+def correct_cfn_no_value_in_lists() -> None:
+    """Correction 6: `Fn::If` that yields AWS::NoValue inside a list removes that element."""
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, list):
+            cleaned = [clean_json(v, resources_map) for v in resource_json]
+            return [v for v in cleaned if v is not None]
+        return original(resource_json, resources_map)
+
+    # clean_json recurses through the module global, so every nested list goes through this too.
+    parsing.clean_json = clean_json
+
+
+def correct_cfn_kms_key_policy() -> None:
+    """Correction 7: a key created by CloudFormation stores its KeyPolicy as JSON text."""
+    from moto.kms import models as kms_models
+
+    original = kms_models.Key.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json.get("Properties", {})
+        if not isinstance(properties.get("KeyPolicy"), str):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    kms_models.Key.create_from_cloudformation_json = classmethod(create)
+
+
+def correct_cfn_role_policies() -> None:
+    """Correction 8: a role created by CloudFormation keeps inline policies as JSON and gets its ManagedPolicyArns."""
+    import os
+
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    from moto.iam import models as iam_models
+
+    original = iam_models.Role.create_from_cloudformation_json.__func__
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        for policy in properties.get("Policies", []):
+            if not isinstance(policy["PolicyDocument"], str):
+                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_models.iam_backends[account_id][iam_models.get_partition(region_name)]
+        for arn in properties.get("ManagedPolicyArns", []):
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    iam_models.Role.create_from_cloudformation_json = classmethod(create)
+
+
+def correct_cfn_change_set_outputs() -> None:
+    """Correction 9: executing a change set gives the stack the outputs of the change set's template."""
+    from moto.cloudformation import models as cfn_models
+
+    original = cfn_models.CloudFormationBackend.execute_change_set
+
+    def execute(self, change_set_name, stack_name=None):
+        original(self, change_set_name, stack_name)
+        for stack in self.stacks.values():
+            if stack.name == stack_name or stack.stack_id == stack_name or any(
+                cs.stack is stack and change_set_name in (cs.change_set_id, cs.change_set_name)
+                for cs in self.change_sets.values()
+            ):
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
+
+    cfn_models.CloudFormationBackend.execute_change_set = execute
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -220,6 +311,10 @@ def main() -> None:
     correct_zone_name_servers()
     correct_registration()
     correct_list_by_name()
+    correct_cfn_no_value_in_lists()
+    correct_cfn_kms_key_policy()
+    correct_cfn_role_policies()
+    correct_cfn_change_set_outputs()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -25,6 +25,9 @@ use tokio::sync::{Notify, mpsc};
 
 type Reply = Response<Full<Bytes>>;
 
+#[path = "../../crates/core/tests/corpus/mod.rs"]
+mod corpus;
+
 fn reply(status: u16, body: impl Into<Bytes>) -> Reply {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
@@ -341,18 +344,10 @@ pub fn event(kind: &str, response_url: &str, properties: Value) -> Value {
     e
 }
 
-/// Every case of the evaluator's scenario corpus (`tests/scenarios/*.json`), files in name order.
+/// Every case of the evaluator's scenario corpus (`crates/core/tests/scenarios/*.json`), files in
+/// name order, read by the core's own corpus reader.
 pub fn scenario_cases() -> Vec<Value> {
-    let mut files: Vec<_> = std::fs::read_dir(repo().join("tests/scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .flat_map(|f| serde_json::from_str::<Vec<Value>>(&std::fs::read_to_string(f).unwrap()).unwrap())
-        .collect()
+    corpus::cases_in(&repo().join("crates/core/tests/scenarios"))
 }
 
 /// The repository root.
@@ -456,6 +451,32 @@ impl Drop for FreshMoto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The credentials moto accepts.
+pub const TEST_CREDENTIALS: &[(&str, &str)] = &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
+
+/// Runs `preflight check --spec SPEC --format FORMAT` against the local AWS at `url` with only
+/// `credentials` (no profile, no metadata service): its exit code and standard output.
+pub fn check_cli(url: &str, spec: &std::path::Path, format: &str, credentials: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["check", "--spec", spec.to_str().unwrap(), "--format", format, "--region", "us-east-1"])
+        .args(["--endpoint-url", url])
+        .envs([
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/x"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
+        ])
+        .envs(credentials.iter().copied())
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
 }
 
 /// Replaces KMS key ids (random in moto) with a fixed text, for golden comparisons.

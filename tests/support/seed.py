@@ -1,4 +1,4 @@
-"""Seeds a local AWS (moto) with the accounts of STORIES.md (stories 1 to 6) and writes the spec
+"""Seeds a local AWS (moto) with the accounts of docs/stories.md (stories 1 to 6) and writes the spec
 that checks them.
 
 Usage: python seed.py ENDPOINT_URL broken|fixed SPEC_OUT
@@ -122,7 +122,7 @@ def seed_bootstrap(endpoint, fixed, admin_policy):
     role_name = lambda kind: f"cdk-{q}-{kind}-{A}-{R}"
     publishing = f"arn:aws:iam::{A}:role/{role_name('file-publishing-role')}"
     if fixed:
-        # The key policy CDK's bootstrap template gives the key it creates (AWS-FACTS 2).
+        # The key policy CDK's bootstrap template gives the key it creates (docs/aws-facts.md 2).
         key_policy = policy(
             {"Sid": "KeyManagement", "Effect": "Allow", "Principal": {"AWS": A}, "Resource": "*",
              "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",

@@ -1,0 +1,401 @@
+//! Judge: pure checks over fetched facts, one file per check.
+//!
+//! No I/O here. A check that ran and says no is a `fail` finding; a check that could not decide
+//! (a read was denied, another account's policies cannot be read, a feature is not built yet) is an
+//! `unknown` finding with the reason, never a pass.
+
+mod bootstrap;
+mod hosted_zone;
+mod key_policy;
+mod keys;
+mod parameters;
+
+use std::collections::BTreeMap;
+
+use crate::arn::{PrincipalArn, PrincipalKind};
+use crate::facts::{Facts, KeyFacts};
+use crate::facts::{FetchError, KeyManager};
+use crate::kms::{self, Decision, Inputs, Outcome};
+use crate::policy::{Context, Policy, Request};
+use crate::report::{CheckKind, Finding, Status};
+use crate::spec::Spec;
+
+/// Where the checks run: Preflight's account, region and partition.
+pub(crate) struct Env<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub partition: &'a str,
+}
+
+/// Judges every section of `spec` against `facts`.
+pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let env = match (&facts.identity, facts.region.as_deref()) {
+        (Some(Ok(identity)), Some(region)) => {
+            let partition = identity.arn.split(':').nth(1).unwrap_or("aws");
+            Some(Env { account: &identity.account, region, partition })
+        }
+        _ => None,
+    };
+    let blocked: Option<String> = match (&facts.identity, &env) {
+        (Some(Err(e)), _) => Some(format!("could not identify the account Preflight runs in: {e}")),
+        (Some(Ok(_)), None) => Some("no AWS region is configured".to_owned()),
+        (None, _) => Some("the account Preflight runs in was not read".to_owned()),
+        (Some(Ok(_)), Some(_)) => None,
+    };
+    let has_blocker = blocked.is_some();
+    let mut unknown = |check: CheckKind, subject: String, what: String, why: &str| {
+        findings.push(Finding {
+            check,
+            subject,
+            principal: None,
+            status: Status::Unknown,
+            message: format!("{what} was not checked: {why}"),
+            fix: has_blocker.then(|| "give Preflight working credentials and a region, then run again".to_owned()),
+            evidence: vec![],
+        });
+    };
+    if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
+        unknown(
+            CheckKind::Bootstrap,
+            b.toolkit_stack_name.clone(),
+            format!("the CDK bootstrap environment `{}`", b.qualifier),
+            why,
+        );
+    }
+    if let (Some(z), Some(why)) = (&spec.hosted_zone, &blocked) {
+        unknown(CheckKind::HostedZone, z.zone_id.clone(), format!("hosted zone `{}`", z.zone_id), why);
+    }
+    let Some(env) = env else {
+        let why = blocked.unwrap_or_else(|| "the account Preflight runs in is not known".to_owned());
+        for p in &spec.parameters {
+            unknown(CheckKind::Parameter, p.name.clone(), format!("parameter `{}`", p.name), &why);
+        }
+        for k in &spec.keys {
+            unknown(CheckKind::Key, k.key.to_string(), format!("key `{}`", k.key), &why);
+        }
+        for (i, _) in spec.key_policies.iter().enumerate() {
+            unknown(CheckKind::KeyPolicy, format!("KeyPolicies[{i}]"), format!("key policy KeyPolicies[{i}]"), &why);
+        }
+        return findings;
+    };
+    if let Some(b) = &spec.bootstrap {
+        findings.extend(bootstrap::check(b, facts, &env));
+    }
+    findings.extend(parameters::check(&spec.parameters, facts, &env));
+    findings.extend(keys::check(&spec.keys, facts, &env));
+    findings.extend(key_policy::check(&spec.key_policies, facts, &env));
+    if let Some(z) = &spec.hosted_zone {
+        findings.extend(hosted_zone::check(z, facts, env.account));
+    }
+    findings
+}
+
+/// What a finding is about: its check and subject. One constructor for every check's findings.
+pub(crate) struct Item {
+    pub check: CheckKind,
+    pub subject: String,
+}
+
+impl Item {
+    pub fn new(check: CheckKind, subject: impl Into<String>) -> Self {
+        Self { check, subject: subject.into() }
+    }
+
+    pub fn finding(
+        &self,
+        principal: Option<String>,
+        status: Status,
+        message: String,
+        fix: Option<String>,
+        evidence: Vec<String>,
+    ) -> Finding {
+        Finding { check: self.check, subject: self.subject.clone(), principal, status, message, fix, evidence }
+    }
+
+    /// Something could not be judged, for a reason with no fix to offer.
+    pub fn unknown(&self, message: String) -> Finding {
+        self.finding(None, Status::Unknown, message, None, vec![])
+    }
+
+    /// A read failed, so something could not be judged: unknown, with `head` ("X was not
+    /// checked") and the error, and, when Preflight's own role was denied, the permission to add.
+    pub fn unread(&self, head: &str, e: &FetchError) -> Finding {
+        self.finding(None, Status::Unknown, format!("{head}: {e}"), access_fix(e), vec![])
+    }
+}
+
+/// The fix for a read Preflight's own role was denied.
+pub(crate) fn access_fix(e: &FetchError) -> Option<String> {
+    match e {
+        FetchError::AccessDenied { action, .. } => {
+            Some(format!("allow {action} in Preflight's role (see template.yaml)"))
+        }
+        _ => None,
+    }
+}
+
+/// What is known of a principal's own policies.
+pub(crate) struct PrincipalPolicies {
+    /// `None`: not known; `why` says why.
+    pub identity: Option<Vec<Policy>>,
+    pub boundary: Option<Policy>,
+    pub why: Option<String>,
+    /// The role does not exist.
+    pub missing: bool,
+}
+
+/// Reads a principal's identity policies and boundary from the facts.
+pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>) -> PrincipalPolicies {
+    let unknown = |why: String| PrincipalPolicies { identity: None, boundary: None, why: Some(why), missing: false };
+    if p.account().as_str() != env.account {
+        return unknown(format!(
+            "the IAM policies of `{p}` live in account {} and cannot be read from account {}",
+            p.account(),
+            env.account
+        ));
+    }
+    let name = match p.kind() {
+        PrincipalKind::Role { name, .. } => name,
+        PrincipalKind::AssumedRole { role, .. } => role,
+        PrincipalKind::Root => {
+            return PrincipalPolicies { identity: Some(vec![]), boundary: None, why: None, missing: false };
+        }
+        PrincipalKind::User { .. } => {
+            return unknown(format!("the IAM policies of user `{p}` are not read by this version of Preflight"));
+        }
+    };
+    let role = match facts.roles.get(name) {
+        Some(Ok(role)) => role,
+        Some(Err(FetchError::NotFound { .. })) => {
+            return PrincipalPolicies {
+                identity: None,
+                boundary: None,
+                why: Some(format!("role `{name}` does not exist in account {}", env.account)),
+                missing: true,
+            };
+        }
+        Some(Err(e)) => return unknown(format!("the policies of role `{name}` could not be read: {e}")),
+        None => return unknown(format!("the policies of role `{name}` were not read")),
+    };
+    let mut identity = Vec::new();
+    let docs = role.inline.iter().map(|(n, d)| (format!("inline policy `{n}` of role {name}"), d)).chain(
+        role.managed.iter().map(|(arn, d)| (format!("managed policy `{}`", arn.rsplit('/').next().unwrap_or(arn)), d)),
+    );
+    for (label, doc) in docs {
+        match doc {
+            Ok(text) => match Policy::parse(&label, &serde_json::Value::String(text.clone())) {
+                Ok(p) => identity.push(p),
+                Err(e) => return unknown(format!("{e}")),
+            },
+            Err(e) => return unknown(format!("{label} could not be read: {e}")),
+        }
+    }
+    let boundary = match &role.boundary {
+        None => None,
+        Some((arn, Ok(text))) => {
+            match Policy::parse("permissions boundary", &serde_json::Value::String(text.clone())) {
+                Ok(p) => Some(p),
+                Err(e) => return unknown(format!("the permissions boundary `{arn}` could not be parsed: {e}")),
+            }
+        }
+        Some((arn, Err(e))) => return unknown(format!("the permissions boundary `{arn}` could not be read: {e}")),
+    };
+    PrincipalPolicies { identity: Some(identity), boundary, why: None, missing: false }
+}
+
+/// `alias/app-data` (customer managed key 1234...) for messages.
+pub(crate) fn key_label(reference: &str, facts: &KeyFacts) -> String {
+    let manager = match facts.info.manager {
+        KeyManager::Aws => "AWS managed key",
+        KeyManager::Customer => "customer managed key",
+    };
+    if reference == facts.info.key_id || reference == facts.info.arn {
+        format!("`{}` ({manager})", facts.info.key_id)
+    } else {
+        format!("`{reference}` ({manager} {})", facts.info.key_id)
+    }
+}
+
+/// The parsed key policy, or why it cannot be judged.
+pub(crate) fn key_policy(facts: &KeyFacts) -> Result<Policy, String> {
+    match &facts.policy {
+        Ok(text) => {
+            Policy::parse_key_policy("key policy", &serde_json::Value::String(text.clone())).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(format!("its key policy could not be read: {e}")),
+    }
+}
+
+/// One KMS question about a key, with the principal's policies as far as they are known.
+pub(crate) struct Question<'a> {
+    pub principal: &'a PrincipalArn,
+    pub action: &'a str,
+    pub via_service: Option<&'a str>,
+    pub encryption_context: &'a BTreeMap<String, String>,
+    pub grant_for_aws_resource: bool,
+}
+
+impl<'a> Question<'a> {
+    /// `principal` calling `action` through the service `via`, with encryption context `ec`.
+    pub fn through(
+        principal: &'a PrincipalArn,
+        action: &'a str,
+        via: &'a str,
+        ec: &'a BTreeMap<String, String>,
+    ) -> Self {
+        Question { principal, action, via_service: Some(via), encryption_context: ec, grant_for_aws_resource: false }
+    }
+}
+
+/// Decides a question with the evaluator.
+pub(crate) fn ask(q: &Question<'_>, key: &KeyFacts, policy: &Policy, who: &PrincipalPolicies) -> Outcome {
+    let mut ctx = Context::default();
+    if let Some(via) = q.via_service {
+        ctx.set("kms:ViaService", via);
+    }
+    if q.grant_for_aws_resource {
+        ctx.set("kms:GrantIsForAWSResource", "true");
+    }
+    kms::derive_context(&mut ctx, q.principal, &key.info.arn, q.encryption_context);
+    let no_grants: &[kms::Grant] = &[];
+    let mut outcome = kms::authorize(&Inputs {
+        request: Request { principal: q.principal, action: q.action, resource: &key.info.arn, context: &ctx },
+        encryption_context: q.encryption_context,
+        key_policy: policy,
+        key_state: key.info.state,
+        identity_policies: who.identity.as_deref(),
+        boundary: who.boundary.as_ref(),
+        scps: &[],
+        grants: key.grants.as_deref().unwrap_or(no_grants),
+    });
+    // Grants only allow: when they could not be read, a deny by the policies is not the answer,
+    // since a grant may allow what the policies do not.
+    if let (Err(e), Decision::ImplicitDeny) = (&key.grants, outcome.decision) {
+        outcome.decision = Decision::Unknown;
+        outcome.unknown_reasons.push(format!("the grants of the key could not be read, and a grant may allow it: {e}"));
+    }
+    outcome
+}
+
+/// The deciding statements of an outcome as evidence lines.
+pub(crate) fn evidence(o: &Outcome) -> Vec<String> {
+    let mut e: Vec<String> = o.explanation.iter().map(ToString::to_string).collect();
+    e.extend(o.unknown_reasons.iter().cloned());
+    e
+}
+
+/// Why an outcome is not an allow, in a few words for a message.
+pub(crate) fn why_not(o: &Outcome) -> String {
+    match o.decision {
+        Decision::ExplicitDeny => {
+            let by: Vec<String> = o.explanation.iter().map(ToString::to_string).collect();
+            format!("denied explicitly by {}", by.join(", "))
+        }
+        Decision::Unknown => o.unknown_reasons.join("; "),
+        _ => o.missing.join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::KeyFacts;
+    use crate::facts::{CallerIdentity, KeyInfo, ParameterInfo};
+    use crate::kms::KeyState;
+    use serde_json::json;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        Spec::from_value(&v, crate::spec::Origin::File).unwrap()
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            identity: Some(Ok(CallerIdentity {
+                account: "111111111111".into(),
+                arn: "arn:aws:sts::111111111111:assumed-role/preflight/x".into(),
+            })),
+            region: Some("us-east-1".into()),
+            ..Facts::default()
+        }
+    }
+
+    fn denied(action: &'static str) -> FetchError {
+        FetchError::AccessDenied { action, message: "User is not authorized".into() }
+    }
+
+    #[test]
+    fn a_denied_parameter_read_is_unknown_and_names_the_permission() {
+        let s = spec(json!({"Parameters": [{"Name": "/a", "Readers": []}]}));
+        let mut f = facts();
+        f.parameters.insert("/a".into(), Err(denied("ssm:DescribeParameters")));
+        let out = judge(&s, &f);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Unknown);
+        assert!(
+            out[0].message.contains("Preflight's role is not allowed `ssm:DescribeParameters`"),
+            "{}",
+            out[0].message
+        );
+        assert_eq!(out[0].fix.as_deref(), Some("allow ssm:DescribeParameters in Preflight's role (see template.yaml)"));
+    }
+
+    #[test]
+    fn a_denied_key_policy_read_is_unknown_and_the_run_goes_on() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": ["arn:aws:iam::111111111111:role/r"]}],
+                            "Parameters": [{"Name": "/p", "Readers": []}]}));
+        let mut f = facts();
+        let info = KeyInfo {
+            arn: "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            manager: KeyManager::Customer,
+            state: KeyState::Enabled,
+            usage: "ENCRYPT_DECRYPT".into(),
+            spec: "SYMMETRIC_DEFAULT".into(),
+        };
+        f.keys.insert(
+            "alias/k".into(),
+            Ok(KeyFacts { info, policy: Err(denied("kms:GetKeyPolicy")), grants: Ok(vec![]) }),
+        );
+        f.parameters.insert(
+            "/p".into(),
+            Ok(Some(ParameterInfo { name: "/p".into(), kind: "String".into(), key_id: None, tier: None })),
+        );
+        let out = judge(&s, &f);
+        let key = out.iter().find(|x| x.check == CheckKind::Key).unwrap();
+        assert_eq!(key.status, Status::Unknown);
+        assert!(
+            key.message
+                .contains("its key policy could not be read: Preflight's role is not allowed `kms:GetKeyPolicy`"),
+            "{}",
+            key.message
+        );
+        let param = out.iter().find(|x| x.check == CheckKind::Parameter).unwrap();
+        assert_eq!(param.status, Status::Fail, "the other checks still ran");
+    }
+
+    #[test]
+    fn without_an_identity_every_section_is_unknown_with_the_reason() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": []}], "HostedZone": {"ZoneId": "Z1"}}));
+        let f = Facts {
+            identity: Some(Err(denied("sts:GetCallerIdentity"))),
+            region: Some("us-east-1".into()),
+            ..Facts::default()
+        };
+        let out = judge(&s, &f);
+        assert_eq!(out.len(), 2);
+        assert!(
+            out.iter().all(|x| x.status == Status::Unknown && x.message.contains("could not identify the account"))
+        );
+    }
+
+    #[test]
+    fn a_role_in_another_account_is_decided_on_the_key_side_only() {
+        let p = PrincipalArn::parse("arn:aws:iam::222222222222:role/scheduler").unwrap();
+        let f = facts();
+        let env = Env { account: "111111111111", region: "us-east-1", partition: "aws" };
+        let who = principal_policies(&p, &f, &env);
+        assert!(who.identity.is_none());
+        assert!(who.why.unwrap().contains("live in account 222222222222 and cannot be read from account 111111111111"));
+    }
+}

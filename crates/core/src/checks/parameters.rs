@@ -1,0 +1,222 @@
+//! The parameter check (story 2): each SSM parameter exists, is a SecureString under a usable key,
+//! and each reader may call ssm:GetParameter on it and kms:Decrypt its key through SSM with the
+//! `PARAMETER_ARN` encryption context (KMS Developer Guide, "How AWS Systems Manager Parameter
+//! Store uses AWS KMS"). Never reads a value.
+
+use std::collections::BTreeMap;
+
+use super::{Env, Item, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
+use crate::facts::Facts;
+use crate::facts::FetchError;
+use crate::kms::{Decision, KeyState};
+use crate::policy::{Context, Request, Tri, evaluate_identity};
+use crate::report::{CheckKind, Finding, Status};
+use crate::spec::Parameter;
+
+fn item(p: &Parameter) -> Item {
+    Item::new(CheckKind::Parameter, p.name.clone())
+}
+
+pub(crate) fn check(parameters: &[Parameter], facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
+    parameters.iter().flat_map(|p| one(p, facts, env)).collect()
+}
+
+fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
+    let name = &p.name;
+    let info = match facts.parameters.get(name) {
+        Some(Ok(Some(info))) => info,
+        Some(Ok(None)) => {
+            return vec![item(p).finding(
+                None,
+                Status::Fail,
+                format!("parameter `{name}` does not exist in account {} region {}", env.account, env.region),
+                Some(format!(
+                    "create it as a SecureString (aws ssm put-parameter --name {name} --type SecureString), or correct the name"
+                )),
+                vec![],
+            )];
+        }
+        Some(Err(e)) => {
+            return vec![item(p).unread(&format!("parameter `{name}` was not checked"), e)];
+        }
+        None => {
+            return vec![item(p).unknown(format!("parameter `{name}` was not read"))];
+        }
+    };
+    if info.kind != "SecureString" {
+        return vec![item(p).finding(
+            None,
+            Status::Fail,
+            format!("parameter `{name}` is a {}, not a SecureString: its value is stored unencrypted", info.kind),
+            Some("re-create it as a SecureString (a parameter's type and key cannot be changed in place)".into()),
+            vec![],
+        )];
+    }
+    let Some(reference) = info.key_id.clone() else {
+        return vec![item(p).unknown(format!(
+            "parameter `{name}` was not checked: DescribeParameters named no key for this SecureString"
+        ))];
+    };
+    let key = match facts.keys.get(&reference) {
+        Some(Ok(k)) => k,
+        Some(Err(e @ FetchError::NotFound { .. })) => {
+            return vec![
+                item(p).finding(
+                    None,
+                    Status::Fail,
+                    format!("parameter `{name}` is encrypted under key `{reference}`, which does not exist: {e}"),
+                    Some(
+                        "re-create the parameter under an existing key (a parameter's key cannot be changed in place)"
+                            .into(),
+                    ),
+                    vec![],
+                ),
+            ];
+        }
+        Some(Err(e)) => {
+            return vec![item(p).unread(&format!("the key `{reference}` of parameter `{name}` was not checked"), e)];
+        }
+        None => {
+            return vec![item(p).unknown(format!("the key `{reference}` of parameter `{name}` was not read"))];
+        }
+    };
+    let label = key_label(&reference, key);
+    if key.info.state != KeyState::Enabled {
+        return vec![item(p).finding(
+            None,
+            Status::Fail,
+            format!("parameter `{name}` cannot be read by anyone: its key {label} is {:?}", key.info.state),
+            Some(match key.info.state {
+                KeyState::Disabled => "enable the key (aws kms enable-key), or re-create the parameter under a usable key".into(),
+                KeyState::PendingDeletion => "cancel the key's deletion (aws kms cancel-key-deletion) and enable it, or re-create the parameter under a usable key".into(),
+                _ => "re-create the parameter under a usable key".into(),
+            }),
+            vec![],
+        )];
+    }
+    let policy = match key_policy(key) {
+        Ok(policy) => policy,
+        Err(why) => {
+            return vec![
+                item(p).unknown(format!("readers of parameter `{name}` were not checked: key {label}: {why}")),
+            ];
+        }
+    };
+    if p.readers.is_empty() {
+        return vec![item(p).finding(
+            None,
+            Status::Pass,
+            format!("parameter `{name}` is a SecureString under key {label}, which is enabled"),
+            None,
+            vec![],
+        )];
+    }
+    let parameter_arn =
+        format!("arn:{}:ssm:{}:{}:parameter/{}", env.partition, env.region, env.account, name.trim_start_matches('/'));
+    let via = format!("ssm.{}.amazonaws.com", env.region);
+    let ec = BTreeMap::from([("PARAMETER_ARN".to_owned(), parameter_arn.clone())]);
+    let mut out = Vec::new();
+    for reader in &p.readers {
+        let who = principal_policies(reader, facts, env);
+        let principal = Some(reader.to_string());
+        if who.missing {
+            out.push(item(p).finding(
+                principal,
+                Status::Fail,
+                format!("`{reader}` cannot read parameter `{name}`: {}", who.why.clone().unwrap_or_default()),
+                Some("create the role or correct the ARN".into()),
+                vec![],
+            ));
+            continue;
+        }
+        if reader.account().as_str() != env.account && info.tier.as_deref() != Some("Advanced") {
+            out.push(item(p).finding(
+                principal,
+                Status::Fail,
+                format!("`{reader}` in account {} cannot read parameter `{name}` of account {}: standard-tier parameters cannot be shared with other accounts", reader.account(), env.account),
+                Some("read it from a role in this account, or use an advanced-tier parameter shared through AWS RAM, or a Secrets Manager secret with a resource policy".into()),
+                vec![],
+            ));
+            continue;
+        }
+        // IAM: ssm:GetParameter on the parameter ARN.
+        let get = match &who.identity {
+            Some(identity) => {
+                let mut ctx = Context::default();
+                crate::kms::derive_context(&mut ctx, reader, &key.info.arn, &BTreeMap::new());
+                let req =
+                    Request { principal: reader, action: "ssm:GetParameter", resource: &parameter_arn, context: &ctx };
+                Some(evaluate_identity(identity, who.boundary.as_ref(), &req))
+            }
+            None => None,
+        };
+        let decrypt = ask(&Question::through(reader, "kms:Decrypt", &via, &ec), key, &policy, &who);
+        let mut problems = Vec::new();
+        let mut fixes = Vec::new();
+        let mut status = Status::Pass;
+        let mut ev = evidence(&decrypt);
+        match &get {
+            Some(g) if g.allowed.is_no() => {
+                status = Status::Fail;
+                problems.push(if g.explicit_deny {
+                    format!("ssm:GetParameter on `{parameter_arn}` is denied explicitly by {}", list(&g.deciding))
+                } else {
+                    format!("no IAM policy of the role allows ssm:GetParameter on `{parameter_arn}`")
+                });
+                fixes.push(format!("allow ssm:GetParameter on {parameter_arn} in the role's IAM policy"));
+            }
+            Some(g) if matches!(g.allowed, Tri::Unknown(_)) => {
+                status = Status::Unknown;
+                problems.push(format!("whether IAM allows ssm:GetParameter depends on {:?}", g.allowed.unknown_keys()));
+            }
+            Some(g) => ev.extend(g.deciding.iter().map(|d| format!("ssm:GetParameter allowed by {d}"))),
+            None => {
+                if status == Status::Pass {
+                    status = Status::Unknown;
+                }
+                problems.push(who.why.clone().unwrap_or_default());
+            }
+        }
+        match decrypt.decision {
+            Decision::Allow if decrypt.error.is_none() => {}
+            Decision::Unknown => {
+                if status == Status::Pass {
+                    status = Status::Unknown;
+                }
+                problems.push(format!("kms:Decrypt of key {label}: {}", why_not(&decrypt)));
+            }
+            _ => {
+                status = Status::Fail;
+                problems.push(format!("kms:Decrypt of key {label} through SSM is not allowed: {}", why_not(&decrypt)));
+                fixes.push(format!(
+                    "add a key-policy statement allowing kms:Decrypt for {} with kms:ViaService {via} (and kms:EncryptionContext:PARAMETER_ARN {parameter_arn}), or delegate to IAM with the account root and allow it in the role's policy, or re-create the parameter under alias/aws/ssm",
+                    role_arn(reader)
+                ));
+            }
+        }
+        let message = match status {
+            Status::Pass => format!("`{reader}` can read parameter `{name}` (SecureString under key {label})"),
+            Status::Fail => format!("`{reader}` cannot read parameter `{name}`: {}", problems.join("; ")),
+            Status::Unknown => {
+                format!("whether `{reader}` can read parameter `{name}` is unknown: {}", problems.join("; "))
+            }
+        };
+        let fix = (!fixes.is_empty()).then(|| fixes.join("; "));
+        out.push(item(p).finding(principal, status, message, fix, ev));
+    }
+    out
+}
+
+fn list(d: &[crate::policy::Deciding]) -> String {
+    d.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// The role ARN of a session, for statements that name it.
+fn role_arn(p: &crate::arn::PrincipalArn) -> String {
+    match p.kind() {
+        crate::arn::PrincipalKind::AssumedRole { role, .. } => {
+            format!("arn:{}:iam::{}:role/{role}", p.partition(), p.account())
+        }
+        _ => p.to_string(),
+    }
+}

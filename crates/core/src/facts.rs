@@ -1,0 +1,216 @@
+//! Facts: what was read about the account, as plain data, and why a read failed.
+//!
+//! The fetch layer (in the `preflight` crate) fills these in; the checks judge them. Nothing here
+//! does I/O or decides anything: a read that failed is kept as its error, never replaced by a
+//! default, so a check can say `unknown` and name what is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::delegation::Lookup;
+use crate::kms::{Grant, KeyState};
+
+/// Who Preflight runs as, from STS GetCallerIdentity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// Who manages a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyManager {
+    /// An AWS managed key (`alias/aws/...`): its policy cannot be changed.
+    Aws,
+    Customer,
+}
+
+/// DescribeKey.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub arn: String,
+    pub key_id: String,
+    pub manager: KeyManager,
+    pub state: KeyState,
+    pub usage: String,
+    pub spec: String,
+}
+
+/// DescribeParameters (never the value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterInfo {
+    pub name: String,
+    /// `String`, `StringList` or `SecureString`.
+    pub kind: String,
+    /// The key as DescribeParameters reports it: an alias (`alias/aws/ssm`), id or ARN.
+    pub key_id: Option<String>,
+    pub tier: Option<String>,
+}
+
+/// GetRole and its policies' names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub arn: String,
+    pub name: String,
+    pub boundary_arn: Option<String>,
+    pub inline_names: Vec<String>,
+    pub attached_arns: Vec<String>,
+    /// The trust policy (AssumeRolePolicyDocument), URL-decoded.
+    pub trust_policy: Option<String>,
+}
+
+/// DescribeStacks of one stack: its parameters and outputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackInfo {
+    pub parameters: std::collections::BTreeMap<String, String>,
+    pub outputs: std::collections::BTreeMap<String, String>,
+}
+
+/// GetBucketEncryption's default rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketEncryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    /// The key for `aws:kms`: absent means the AWS managed key aws/s3.
+    pub kms_key: Option<String>,
+    pub bucket_key: bool,
+}
+
+/// A Route 53 hosted zone: GetHostedZone, or a ListHostedZonesByName summary (no name servers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneInfo {
+    /// The bare id (`Z0123...`, without `/hostedzone/`).
+    pub id: String,
+    /// Lower-case, without the trailing dot.
+    pub name: String,
+    pub private: bool,
+    pub comment: Option<String>,
+    /// The zone's delegation set, normalised ([`crate::delegation::normalise_ns`]); empty for a private
+    /// zone and for a summary.
+    pub name_servers: Vec<String>,
+}
+
+/// The comment Route 53 Domains gives the hosted zone it creates at registration (docs/aws-facts.md 5).
+pub const REGISTRAR_COMMENT: &str = "HostedZone created by Route53 Registrar";
+
+impl ZoneInfo {
+    /// Whether Route 53 Domains created this zone when the domain was registered.
+    pub fn registrar_created(&self) -> bool {
+        self.comment.as_deref().is_some_and(|c| c.trim() == REGISTRAR_COMMENT)
+    }
+}
+
+/// Why a fact could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Preflight's own role may not make this call.
+    #[error("Preflight's role is not allowed `{action}`: {message}")]
+    AccessDenied { action: &'static str, message: String },
+    /// The thing does not exist (or is not visible to Preflight).
+    #[error("`{action}`: not found: {message}")]
+    NotFound { action: &'static str, message: String },
+    /// The endpoint could not be reached or did not answer in time.
+    #[error("`{action}` could not reach AWS: {message}")]
+    Unreachable { action: &'static str, message: String },
+    /// Any other error the service returned, or an answer without a field Preflight needs.
+    #[error("`{action}` failed: {message}")]
+    Service { action: &'static str, message: String },
+    /// Not read, because what it depends on is not known.
+    #[error("{what} was not read: {why}")]
+    NotRead { what: &'static str, why: String },
+}
+
+/// A key and what was read about it.
+#[derive(Clone, Debug)]
+pub struct KeyFacts {
+    pub info: KeyInfo,
+    pub policy: Result<String, FetchError>,
+    pub grants: Result<Vec<Grant>, FetchError>,
+}
+
+/// A role and its policy documents (name or ARN, and the document or why it could not be read).
+#[derive(Clone, Debug)]
+pub struct RoleFacts {
+    pub info: RoleInfo,
+    pub inline: Vec<(String, Result<String, FetchError>)>,
+    pub managed: Vec<(String, Result<String, FetchError>)>,
+    pub boundary: Option<(String, Result<String, FetchError>)>,
+}
+
+/// The CDK bootstrap environment as read.
+#[derive(Clone, Debug)]
+pub struct BootstrapFacts {
+    /// `/cdk-bootstrap/<qualifier>/version`.
+    pub version: Result<Option<String>, FetchError>,
+    pub stack: Result<Option<StackInfo>, FetchError>,
+    /// The assets bucket: the stack's `BucketName` output (CDK's default name when there is no
+    /// toolkit stack), or why it is not known.
+    pub bucket: Result<String, String>,
+    pub encryption: Result<Option<BucketEncryption>, FetchError>,
+    /// The bucket's key (reference, facts) when it is encrypted with KMS.
+    pub key: Option<(String, Result<KeyFacts, FetchError>)>,
+}
+
+/// The hosted zone as read: the zone, its namesakes, its delegation and the NS cuts inside it.
+#[derive(Clone, Debug)]
+pub struct HostedZoneFacts {
+    pub zone: Result<ZoneInfo, FetchError>,
+    /// The public zones with the zone's name (itself included), each with its name servers.
+    pub namesakes: Result<Vec<ZoneInfo>, FetchError>,
+    /// The delegation as the DNS publishes it; `None` when not looked up (a private zone).
+    pub lookup: Option<Lookup>,
+    /// The delegation as the account's own records give it, read only when the DNS could not be
+    /// reached.
+    pub api: Option<ApiDelegation>,
+    /// For each record name inside the zone: the NS record set at or above it inside the zone
+    /// (`(name, values)`), or `None`.
+    pub cuts: BTreeMap<String, Result<Option<Cut>, FetchError>>,
+}
+
+/// An NS record set inside a zone: its name and values.
+pub type Cut = (String, Vec<String>);
+
+/// The delegation of a name from what the account itself holds (docs/aws-facts.md 5): the Route 53 Domains
+/// registration, or the NS record set in a parent zone hosted here and itself delegated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiDelegation {
+    Found {
+        ns: BTreeSet<String>,
+        source: String,
+    },
+    /// The parent zone, hosted here and delegated, has no NS record set for the name.
+    NotDelegated {
+        source: String,
+    },
+    Unknown {
+        why: String,
+    },
+}
+
+/// The names CDK gives a bootstrap role: `cdk-<qualifier>-<kind>-<account>-<region>`.
+pub fn bootstrap_role(qualifier: &str, kind: &str, account: &str, region: &str) -> String {
+    format!("cdk-{qualifier}-{kind}-{account}-{region}")
+}
+
+/// The bootstrap roles whose KMS use the bootstrap check judges.
+pub const BOOTSTRAP_ROLES: &[&str] = &["file-publishing-role", "deploy-role", "cfn-exec-role"];
+
+/// The facts of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub identity: Option<Result<CallerIdentity, FetchError>>,
+    pub region: Option<String>,
+    /// By the reference used to find them (as given in the spec or by DescribeParameters).
+    pub keys: BTreeMap<String, Result<KeyFacts, FetchError>>,
+    pub parameters: BTreeMap<String, Result<Option<ParameterInfo>, FetchError>>,
+    /// By role name, for roles in Preflight's own account.
+    pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
+    pub bootstrap: Option<BootstrapFacts>,
+    pub hosted_zone: Option<HostedZoneFacts>,
+    /// How many API calls the run made.
+    pub calls: usize,
+}
+
+/// Whether `name` is `zone` or below it.
+pub fn is_within(name: &str, zone: &str) -> bool {
+    name == zone || name.strip_suffix(zone).is_some_and(|head| head.ends_with('.'))
+}

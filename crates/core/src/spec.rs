@@ -1,0 +1,927 @@
+//! The input schema: what to check, parsed from CloudFormation properties or a YAML/JSON file.
+//!
+//! Owns turning untrusted JSON into a typed, validated [`Spec`]. CloudFormation sends every scalar
+//! as a string (`"true"`, `"300"`), so scalars are accepted in either form; everything else is
+//! strict: unknown keys and bad values are errors naming the property path and what was expected.
+//! It does no I/O beyond reading the spec file in [`Spec::from_file`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::arn::{AccountId, KeyRef, PrincipalArn, is_region};
+
+/// The whole input: what Preflight must prove before the deploy goes on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spec {
+    pub bootstrap: Option<Bootstrap>,
+    pub parameters: Vec<Parameter>,
+    pub keys: Vec<KeyRequirement>,
+    pub key_policies: Vec<KeyPolicyCheck>,
+    pub hosted_zone: Option<HostedZone>,
+    pub options: Options,
+}
+
+/// The CDK bootstrap environment of this account and region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bootstrap {
+    pub qualifier: String,
+    pub toolkit_stack_name: String,
+    pub trusted_accounts: Vec<AccountId>,
+    pub readers: Vec<PrincipalArn>,
+}
+
+/// An SSM SecureString parameter and the roles that read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parameter {
+    pub name: String,
+    pub readers: Vec<PrincipalArn>,
+}
+
+/// A key, who must use it and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRequirement {
+    pub key: KeyRef,
+    pub principals: Vec<PrincipalArn>,
+    /// Canonical KMS action names (`kms:Decrypt`), never empty when `principals` is not.
+    pub actions: Vec<String>,
+    pub via_service: Option<String>,
+    pub encryption_context: BTreeMap<String, String>,
+    pub for_aws_resources: bool,
+    pub shared_with_accounts: Vec<AccountId>,
+}
+
+/// A key policy the stack is about to apply, and who must still be able to administer the key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyPolicyCheck {
+    /// The policy document as a JSON object.
+    pub policy: Map<String, Value>,
+    pub administrators: Vec<PrincipalArn>,
+}
+
+/// The Route 53 hosted zone the stack writes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostedZone {
+    /// The bare id (`Z0123...`), without a `/hostedzone/` prefix.
+    pub zone_id: String,
+    /// Lower-case, without a trailing dot.
+    pub record_names: Vec<String>,
+}
+
+/// Run options.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Options {
+    pub on_unknown: OnUnknown,
+    pub nonce: Option<u128>,
+    pub dns_root_servers: Vec<DnsServer>,
+}
+
+/// What an undecidable check does to the verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnUnknown {
+    #[default]
+    Warn,
+    Fail,
+}
+
+/// A DNS server to start the delegation walk from; with a port, every server of the walk is asked
+/// on that port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsServer {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
+}
+
+/// Where the spec came from: CloudFormation properties carry `ServiceToken` and `ServiceTimeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Properties,
+    File,
+}
+
+/// One problem in the spec, at a property path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecIssue {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
+    }
+}
+
+/// Why a spec could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read spec file `{path}`: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("spec file `{path}` is not valid {format}: {message}")]
+    Syntax { path: String, format: &'static str, message: String },
+    #[error("{}", join_issues(.0))]
+    Invalid(Vec<SpecIssue>),
+}
+
+fn join_issues(issues: &[SpecIssue]) -> String {
+    issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// KMS key policy documents are at most 32 KB (KMS quotas: "Key policy document size").
+const MAX_KEY_POLICY_BYTES: usize = 32_768;
+
+const TOP: &[&str] = &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options"];
+const TOP_PROPERTIES: &[&str] =
+    &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options", "ServiceToken", "ServiceTimeout"];
+const BOOTSTRAP: &[&str] = &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers"];
+const PARAMETER: &[&str] = &["Name", "Readers"];
+const KEY: &[&str] =
+    &["Key", "Principals", "Actions", "ViaService", "EncryptionContext", "ForAwsResources", "SharedWithAccounts"];
+const KEY_POLICY: &[&str] = &["Policy", "Administrators"];
+const HOSTED_ZONE: &[&str] = &["ZoneId", "RecordNames"];
+const OPTIONS: &[&str] = &["OnUnknown", "Nonce", "DnsRootServers"];
+
+impl Spec {
+    /// Parses CloudFormation `ResourceProperties` (or any JSON value) into a spec.
+    pub fn from_value(value: &Value, origin: Origin) -> Result<Spec, SpecError> {
+        let mut p = Parser { issues: Vec::new() };
+        let spec = p.spec(value, origin);
+        if p.issues.is_empty() { Ok(spec) } else { Err(SpecError::Invalid(p.issues)) }
+    }
+
+    /// Reads a YAML or JSON spec file (JSON is YAML; a `.json` file is parsed as strict JSON).
+    pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: shown.clone(), source })?;
+        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let value: Value = if is_json {
+            serde_json::from_str(&text).map_err(|e| SpecError::Syntax {
+                path: shown.clone(),
+                format: "JSON",
+                message: e.to_string(),
+            })?
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|e| SpecError::Syntax {
+                path: shown.clone(),
+                format: "YAML",
+                message: e.to_string(),
+            })?
+        };
+        // An empty YAML file is an empty spec.
+        let value = if value.is_null() { Value::Object(Map::new()) } else { value };
+        Spec::from_value(&value, Origin::File)
+    }
+
+    /// The spec as Preflight understood it: canonical PascalCase JSON with every default filled
+    /// in, names normalised and scalars typed (`preflight validate` prints it).
+    pub fn to_value(&self) -> Value {
+        use serde_json::json;
+        fn strings<T: ToString>(items: &[T]) -> Vec<String> {
+            items.iter().map(ToString::to_string).collect()
+        }
+        let mut out = Map::new();
+        if let Some(b) = &self.bootstrap {
+            out.insert(
+                "Bootstrap".into(),
+                json!({"Qualifier": b.qualifier, "ToolkitStackName": b.toolkit_stack_name,
+                       "TrustedAccounts": strings(&b.trusted_accounts), "Readers": strings(&b.readers)}),
+            );
+        }
+        if !self.parameters.is_empty() {
+            let items: Vec<Value> =
+                self.parameters.iter().map(|p| json!({"Name": p.name, "Readers": strings(&p.readers)})).collect();
+            out.insert("Parameters".into(), Value::Array(items));
+        }
+        if !self.keys.is_empty() {
+            let items: Vec<Value> = self
+                .keys
+                .iter()
+                .map(|k| {
+                    json!({"Key": k.key.to_string(), "Principals": strings(&k.principals), "Actions": k.actions,
+                           "ViaService": k.via_service, "EncryptionContext": k.encryption_context,
+                           "ForAwsResources": k.for_aws_resources,
+                           "SharedWithAccounts": strings(&k.shared_with_accounts)})
+                })
+                .collect();
+            out.insert("Keys".into(), Value::Array(items));
+        }
+        if !self.key_policies.is_empty() {
+            let items: Vec<Value> = self
+                .key_policies
+                .iter()
+                .map(|k| json!({"Policy": k.policy, "Administrators": strings(&k.administrators)}))
+                .collect();
+            out.insert("KeyPolicies".into(), Value::Array(items));
+        }
+        if let Some(z) = &self.hosted_zone {
+            out.insert("HostedZone".into(), json!({"ZoneId": z.zone_id, "RecordNames": z.record_names}));
+        }
+        let roots: Vec<String> = self
+            .options
+            .dns_root_servers
+            .iter()
+            .map(|d| match d.port {
+                Some(port) => SocketAddr::new(d.ip, port).to_string(),
+                None => d.ip.to_string(),
+            })
+            .collect();
+        out.insert(
+            "Options".into(),
+            json!({"OnUnknown": match self.options.on_unknown { OnUnknown::Warn => "warn", OnUnknown::Fail => "fail" },
+                   "Nonce": self.options.nonce.map(|n| n.to_string()), "DnsRootServers": roots}),
+        );
+        Value::Object(out)
+    }
+
+    /// True when the spec asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.bootstrap.is_none()
+            && self.parameters.is_empty()
+            && self.keys.is_empty()
+            && self.key_policies.is_empty()
+            && self.hosted_zone.is_none()
+    }
+}
+
+/// Reads only `Options.Nonce` from raw properties, tolerating everything else: rollback detection
+/// must work even when the rest of the properties no longer validate.
+pub fn raw_nonce(properties: &Value) -> Option<u128> {
+    let nonce = properties.get("Options")?.get("Nonce")?;
+    match nonce {
+        Value::String(s) => parse_nonce(s).ok(),
+        Value::Number(n) => n.as_u64().map(u128::from),
+        _ => None,
+    }
+}
+
+fn parse_nonce(text: &str) -> Result<u128, String> {
+    if text.is_empty() || text.len() > 38 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("expected a non-negative whole number (e.g. a timestamp in ms), got `{text}`"));
+    }
+    text.parse().map_err(|_| format!("expected a non-negative whole number, got `{text}`"))
+}
+
+struct Parser {
+    issues: Vec<SpecIssue>,
+}
+
+fn at(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Parser {
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.issues.push(SpecIssue { path: path.to_owned(), message: message.into() });
+    }
+
+    /// An object whose keys are all in `allowed`; unknown keys are reported, known ones returned.
+    fn object<'v>(&mut self, v: &'v Value, path: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
+        let Value::Object(map) = v else {
+            self.error(path, format!("expected an object with keys {}, got {}", allowed.join(", "), kind_of(v)));
+            return None;
+        };
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let hint = allowed
+                    .iter()
+                    .find(|a| is_near(a, key))
+                    .map(|a| format!(" (did you mean `{a}`?)"))
+                    .unwrap_or_default();
+                self.error(path, format!("unknown key `{key}`{hint}; valid keys are {}", allowed.join(", ")));
+            }
+        }
+        Some(map)
+    }
+
+    fn list<'v>(&mut self, v: &'v Value, path: &str, what: &str) -> Option<&'v [Value]> {
+        match v {
+            Value::Array(items) => Some(items),
+            other => {
+                self.error(path, format!("expected a list of {what}, got {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, v: &Value, path: &str) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.error(path, format!("expected a string, got {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &Value, path: &str) -> Option<bool> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            other => {
+                let got = match other {
+                    Value::String(s) => format!("`{s}`"),
+                    v => kind_of(v).to_owned(),
+                };
+                self.error(path, format!("expected true or false, got {got}"));
+                None
+            }
+        }
+    }
+
+    /// Parses each item of an optional list with `item`, reporting items that fail at their index.
+    fn items<T>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        what: &str,
+        mut item: impl FnMut(&mut Self, &Value, &str) -> Option<T>,
+    ) -> Vec<T> {
+        let path = at(path, key);
+        let Some(v) = map.get(key) else { return Vec::new() };
+        let Some(values) = self.list(v, &path, what) else { return Vec::new() };
+        values.iter().enumerate().filter_map(|(i, v)| item(self, v, &format!("{path}[{i}]"))).collect()
+    }
+
+    fn principal(&mut self, v: &Value, path: &str) -> Option<PrincipalArn> {
+        let text = self.string(v, path)?;
+        PrincipalArn::parse(&text).map_err(|e| self.error(path, e)).ok()
+    }
+
+    fn account(&mut self, v: &Value, path: &str) -> Option<AccountId> {
+        let text = match v {
+            // A YAML file may carry an unquoted account id; a leading zero is then already lost.
+            Value::Number(n) if n.is_u64() => {
+                let text = n.to_string();
+                if text.len() != 12 {
+                    self.error(path, format!("not a 12-digit AWS account id: `{text}` (quote account ids in YAML)"));
+                    return None;
+                }
+                text
+            }
+            other => self.string(other, path)?,
+        };
+        AccountId::parse(&text).map_err(|e| self.error(path, e)).ok()
+    }
+
+    fn principals(&mut self, map: &Map<String, Value>, path: &str, key: &str) -> Vec<PrincipalArn> {
+        self.items(map, path, key, "IAM principal ARNs", Self::principal)
+    }
+
+    fn accounts(&mut self, map: &Map<String, Value>, path: &str, key: &str) -> Vec<AccountId> {
+        self.items(map, path, key, "12-digit account ids", Self::account)
+    }
+
+    fn required<'v>(&mut self, map: &'v Map<String, Value>, path: &str, key: &str, what: &str) -> Option<&'v Value> {
+        let value = map.get(key);
+        if value.is_none() {
+            self.error(&at(path, key), format!("required: {what}"));
+        }
+        value
+    }
+
+    fn spec(&mut self, value: &Value, origin: Origin) -> Spec {
+        let allowed = match origin {
+            Origin::Properties => TOP_PROPERTIES,
+            Origin::File => TOP,
+        };
+        let Some(map) = self.object(value, "", allowed) else { return Spec::default() };
+        Spec {
+            bootstrap: map.get("Bootstrap").and_then(|v| self.bootstrap(v, "Bootstrap")),
+            parameters: self.items(map, "", "Parameters", "parameters", Self::parameter),
+            keys: self.items(map, "", "Keys", "key requirements", Self::key),
+            key_policies: self.items(map, "", "KeyPolicies", "key policies", Self::key_policy),
+            hosted_zone: map.get("HostedZone").and_then(|v| self.hosted_zone(v, "HostedZone")),
+            options: map.get("Options").map(|v| self.options(v, "Options")).unwrap_or_default(),
+        }
+    }
+
+    fn bootstrap(&mut self, v: &Value, path: &str) -> Option<Bootstrap> {
+        let map = self.object(v, path, BOOTSTRAP)?;
+        let qualifier = match map.get("Qualifier") {
+            None => "hnb659fds".to_owned(),
+            Some(v) => {
+                let p = at(path, "Qualifier");
+                let q = self.string(v, &p)?;
+                // CDK: "Qualifier must be an alphanumeric identifier of at most 10 characters".
+                if q.is_empty() || q.len() > 10 || !q.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    self.error(
+                        &p,
+                        format!("expected an alphanumeric CDK qualifier of at most 10 characters, got `{q}`"),
+                    );
+                    return None;
+                }
+                q
+            }
+        };
+        let toolkit_stack_name = match map.get("ToolkitStackName") {
+            None => "CDKToolkit".to_owned(),
+            Some(v) => {
+                let p = at(path, "ToolkitStackName");
+                let name = self.string(v, &p)?;
+                if !is_stack_name(&name) {
+                    self.error(&p, format!("expected a CloudFormation stack name (a letter, then letters, digits or hyphens, at most 128), got `{name}`"));
+                    return None;
+                }
+                name
+            }
+        };
+        Some(Bootstrap {
+            qualifier,
+            toolkit_stack_name,
+            trusted_accounts: self.accounts(map, path, "TrustedAccounts"),
+            readers: self.principals(map, path, "Readers"),
+        })
+    }
+
+    fn parameter(&mut self, v: &Value, path: &str) -> Option<Parameter> {
+        let map = self.object(v, path, PARAMETER)?;
+        let name_path = at(path, "Name");
+        let name = self
+            .required(map, path, "Name", "the parameter name, e.g. /app/db/password")
+            .and_then(|v| self.string(v, &name_path))
+            .and_then(|name| check_parameter_name(&name).map(|()| name).map_err(|e| self.error(&name_path, e)).ok());
+        let readers = self.principals(map, path, "Readers");
+        if !map.contains_key("Readers") {
+            self.error(&at(path, "Readers"), "required: the roles that read this parameter");
+        }
+        Some(Parameter { name: name?, readers })
+    }
+
+    fn key(&mut self, v: &Value, path: &str) -> Option<KeyRequirement> {
+        let map = self.object(v, path, KEY)?;
+        let key_path = at(path, "Key");
+        let key = self
+            .required(map, path, "Key", "a key id, key ARN, alias name or alias ARN")
+            .and_then(|v| self.string(v, &key_path))
+            .and_then(|text| KeyRef::parse(&text).map_err(|e| self.error(&key_path, e)).ok());
+        let principals = self.principals(map, path, "Principals");
+        let actions = match map.get("Actions") {
+            None => vec!["kms:Decrypt".to_owned()],
+            Some(_) => {
+                // A pattern, as people copy them from key policies (`kms:ReEncrypt*`), stands for
+                // every KMS action it matches; one that matches none is an error.
+                let patterns = self.items(map, path, "Actions", "KMS actions", |p, v, path| {
+                    let text = p.string(v, path)?;
+                    let matched = crate::kms::expand_actions(&text);
+                    if matched.is_empty() {
+                        p.error(
+                            path,
+                            format!(
+                                "not a KMS action: `{text}` matches no KMS action (expected e.g. kms:Decrypt, kms:GenerateDataKey*)"
+                            ),
+                        );
+                        return None;
+                    }
+                    Some(matched)
+                });
+                let mut actions: Vec<String> = Vec::new();
+                for a in patterns.into_iter().flatten() {
+                    if !actions.iter().any(|x| x == a) {
+                        actions.push(a.to_owned());
+                    }
+                }
+                if actions.is_empty() {
+                    self.error(&at(path, "Actions"), "expected at least one KMS action");
+                }
+                actions
+            }
+        };
+        let via_service = map.get("ViaService").and_then(|v| {
+            let p = at(path, "ViaService");
+            let s = self.string(v, &p)?;
+            if is_via_service(&s) {
+                Some(s)
+            } else {
+                self.error(
+                    &p,
+                    format!("expected SERVICE.REGION.amazonaws.com (e.g. ssm.us-east-1.amazonaws.com), got `{s}`"),
+                );
+                None
+            }
+        });
+        let encryption_context = map
+            .get("EncryptionContext")
+            .map(|v| self.encryption_context(v, &at(path, "EncryptionContext")))
+            .unwrap_or_default();
+        let for_aws_resources =
+            map.get("ForAwsResources").and_then(|v| self.boolean(v, &at(path, "ForAwsResources"))).unwrap_or(false);
+        let shared_with_accounts = self.accounts(map, path, "SharedWithAccounts");
+        if !map.contains_key("Principals") && !map.contains_key("SharedWithAccounts") {
+            self.error(path, "nothing to check: give Principals (who must use the key) or SharedWithAccounts");
+        }
+        Some(KeyRequirement {
+            key: key?,
+            principals,
+            actions,
+            via_service,
+            encryption_context,
+            for_aws_resources,
+            shared_with_accounts,
+        })
+    }
+
+    fn encryption_context(&mut self, v: &Value, path: &str) -> BTreeMap<String, String> {
+        let Value::Object(map) = v else {
+            self.error(path, format!("expected an object of string pairs, got {}", kind_of(v)));
+            return BTreeMap::new();
+        };
+        map.iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k.clone(), s.clone())),
+                other => {
+                    self.error(&at(path, k), format!("expected a string, got {} (quote it)", kind_of(other)));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn key_policy(&mut self, v: &Value, path: &str) -> Option<KeyPolicyCheck> {
+        let map = self.object(v, path, KEY_POLICY)?;
+        let policy_path = at(path, "Policy");
+        let policy = self.required(map, path, "Policy", "the key policy document (object or JSON string)")?;
+        let policy = match policy {
+            Value::Object(o) => o.clone(),
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(o)) => o,
+                Ok(other) => {
+                    self.error(&policy_path, format!("expected a policy document object, got {}", kind_of(&other)));
+                    return None;
+                }
+                Err(e) => {
+                    self.error(&policy_path, format!("not valid JSON: {e}"));
+                    return None;
+                }
+            },
+            other => {
+                self.error(
+                    &policy_path,
+                    format!("expected a policy document (object or JSON string), got {}", kind_of(other)),
+                );
+                return None;
+            }
+        };
+        let size = Value::Object(policy.clone()).to_string().len();
+        if size > MAX_KEY_POLICY_BYTES {
+            self.error(
+                &policy_path,
+                format!("key policies are at most {MAX_KEY_POLICY_BYTES} bytes, this one is {size}"),
+            );
+        }
+        match policy.get("Statement") {
+            Some(Value::Object(_) | Value::Array(_)) => {}
+            Some(other) => self.error(
+                &at(&policy_path, "Statement"),
+                format!("expected a statement object or a list of statements, got {}", kind_of(other)),
+            ),
+            None => self.error(&at(&policy_path, "Statement"), "required: a key policy has a Statement"),
+        }
+        let administrators = self.principals(map, path, "Administrators");
+        if administrators.is_empty() {
+            self.error(&at(path, "Administrators"), "required: at least one principal that must keep kms:PutKeyPolicy");
+        }
+        Some(KeyPolicyCheck { policy, administrators })
+    }
+
+    fn hosted_zone(&mut self, v: &Value, path: &str) -> Option<HostedZone> {
+        let map = self.object(v, path, HOSTED_ZONE)?;
+        let id_path = at(path, "ZoneId");
+        let id = self.required(map, path, "ZoneId", "the Route 53 hosted zone id, e.g. Z0123456789ABCDEFGHIJ")?;
+        let id = self.string(id, &id_path)?;
+        let bare = id.strip_prefix("/hostedzone/").unwrap_or(&id);
+        if bare.is_empty() || bare.len() > 32 || !bare.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            self.error(
+                &id_path,
+                format!("expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ, got `{id}`"),
+            );
+            return None;
+        }
+        let record_names = self.items(map, path, "RecordNames", "DNS names", |p, v, path| {
+            let name = p.string(v, path)?;
+            normalise_dns_name(&name).map_err(|e| p.error(path, e)).ok()
+        });
+        Some(HostedZone { zone_id: bare.to_owned(), record_names })
+    }
+
+    fn options(&mut self, v: &Value, path: &str) -> Options {
+        let Some(map) = self.object(v, path, OPTIONS) else { return Options::default() };
+        let on_unknown = map
+            .get("OnUnknown")
+            .and_then(|v| {
+                let p = at(path, "OnUnknown");
+                match self.string(v, &p)?.as_str() {
+                    "warn" => Some(OnUnknown::Warn),
+                    "fail" => Some(OnUnknown::Fail),
+                    other => {
+                        self.error(&p, format!("expected warn or fail, got `{other}`"));
+                        None
+                    }
+                }
+            })
+            .unwrap_or_default();
+        let nonce = map.get("Nonce").and_then(|v| {
+            let p = at(path, "Nonce");
+            let parsed = match v {
+                Value::Number(n) => {
+                    n.as_u64().map(u128::from).ok_or_else(|| format!("expected a non-negative whole number, got `{n}`"))
+                }
+                Value::String(s) => parse_nonce(s),
+                other => Err(format!("expected a whole number, got {}", kind_of(other))),
+            };
+            parsed.map_err(|e| self.error(&p, e)).ok()
+        });
+        let dns_root_servers = self.items(map, path, "DnsRootServers", "ip or ip:port addresses", |p, v, path| {
+            let text = p.string(v, path)?;
+            parse_dns_server(&text).map_err(|e| p.error(path, e)).ok()
+        });
+        Options { on_unknown, nonce, dns_root_servers }
+    }
+}
+
+/// A likely misspelling: same letters in another case, singular for plural, or one or two edits away.
+fn is_near(valid: &str, given: &str) -> bool {
+    let (a, b) = (valid.to_ascii_lowercase(), given.to_ascii_lowercase());
+    if a.starts_with(&b) && b.len() + 1 >= a.len() || b.starts_with(&a) && a.len() + 1 >= b.len() {
+        return true;
+    }
+    // Levenshtein distance, two rows.
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev.get(j).copied().unwrap_or(usize::MAX) + usize::from(ca != *cb);
+            let delete = prev.get(j + 1).copied().unwrap_or(usize::MAX) + 1;
+            let insert = row.last().copied().unwrap_or(usize::MAX) + 1;
+            row.push(substitute.min(delete).min(insert));
+        }
+        prev = row;
+    }
+    prev.last().is_some_and(|d| *d <= 2)
+}
+
+fn parse_dns_server(text: &str) -> Result<DnsServer, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        if addr.port() == 0 {
+            return Err(format!("port 0 is not a DNS port: `{text}`"));
+        }
+        return Ok(DnsServer { ip: addr.ip(), port: Some(addr.port()) });
+    }
+    text.parse::<IpAddr>().map(|ip| DnsServer { ip, port: None }).map_err(|_| {
+        format!("expected an IP address with an optional port (192.0.2.1, 127.0.0.1:5353, [::1]:5353), got `{text}`")
+    })
+}
+
+fn check_parameter_name(name: &str) -> Result<(), String> {
+    // SSM: names of at most 2048 characters of a-zA-Z0-9_.-/ ; hierarchies start with `/`.
+    if name.is_empty() || name.len() > 2048 {
+        return Err(format!("expected an SSM parameter name of 1 to 2048 characters, got `{name}`"));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b)) {
+        return Err(format!("an SSM parameter name has only letters, digits and _.-/ : `{name}`"));
+    }
+    if name.starts_with("arn:") {
+        return Err(format!("give the parameter name, not its ARN: `{name}`"));
+    }
+    if name.contains("//") {
+        return Err(format!("empty path segment in parameter name `{name}`"));
+    }
+    Ok(())
+}
+
+fn is_stack_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_via_service(text: &str) -> bool {
+    let rest = text.strip_suffix(".amazonaws.com").or_else(|| text.strip_suffix(".amazonaws.com.cn"));
+    match rest.and_then(|r| r.split_once('.')) {
+        Some((service, region)) => {
+            !service.is_empty()
+                && service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && is_region(region)
+        }
+        None => false,
+    }
+}
+
+/// Lower-cases a DNS name and drops a trailing dot; rejects names DNS cannot carry.
+pub fn normalise_dns_name(name: &str) -> Result<String, String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let labels: Vec<&str> = trimmed.split('.').collect();
+    let ok = !trimmed.is_empty()
+        && trimmed.len() <= 253
+        && labels.iter().enumerate().all(|(i, l)| {
+            !l.is_empty()
+                && l.len() <= 63
+                && (*l == "*" && i == 0 || l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        });
+    if ok {
+        Ok(trimmed)
+    } else {
+        Err(format!("not a DNS name (labels of 1 to 63 letters, digits, - or _; punycode for IDNs): `{name}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn issues(v: Value) -> Vec<String> {
+        match Spec::from_value(&v, Origin::Properties) {
+            Err(SpecError::Invalid(issues)) => issues.iter().map(ToString::to_string).collect(),
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_properties_are_an_empty_spec() {
+        let spec = Spec::from_value(
+            &json!({"ServiceToken": "arn:aws:lambda:...", "ServiceTimeout": "300"}),
+            Origin::Properties,
+        )
+        .unwrap();
+        assert!(spec.is_empty());
+        assert_eq!(spec.options.on_unknown, OnUnknown::Warn);
+    }
+
+    #[test]
+    fn the_design_example_parses_with_cloudformation_strings() {
+        let v = json!({
+            "Bootstrap": {"TrustedAccounts": ["222222222222"], "Readers": ["arn:aws:iam::111111111111:role/site-deployment-handler"]},
+            "Parameters": [{"Name": "/app/db/password", "Readers": ["arn:aws:iam::111111111111:role/db-password-reader"]}],
+            "Keys": [
+                {"Key": "alias/app-data", "Principals": ["arn:aws:iam::222222222222:role/scheduler"],
+                 "Actions": ["kms:decrypt", "KMS:GenerateDataKey"], "ViaService": "ec2.ap-northeast-1.amazonaws.com",
+                 "EncryptionContext": {"Department": "ops"}, "ForAwsResources": "true"},
+                {"Key": "alias/aws/rds", "SharedWithAccounts": ["222222222222"]}
+            ],
+            "KeyPolicies": [{"Policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}",
+                             "Administrators": ["arn:aws:iam::111111111111:role/admin"]}],
+            "HostedZone": {"ZoneId": "/hostedzone/Z0123456789ABCDEFGHIJ", "RecordNames": ["_X1.Example.com."]},
+            "Options": {"OnUnknown": "fail", "Nonce": "1732300000000", "DnsRootServers": ["127.0.0.2:5353", "198.41.0.4"]}
+        });
+        let spec = Spec::from_value(&v, Origin::Properties).unwrap();
+        let b = spec.bootstrap.as_ref().unwrap();
+        assert_eq!((b.qualifier.as_str(), b.toolkit_stack_name.as_str()), ("hnb659fds", "CDKToolkit"));
+        assert_eq!(spec.keys[0].actions, ["kms:Decrypt", "kms:GenerateDataKey"]);
+        assert!(spec.keys[0].for_aws_resources);
+        assert_eq!(spec.keys[1].actions, ["kms:Decrypt"]);
+        assert_eq!(spec.hosted_zone.as_ref().unwrap().zone_id, "Z0123456789ABCDEFGHIJ");
+        assert_eq!(spec.hosted_zone.as_ref().unwrap().record_names, ["_x1.example.com"]);
+        assert_eq!(spec.options.on_unknown, OnUnknown::Fail);
+        assert_eq!(spec.options.nonce, Some(1_732_300_000_000));
+        assert_eq!(spec.options.dns_root_servers[0].port, Some(5353));
+        assert_eq!(spec.options.dns_root_servers[1].port, None);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_path_and_the_valid_keys() {
+        let got = issues(json!({"Parameters": [{"Name": "/a", "Readers": [], "reader": "x"}]}));
+        assert_eq!(
+            got,
+            ["Parameters[0]: unknown key `reader` (did you mean `Readers`?); valid keys are Name, Readers"]
+        );
+        let got = issues(json!({"Keys": [{"Key": "alias/a", "Principals": [], "ViaServce": "x"}]}));
+        assert!(got[0].starts_with("Keys[0]: unknown key `ViaServce` (did you mean `ViaService`?)"), "{got:?}");
+        let got = issues(json!({"Bogus": 1}));
+        assert!(got[0].starts_with("unknown key `Bogus`; valid keys are Bootstrap, Parameters"), "{got:?}");
+    }
+
+    #[test]
+    fn service_token_is_only_accepted_from_properties() {
+        let v = json!({"ServiceToken": "x"});
+        assert!(Spec::from_value(&v, Origin::File).is_err());
+        assert!(Spec::from_value(&v, Origin::Properties).is_ok());
+    }
+
+    #[test]
+    fn key_actions_take_the_wildcards_key_policies_use() {
+        let spec = Spec::from_value(
+            &json!({"Keys": [{"Key": "alias/k", "Principals": [],
+                               "Actions": ["kms:ReEncrypt*", "KMS:generatedatakey*", "kms:Decrypt", "kms:Re?ncryptTo"]}]}),
+            Origin::File,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.keys[0].actions,
+            [
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyPair",
+                "kms:GenerateDataKeyPairWithoutPlaintext",
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "kms:Decrypt",
+            ]
+        );
+        let err = Spec::from_value(
+            &json!({"Keys": [{"Key": "alias/k", "Principals": [], "Actions": ["kms:Frobnicate*"]}]}),
+            Origin::File,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Keys[0].Actions[0]: not a KMS action: `kms:Frobnicate*` matches no KMS action"), "{err}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_its_path() {
+        let got = issues(json!({
+            "Parameters": [{"Name": "/ok", "Readers": ["arn:aws:iam::111111111111:role/a"]},
+                           {"Name": "/b", "Readers": ["arn:aws:iam::111111111111:role/a"]},
+                           {"Name": "/c", "Readers": ["not-an-arn"]}],
+            "Keys": [{"Key": "alias/k", "Principals": [], "Actions": ["kms:Decrypt", "s3:GetObject"], "ForAwsResources": "yes"}],
+            "Options": {"OnUnknown": "maybe", "Nonce": "-1", "DnsRootServers": ["root.example"]}
+        }));
+        let expect = [
+            "Parameters[2].Readers[0]: not an IAM principal ARN (expected arn:PARTITION:iam::ACCOUNT:role/NAME): `not-an-arn`",
+            "Keys[0].Actions[1]: not a KMS action: `s3:GetObject` matches no KMS action (expected e.g. kms:Decrypt, kms:GenerateDataKey*)",
+            "Keys[0].ForAwsResources: expected true or false, got `yes`",
+            "Options.OnUnknown: expected warn or fail, got `maybe`",
+        ];
+        for e in expect {
+            assert!(got.iter().any(|g| g == e), "missing {e:?} in {got:#?}");
+        }
+        assert!(got.iter().any(|g| g.starts_with("Options.Nonce: expected a non-negative whole number")));
+        assert!(got.iter().any(|g| g.starts_with("Options.DnsRootServers[0]: expected an IP address")));
+    }
+
+    #[test]
+    fn required_fields_and_wrong_types() {
+        let got = issues(
+            json!({"Parameters": [{"Readers": []}], "HostedZone": {}, "Keys": [{"Key": "alias/x"}], "KeyPolicies": "x"}),
+        );
+        assert!(
+            got.contains(&"Parameters[0].Name: required: the parameter name, e.g. /app/db/password".to_owned()),
+            "{got:?}"
+        );
+        assert!(got.iter().any(|g| g.starts_with("HostedZone.ZoneId: required")));
+        assert!(got.iter().any(|g| g.starts_with("Keys[0]: nothing to check")));
+        assert!(got.contains(&"KeyPolicies: expected a list of key policies, got a string".to_owned()));
+    }
+
+    #[test]
+    fn key_policies_accept_objects_and_json_strings_and_need_administrators() {
+        let got = issues(
+            json!({"KeyPolicies": [{"Policy": "{not json", "Administrators": ["arn:aws:iam::111111111111:root"]},
+                                                {"Policy": {"Version": "2012-10-17"}}]}),
+        );
+        assert!(got.iter().any(|g| g.starts_with("KeyPolicies[0].Policy: not valid JSON")), "{got:?}");
+        assert!(got.contains(&"KeyPolicies[1].Policy.Statement: required: a key policy has a Statement".to_owned()));
+        assert!(got.iter().any(|g| g.starts_with("KeyPolicies[1].Administrators: required")));
+    }
+
+    #[test]
+    fn yaml_numbers_for_account_ids_and_nonces() {
+        let spec: Value =
+            serde_yaml_ng::from_str("Bootstrap:\n  TrustedAccounts: [222222222222]\nOptions:\n  Nonce: 17\n").unwrap();
+        let spec = Spec::from_value(&spec, Origin::File).unwrap();
+        assert_eq!(spec.bootstrap.unwrap().trusted_accounts[0].as_str(), "222222222222");
+        assert_eq!(spec.options.nonce, Some(17));
+        // YAML 1.2 keeps a leading zero as text; a short unquoted number is still caught.
+        let kept: Value = serde_yaml_ng::from_str("Bootstrap:\n  TrustedAccounts: [012345678901]\n").unwrap();
+        assert!(Spec::from_value(&kept, Origin::File).is_ok());
+        let short: Value = serde_yaml_ng::from_str("Bootstrap:\n  TrustedAccounts: [12345678901]\n").unwrap();
+        let err = Spec::from_value(&short, Origin::File).unwrap_err().to_string();
+        assert!(err.contains("quote account ids in YAML"), "{err}");
+    }
+
+    #[test]
+    fn raw_nonce_tolerates_invalid_properties() {
+        assert_eq!(raw_nonce(&json!({"Bogus": 1, "Options": {"Nonce": "42", "Other": true}})), Some(42));
+        assert_eq!(raw_nonce(&json!({"Options": {"Nonce": "x"}})), None);
+        assert_eq!(raw_nonce(&json!("not an object")), None);
+    }
+
+    #[test]
+    fn dns_names_and_via_services() {
+        assert_eq!(normalise_dns_name("WWW.Example.COM.").unwrap(), "www.example.com");
+        assert!(normalise_dns_name("*.example.com").is_ok());
+        assert!(
+            normalise_dns_name("a..b").is_err()
+                && normalise_dns_name("a.*.b").is_err()
+                && normalise_dns_name("").is_err()
+        );
+        assert!(is_via_service("ssm.us-east-1.amazonaws.com") && is_via_service("s3.cn-north-1.amazonaws.com.cn"));
+        assert!(!is_via_service("ssm.amazonaws.com") && !is_via_service("SSM.us-east-1.amazonaws.com"));
+    }
+}
