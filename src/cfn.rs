@@ -359,17 +359,47 @@ fn outcome_of(report: Report) -> Outcome {
             let deciding = |s: Status| {
                 s == Status::Fail || (s == Status::Unknown && report.on_unknown == crate::spec::OnUnknown::Fail)
             };
+            // One line per cause: findings that one key-policy statement fixes share a line.
             let lines = report
-                .findings
-                .iter()
-                .filter(|f| deciding(f.status))
-                .map(|f| {
-                    let mut line = format!("[{}] {}", f.check.name(), f.message);
-                    if let Some(fix) = &f.fix {
-                        line.push_str("; fix: ");
-                        line.push_str(fix);
+                .causes()
+                .into_iter()
+                .filter(|c| c.findings.iter().any(|f| deciding(f.status)))
+                .filter_map(|c| {
+                    let first = c.findings.first()?;
+                    let mut line = match c.findings.as_slice() {
+                        [one] => format!("[{}] {}", one.check.name(), one.message),
+                        many => {
+                            let who: Vec<String> = many
+                                .iter()
+                                .map(|f| {
+                                    let action = f.access.as_ref().map(|a| a.action.as_str()).unwrap_or("use");
+                                    format!("{} {action}", f.principal.as_deref().unwrap_or("?"))
+                                })
+                                .collect();
+                            format!(
+                                "[{}] {} uses of one key are not allowed by its key policy: {}",
+                                first.check.name(),
+                                many.len(),
+                                who.join(", ")
+                            )
+                        }
+                    };
+                    match (&c.change, &first.fix) {
+                        (Some(change), alt) => {
+                            line.push_str("; fix: ");
+                            line.push_str(&change.describe());
+                            if let Some(alt) = alt {
+                                line.push_str("; or: ");
+                                line.push_str(alt);
+                            }
+                        }
+                        (None, Some(fix)) => {
+                            line.push_str("; fix: ");
+                            line.push_str(fix);
+                        }
+                        (None, None) => {}
                     }
-                    line
+                    Some(line)
                 })
                 .collect();
             Outcome::Failed { head: format!("Preflight failed: {}", report.summary()), lines, report: Some(report) }
@@ -568,6 +598,9 @@ mod tests {
             message: format!("role `r{i}` cannot decrypt \"parameter\" {}", "é\u{1}x".repeat(len)),
             fix: Some("add kms:Decrypt".into()),
             evidence: vec![],
+            access: None,
+            deciding: vec![],
+            change: None,
         }
     }
 

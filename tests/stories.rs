@@ -65,7 +65,18 @@ fn the_broken_account_fails_with_one_sentence_per_story() {
         "cannot read parameter `/app/db/password`: kms:Decrypt of key `alias/app-data`",
     );
     assert_eq!(s2["status"], "fail");
-    assert!(s2["fix"].as_str().unwrap().contains("kms:ViaService ssm.us-east-1.amazonaws.com"));
+    // The fix as data: the key-policy statement, checked by the evaluator before it is offered.
+    let statement = &s2["change"]["statement"];
+    assert_eq!(s2["change"]["kind"], "key-policy-statement");
+    assert_eq!(statement["Principal"]["AWS"], READER);
+    assert_eq!(statement["Action"], "kms:Decrypt");
+    assert_eq!(statement["Condition"]["StringEquals"]["kms:ViaService"], "ssm.us-east-1.amazonaws.com");
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"],
+        "arn:aws:ssm:us-east-1:123456789012:parameter/app/db/password"
+    );
+    assert_eq!(s2["access"]["action"], "kms:Decrypt");
+    assert_eq!(s2["access"]["viaService"], "ssm.us-east-1.amazonaws.com");
     assert!(s2["evidence"].to_string().contains("ssm:GetParameter allowed by inline policy `read-db-secret`"));
     assert_eq!(find(&all, "/app/db/username", Some(READER), "can read parameter")["status"], "pass");
 
@@ -94,7 +105,13 @@ fn the_broken_account_fails_with_one_sentence_per_story() {
         "cannot kms:CreateGrant for AWS resources",
     );
     assert_eq!(s5["status"], "fail");
-    assert!(s5["fix"].as_str().unwrap().contains("kms:GrantIsForAWSResource true"));
+    assert_eq!(
+        s5["change"]["statement"]["Condition"]["Bool"],
+        json!({"kms:GrantIsForAWSResource": "true"}),
+        "the statement to add carries the AWS-resource condition: {s5}"
+    );
+    assert_eq!(s5["access"]["forAwsResource"], true);
+    assert!(s5["fix"].as_str().unwrap().contains("its own IAM policy must also allow kms:CreateGrant"));
     let s5u = find(&all, "alias/ebs-key", Some("arn:aws:iam::222222222222:role/scheduler"), "can kms:Decrypt");
     assert_eq!(s5u["status"], "unknown");
     assert!(
@@ -109,6 +126,16 @@ fn the_broken_account_fails_with_one_sentence_per_story() {
     let s1 = find(&all, "CDKToolkit", Some(deploy), "cannot kms:Decrypt the assets bucket's key");
     assert_eq!(s1["status"], "fail");
     assert!(s1["fix"].as_str().unwrap().contains("re-bootstrap with the default key"));
+    // One cause, one fix: every bootstrap role and reader that cannot use the key gets the same
+    // statement shape (through S3, no object pinned), so the report can merge them.
+    let roles: Vec<&Value> =
+        all.iter().filter(|f| f["subject"] == "CDKToolkit" && f["change"]["kind"] == "key-policy-statement").collect();
+    assert_eq!(roles.len(), 5, "{roles:#?}");
+    for f in &roles {
+        let c = &f["change"]["statement"]["Condition"];
+        assert_eq!(c, &json!({"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}), "{f}");
+        assert_eq!(f["change"]["key"], roles[0]["change"]["key"]);
+    }
     let exec = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1";
     assert_eq!(find(&all, "CDKToolkit", Some(exec), "to read Lambda code")["status"], "fail");
     assert_eq!(find(&all, "CDKToolkit", None, "a key ARN where CDK expects a key id")["status"], "fail");

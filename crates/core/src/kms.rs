@@ -56,6 +56,22 @@ pub enum KeyState {
     Updating,
 }
 
+impl std::fmt::Display for KeyState {
+    /// The state as DescribeKey names it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeyState::Creating => "Creating",
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
+            KeyState::Unavailable => "Unavailable",
+            KeyState::Updating => "Updating",
+        })
+    }
+}
+
 impl KeyState {
     pub fn parse(s: &str) -> Option<KeyState> {
         Some(match s {

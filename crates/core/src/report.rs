@@ -3,10 +3,12 @@
 //! Owns what a run concluded and how it is shown; the CloudFormation rendering lives in `cfn`.
 //! Knows nothing of AWS or of how findings were reached.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::policy::Deciding;
 use crate::spec::OnUnknown;
 
 /// Which check produced a finding.
@@ -67,6 +69,131 @@ pub struct Finding {
     pub fix: Option<String>,
     /// The deciding statements or records.
     pub evidence: Vec<String>,
+    /// The KMS use the finding judged, when it judged one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// The statements that decided it (policy, Sid or position, effect).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deciding: Vec<Deciding>,
+    /// The fix as a change to make, when it is one a person can paste; `fix` then holds only the
+    /// alternatives to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+impl Finding {
+    /// This finding with the KMS use it judged and the statements that decided it.
+    #[must_use]
+    pub fn with_access(mut self, access: Access, deciding: Vec<Deciding>) -> Self {
+        self.access = Some(access);
+        self.deciding = deciding;
+        self
+    }
+
+    /// This finding with its fix as a change; `fix` keeps only the alternatives.
+    #[must_use]
+    pub fn with_change(mut self, change: Option<Change>, alternatives: Option<String>) -> Self {
+        if change.is_some() {
+            self.change = change;
+            self.fix = alternatives;
+        }
+        self
+    }
+}
+
+/// One KMS use: who is in `principal`; what and how here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Access {
+    /// The key ARN.
+    pub key: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_service: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub encryption_context: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub for_aws_resource: bool,
+}
+
+/// A fix as data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Change {
+    /// Add `statement` to the key policy of `key` (a key ARN). Checked before it is offered: with
+    /// the statement in place, the evaluator allows what the finding asked.
+    KeyPolicyStatement { key: String, statement: serde_json::Value },
+}
+
+impl Change {
+    /// The key and the statement without its principals and actions: what findings that differ
+    /// only in who and which action share, and so one statement can fix together.
+    fn shape(&self) -> (String, String) {
+        match self {
+            Change::KeyPolicyStatement { key, statement } => {
+                let mut rest = statement.clone();
+                if let Some(m) = rest.as_object_mut() {
+                    m.remove("Principal");
+                    m.remove("Action");
+                }
+                (key.clone(), rest.to_string())
+            }
+        }
+    }
+
+    /// One statement covering every principal and action of `changes` (all of one shape).
+    fn merge<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Option<Change> {
+        let mut first: Option<(String, serde_json::Value)> = None;
+        let mut principals: Vec<serde_json::Value> = Vec::new();
+        let mut actions: Vec<serde_json::Value> = Vec::new();
+        for Change::KeyPolicyStatement { key, statement } in changes {
+            let push_all = |into: &mut Vec<serde_json::Value>, v: Option<&serde_json::Value>| {
+                let items = match v {
+                    Some(serde_json::Value::Array(a)) => a.clone(),
+                    Some(one) => vec![one.clone()],
+                    None => vec![],
+                };
+                for i in items {
+                    if !into.contains(&i) {
+                        into.push(i);
+                    }
+                }
+            };
+            push_all(&mut principals, statement.pointer("/Principal/AWS"));
+            push_all(&mut actions, statement.get("Action"));
+            if first.is_none() {
+                first = Some((key.clone(), statement.clone()));
+            }
+        }
+        let (key, mut statement) = first?;
+        let one_or_list =
+            |mut v: Vec<serde_json::Value>| if v.len() == 1 { v.remove(0) } else { serde_json::Value::Array(v) };
+        if let Some(m) = statement.as_object_mut() {
+            m.insert("Principal".into(), serde_json::json!({ "AWS": one_or_list(principals) }));
+            m.insert("Action".into(), one_or_list(actions));
+        }
+        Some(Change::KeyPolicyStatement { key, statement })
+    }
+
+    /// `add this statement to the key policy of KEY: {...}` for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::KeyPolicyStatement { key, statement } => {
+                format!("add this statement to the key policy of {key}: {statement}")
+            }
+        }
+    }
+}
+
+/// What findings share to be one cause: check, subject, and the change's shape.
+type CauseKey<'a> = (CheckKind, &'a str, (String, String));
+
+/// Findings with one cause, and the one change that fixes them all. A finding with no shared
+/// cause is a cause of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cause<'a> {
+    pub findings: Vec<&'a Finding>,
+    pub change: Option<Change>,
 }
 
 /// The overall verdict of a run.
@@ -136,6 +263,34 @@ impl Report {
         }
     }
 
+    /// The findings grouped by cause, in report order: failures whose fix is the same kind of
+    /// key-policy statement on the same key (differing only in principals and actions) form one
+    /// cause with one merged statement; every other finding stands alone.
+    pub fn causes(&self) -> Vec<Cause<'_>> {
+        let mut causes: Vec<Cause<'_>> = Vec::new();
+        let mut shapes: Vec<Option<CauseKey<'_>>> = Vec::new();
+        for f in &self.findings {
+            let shape = match (&f.change, f.status) {
+                (Some(c), Status::Fail) => Some((f.check, f.subject.as_str(), c.shape())),
+                _ => None,
+            };
+            if let Some(i) = shape.as_ref().and_then(|s| shapes.iter().position(|x| x.as_ref() == Some(s))) {
+                if let Some(cause) = causes.get_mut(i) {
+                    cause.findings.push(f);
+                    continue;
+                }
+            }
+            shapes.push(shape);
+            causes.push(Cause { findings: vec![f], change: f.change.clone() });
+        }
+        for c in &mut causes {
+            if c.findings.len() > 1 {
+                c.change = Change::merge(c.findings.iter().filter_map(|f| f.change.as_ref()));
+            }
+        }
+        causes
+    }
+
     /// `2 failed, 1 unknown, 14 passed`.
     pub fn summary(&self) -> String {
         let c = self.counts();
@@ -186,10 +341,35 @@ impl Report {
         checks.sort();
         checks.dedup();
         for check in checks {
-            let group: Vec<&Finding> = self.findings.iter().filter(|f| f.check == check).collect();
-            let width = group.iter().map(|f| f.subject.chars().count()).max().unwrap_or(0);
+            let width =
+                self.findings.iter().filter(|f| f.check == check).map(|f| f.subject.chars().count()).max().unwrap_or(0);
             let _ = writeln!(out, "\n{}", paint(bold, check.name()));
-            for f in group {
+            for cause in self.causes().into_iter().filter(|c| c.findings.first().is_some_and(|f| f.check == check)) {
+                let [f] = cause.findings.as_slice() else {
+                    // Several findings, one cause: the members, then the one fix for them all.
+                    let Some(first) = cause.findings.first() else { continue };
+                    let label = format!("{:<7}", first.status.label());
+                    let _ = writeln!(
+                        out,
+                        "  {}  {:<width$}  {}",
+                        paint(status_style(first.status), &label),
+                        first.subject,
+                        paint(dim, &format!("{} findings, one cause", cause.findings.len()))
+                    );
+                    for f in &cause.findings {
+                        let _ = writeln!(out, "           - {}", f.message);
+                        for e in &f.evidence {
+                            let _ = writeln!(out, "             {}", paint(dim, &format!("evidence: {e}")));
+                        }
+                    }
+                    if let Some(change) = &cause.change {
+                        let _ = writeln!(out, "           fix: {}", change.describe());
+                    }
+                    if let Some(alt) = first.fix.as_deref() {
+                        let _ = writeln!(out, "           or: {alt}");
+                    }
+                    continue;
+                };
                 let label = format!("{:<7}", f.status.label());
                 let _ = write!(out, "  {}  ", paint(status_style(f.status), &label));
                 match &f.principal {
@@ -200,8 +380,17 @@ impl Report {
                 }
                 out.push('\n');
                 let _ = writeln!(out, "           {}", f.message);
-                if let Some(fix) = &f.fix {
-                    let _ = writeln!(out, "           fix: {fix}");
+                match (&f.change, &f.fix) {
+                    (Some(change), alt) => {
+                        let _ = writeln!(out, "           fix: {}", change.describe());
+                        if let Some(alt) = alt {
+                            let _ = writeln!(out, "           or: {alt}");
+                        }
+                    }
+                    (None, Some(fix)) => {
+                        let _ = writeln!(out, "           fix: {fix}");
+                    }
+                    (None, None) => {}
                 }
                 for e in &f.evidence {
                     let _ = writeln!(out, "           {}", paint(dim, &format!("evidence: {e}")));
@@ -230,7 +419,54 @@ mod tests {
             message: format!("{subject} is {status:?}"),
             fix: None,
             evidence: vec![],
+            access: None,
+            deciding: vec![],
+            change: None,
         }
+    }
+
+    fn needs(principal: &str, action: &str, via: &str) -> Finding {
+        let mut f = finding(CheckKind::Bootstrap, "CDKToolkit", Status::Fail);
+        f.principal = Some(principal.into());
+        f.fix = Some("re-bootstrap".into());
+        f.change = Some(Change::KeyPolicyStatement {
+            key: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+            statement: serde_json::json!({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": action,
+                                          "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": via}}}),
+        });
+        f
+    }
+
+    #[test]
+    fn findings_one_statement_fixes_are_one_cause_with_one_merged_statement() {
+        let s3 = "s3.us-east-1.amazonaws.com";
+        let report = Report::new(
+            vec![
+                needs("arn:aws:iam::111111111111:role/a", "kms:GenerateDataKey", s3),
+                needs("arn:aws:iam::111111111111:role/a", "kms:Decrypt", s3),
+                needs("arn:aws:iam::111111111111:role/b", "kms:Decrypt", s3),
+                needs("arn:aws:iam::111111111111:role/c", "kms:Decrypt", "ssm.us-east-1.amazonaws.com"),
+                finding(CheckKind::Bootstrap, "CDKToolkit", Status::Pass),
+            ],
+            OnUnknown::Warn,
+        );
+        let causes = report.causes();
+        assert_eq!(causes.iter().map(|c| c.findings.len()).collect::<Vec<_>>(), [3, 1, 1]);
+        let Some(Change::KeyPolicyStatement { statement, .. }) = &causes[0].change else { panic!("no change") };
+        assert_eq!(
+            statement,
+            &serde_json::json!({"Effect": "Allow",
+                "Principal": {"AWS": ["arn:aws:iam::111111111111:role/a", "arn:aws:iam::111111111111:role/b"]},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": s3}}})
+        );
+        // Another condition is another cause, with its own statement; a pass is never merged.
+        assert_eq!(causes[1].change, causes[1].findings[0].change);
+        assert!(causes[2].change.is_none());
+        let text = report.to_text(false);
+        assert_eq!(text.matches("fix: add this statement").count(), 2, "{text}");
+        assert!(text.contains("3 findings, one cause"), "{text}");
+        assert_eq!(report.summary(), "4 failed, 0 unknown, 1 passed", "counts stay per finding");
     }
 
     #[test]

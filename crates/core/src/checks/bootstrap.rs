@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Env, Item, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
+use super::{
+    Env, Item, Question, access, ask, evidence, key_label, key_policy, key_policy_change, principal_policies, why_not,
+};
 use crate::arn::PrincipalArn;
 use crate::facts::FetchError;
 use crate::facts::{Facts, bootstrap_role};
@@ -105,10 +107,7 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
         out.push(item.finding(
             None,
             Status::Fail,
-            format!(
-                "the key {label} of bucket `{bucket}` is {:?}: every asset upload and deploy fails",
-                key.info.state
-            ),
+            format!("the key {label} of bucket `{bucket}` is {}: every asset upload and deploy fails", key.info.state),
             Some("enable the key, or re-bootstrap with the default key".into()),
             vec![],
         ));
@@ -160,24 +159,31 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
             out.push(item.finding(p, Status::Fail, format!("`{principal}` does not exist: the bootstrap stack is incomplete or uses another qualifier than `{q}`"), Some(format!("re-run cdk bootstrap {env_name}{qualifier_flag}")), vec![]));
             continue;
         }
-        let o = ask(&Question::through(principal, action, &via, &ec), key, &policy, &who);
+        let q = Question::through(principal, action, &via, &ec);
+        let o = ask(&q, key, &policy, &who);
         let what = match *kind {
             "file-publishing-role" => "to upload assets",
             "deploy-role" => "for CloudFormation to read templates",
             "cfn-exec-role" => "to read Lambda code and other assets while creating resources",
             _ => "to read assets at run time",
         };
-        match (o.decision, o.error) {
-            (Decision::Allow, None) => out.push(item.finding(p, Status::Pass, format!("`{principal}` can {action} the assets bucket's key {label} through S3 {what}"), None, evidence(&o))),
-            (Decision::Unknown, _) => out.push(item.finding(p, Status::Unknown, format!("whether `{principal}` can {action} the assets bucket's key {label} through S3 is unknown: {}", why_not(&o)), None, evidence(&o))),
-            _ => out.push(item.finding(
-                p,
-                Status::Fail,
-                format!("`{principal}` cannot {action} the assets bucket's key {label} through S3 {what}: {}", why_not(&o)),
-                Some(format!("add a key-policy statement allowing {action} for {principal} with kms:ViaService {via} (CDK's own bootstrap key allows every principal of the account through S3), or re-bootstrap with the default key: cdk bootstrap {env_name}{qualifier_flag} without --bootstrap-kms-key-id")),
-                evidence(&o),
-            )),
-        }
+        let found = match (o.decision, o.error) {
+            (Decision::Allow, None) => item.finding(p, Status::Pass, format!("`{principal}` can {action} the assets bucket's key {label} through S3 {what}"), None, evidence(&o)),
+            (Decision::Unknown, _) => item.finding(p, Status::Unknown, format!("whether `{principal}` can {action} the assets bucket's key {label} through S3 is unknown: {}", why_not(&o)), None, evidence(&o)),
+            _ => item
+                .finding(
+                    p,
+                    Status::Fail,
+                    format!("`{principal}` cannot {action} the assets bucket's key {label} through S3 {what}: {}", why_not(&o)),
+                    Some(format!("add a key-policy statement allowing {action} for {principal} with kms:ViaService {via} (CDK's own bootstrap key allows every principal of the account through S3), or re-bootstrap with the default key: cdk bootstrap {env_name}{qualifier_flag} without --bootstrap-kms-key-id")),
+                    evidence(&o),
+                )
+                .with_change(
+                    key_policy_change(&q, key, &who, false),
+                    Some(format!("re-bootstrap with the default key: cdk bootstrap {env_name}{qualifier_flag} without --bootstrap-kms-key-id")),
+                ),
+        };
+        out.push(found.with_access(access(&q, key), o.explanation.clone()));
     }
     out.extend(trust(b, facts, env, &role));
     out

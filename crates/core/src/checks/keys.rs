@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Env, Item, PrincipalPolicies, Question, ask, evidence, key_label, key_policy, principal_policies, why_not,
+    Env, Item, PrincipalPolicies, Question, access, ask, evidence, key_label, key_policy, key_policy_change,
+    principal_policies, why_not,
 };
 use crate::arn::PrincipalArn;
 use crate::facts::Facts;
 use crate::facts::{FetchError, KeyManager};
-use crate::kms::{Decision, KmsError};
+use crate::kms::{Decision, KeyState, KmsError};
 use crate::policy::Policy;
 use crate::report::{CheckKind, Finding, Status};
 use crate::spec::KeyRequirement;
@@ -85,13 +86,17 @@ fn one(k: &KeyRequirement, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
     }
     out.extend(shared(k, key, &label, &policy, env));
     if k.principals.is_empty() && k.shared_with_accounts.is_empty() {
-        out.push(item(k).finding(
-            None,
-            Status::Pass,
-            format!("key {label} exists and is {:?}", key.info.state),
-            None,
-            vec![],
-        ));
+        out.push(if key.info.state == KeyState::Enabled {
+            item(k).finding(None, Status::Pass, format!("key {label} exists and is enabled"), None, vec![])
+        } else {
+            item(k).finding(
+                None,
+                Status::Fail,
+                format!("key {label} exists but is {}: no cryptographic operation works with it", key.info.state),
+                Some("enable the key, or cancel its deletion, or use another key".into()),
+                vec![],
+            )
+        });
     }
     out
 }
@@ -123,7 +128,7 @@ fn principal_action(
         action.to_owned()
     };
     let principal_text = Some(principal.to_string());
-    match (o.decision, o.error) {
+    let found = match (o.decision, o.error) {
         (Decision::Allow, None) => item(k).finding(
             principal_text,
             Status::Pass,
@@ -168,15 +173,29 @@ fn principal_action(
                     "add a key-policy statement allowing {action} for {principal}{via_cond}; a principal in another account also needs {action} on the key ARN in its own IAM policy"
                 )
             };
-            item(k).finding(
-                principal_text,
-                Status::Fail,
-                format!("`{principal}` cannot {what} with key {label}{via}: {}", why_not(&o)),
-                Some(fix),
-                evidence(&o),
-            )
+            let change = match key.info.manager {
+                KeyManager::Aws => None,
+                KeyManager::Customer => key_policy_change(&q, key, who, true),
+            };
+            let other_account = principal.account().as_str() != crate::kms::key_account(&key.info.arn).unwrap_or("");
+            let alternatives = other_account.then(|| {
+                format!(
+                    "`{principal}` is in another account: its own IAM policy must also allow {action} on {}",
+                    key.info.arn
+                )
+            });
+            item(k)
+                .finding(
+                    principal_text,
+                    Status::Fail,
+                    format!("`{principal}` cannot {what} with key {label}{via}: {}", why_not(&o)),
+                    Some(fix),
+                    evidence(&o),
+                )
+                .with_change(change, alternatives)
         }
-    }
+    };
+    found.with_access(access(&q, key), o.explanation.clone())
 }
 
 fn error_reason(err: KmsError) -> &'static str {

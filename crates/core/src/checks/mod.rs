@@ -17,7 +17,7 @@ use crate::facts::{Facts, KeyFacts};
 use crate::facts::{FetchError, KeyManager};
 use crate::kms::{self, Decision, Inputs, Outcome};
 use crate::policy::{Context, Policy, Request};
-use crate::report::{CheckKind, Finding, Status};
+use crate::report::{Access, Change, CheckKind, Finding, Status};
 use crate::spec::Spec;
 
 /// Where the checks run: Preflight's account, region and partition.
@@ -53,6 +53,9 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
             message: format!("{what} was not checked: {why}"),
             fix: has_blocker.then(|| "give Preflight working credentials and a region, then run again".to_owned()),
             evidence: vec![],
+            access: None,
+            deciding: vec![],
+            change: None,
         });
     };
     if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
@@ -110,7 +113,18 @@ impl Item {
         fix: Option<String>,
         evidence: Vec<String>,
     ) -> Finding {
-        Finding { check: self.check, subject: self.subject.clone(), principal, status, message, fix, evidence }
+        Finding {
+            check: self.check,
+            subject: self.subject.clone(),
+            principal,
+            status,
+            message,
+            fix,
+            evidence,
+            access: None,
+            deciding: vec![],
+            change: None,
+        }
     }
 
     /// Something could not be judged, for a reason with no fix to offer.
@@ -276,6 +290,81 @@ pub(crate) fn ask(q: &Question<'_>, key: &KeyFacts, policy: &Policy, who: &Princ
         outcome.unknown_reasons.push(format!("the grants of the key could not be read, and a grant may allow it: {e}"));
     }
     outcome
+}
+
+/// A question and its key as finding data.
+pub(crate) fn access(q: &Question<'_>, key: &KeyFacts) -> Access {
+    Access {
+        key: key.info.arn.clone(),
+        action: q.action.to_owned(),
+        via_service: q.via_service.map(str::to_owned),
+        encryption_context: q.encryption_context.clone(),
+        for_aws_resource: q.grant_for_aws_resource,
+    }
+}
+
+/// The key-policy statement to add so that `q` is allowed, offered only when it is enough: the
+/// question is asked again with the statement in the key policy, and must then be allowed (or,
+/// for a principal of another account, be allowed as far as the key policy decides). It names the
+/// role ARN for a session, as key policies do, and carries the question's service and encryption
+/// context as conditions, so it grants no more than was asked.
+/// With `pin_context` the encryption context becomes a condition too (a parameter's ARN, a context
+/// the user gave); without it, it is only the sample the question was asked with (an S3 object).
+pub(crate) fn key_policy_change(
+    q: &Question<'_>,
+    key: &KeyFacts,
+    who: &PrincipalPolicies,
+    pin_context: bool,
+) -> Option<Change> {
+    let text = key.policy.as_ref().ok()?;
+    let mut doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    let mut equals = serde_json::Map::new();
+    if let Some(via) = q.via_service {
+        equals.insert("kms:ViaService".into(), via.into());
+    }
+    for (k, v) in q.encryption_context.iter().filter(|_| pin_context) {
+        equals.insert(format!("kms:EncryptionContext:{k}"), v.as_str().into());
+    }
+    let mut condition = serde_json::Map::new();
+    if !equals.is_empty() {
+        condition.insert("StringEquals".into(), serde_json::Value::Object(equals));
+    }
+    if q.grant_for_aws_resource {
+        condition.insert("Bool".into(), serde_json::json!({"kms:GrantIsForAWSResource": "true"}));
+    }
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": role_of(q.principal)},
+        "Action": q.action,
+        "Resource": "*",
+    });
+    if let (false, Some(m)) = (condition.is_empty(), statement.as_object_mut()) {
+        m.insert("Condition".into(), serde_json::Value::Object(condition));
+    }
+    match doc.get_mut("Statement")? {
+        serde_json::Value::Array(list) => list.push(statement.clone()),
+        one => {
+            let first = one.take();
+            *one = serde_json::Value::Array(vec![first, statement.clone()]);
+        }
+    }
+    let policy = Policy::parse_key_policy("key policy", &doc).ok()?;
+    let o = ask(q, key, &policy, who);
+    let enough = match o.decision {
+        Decision::Allow => o.error.is_none(),
+        // Another account's own IAM side is never known here: the key side is what this fixes.
+        Decision::Unknown => who.identity.is_none() && o.error.is_none(),
+        _ => false,
+    };
+    enough.then(|| Change::KeyPolicyStatement { key: key.info.arn.clone(), statement })
+}
+
+/// The role ARN of a session (key policies name roles), else the principal itself.
+pub(crate) fn role_of(p: &PrincipalArn) -> String {
+    match p.kind() {
+        PrincipalKind::AssumedRole { role, .. } => format!("arn:{}:iam::{}:role/{role}", p.partition(), p.account()),
+        _ => p.to_string(),
+    }
 }
 
 /// The deciding statements of an outcome as evidence lines.

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Env, Item, Question, ask, evidence, key_label, key_policy, principal_policies, why_not};
+use super::{
+    Env, Item, Question, access, ask, evidence, key_label, key_policy, key_policy_change, principal_policies, why_not,
+};
 use crate::facts::Facts;
 use crate::facts::FetchError;
 use crate::kms::{Decision, KeyState};
@@ -85,7 +87,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
         return vec![item(p).finding(
             None,
             Status::Fail,
-            format!("parameter `{name}` cannot be read by anyone: its key {label} is {:?}", key.info.state),
+            format!("parameter `{name}` cannot be read by anyone: its key {label} is {}", key.info.state),
             Some(match key.info.state {
                 KeyState::Disabled => "enable the key (aws kms enable-key), or re-create the parameter under a usable key".into(),
                 KeyState::PendingDeletion => "cancel the key's deletion (aws kms cancel-key-deletion) and enable it, or re-create the parameter under a usable key".into(),
@@ -150,7 +152,9 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             }
             None => None,
         };
-        let decrypt = ask(&Question::through(reader, "kms:Decrypt", &via, &ec), key, &policy, &who);
+        let q = Question::through(reader, "kms:Decrypt", &via, &ec);
+        let decrypt = ask(&q, key, &policy, &who);
+        let mut change = None;
         let mut problems = Vec::new();
         let mut fixes = Vec::new();
         let mut status = Status::Pass;
@@ -167,7 +171,10 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             }
             Some(g) if matches!(g.allowed, Tri::Unknown(_)) => {
                 status = Status::Unknown;
-                problems.push(format!("whether IAM allows ssm:GetParameter depends on {:?}", g.allowed.unknown_keys()));
+                problems.push(format!(
+                    "whether IAM allows ssm:GetParameter depends on {}",
+                    g.allowed.unknown_keys().iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ));
             }
             Some(g) => ev.extend(g.deciding.iter().map(|d| format!("ssm:GetParameter allowed by {d}"))),
             None => {
@@ -188,6 +195,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             _ => {
                 status = Status::Fail;
                 problems.push(format!("kms:Decrypt of key {label} through SSM is not allowed: {}", why_not(&decrypt)));
+                change = key_policy_change(&q, key, &who, true);
                 fixes.push(format!(
                     "add a key-policy statement allowing kms:Decrypt for {} with kms:ViaService {via} (and kms:EncryptionContext:PARAMETER_ARN {parameter_arn}), or delegate to IAM with the account root and allow it in the role's policy, or re-create the parameter under alias/aws/ssm",
                     role_arn(reader)
@@ -202,7 +210,17 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             }
         };
         let fix = (!fixes.is_empty()).then(|| fixes.join("; "));
-        out.push(item(p).finding(principal, status, message, fix, ev));
+        // With the key-policy statement as the change, the text keeps what else must change and
+        // the other ways out.
+        let mut alternatives: Vec<String> =
+            fixes.iter().filter(|f| !f.starts_with("add a key-policy")).cloned().collect();
+        alternatives.push(format!(
+            "where the key policy delegates to IAM (an arn:{}:iam::{}:root statement), allow kms:Decrypt on {} in the role's IAM policy; or re-create the parameter under alias/aws/ssm (a parameter's key cannot be changed in place)",
+            env.partition, env.account, key.info.arn
+        ));
+        let found =
+            item(p).finding(principal, status, message, fix, ev).with_change(change, Some(alternatives.join("; ")));
+        out.push(found.with_access(access(&q, key), decrypt.explanation.clone()));
     }
     out
 }
