@@ -21,37 +21,73 @@ pub use crate::facts::{
 };
 use crate::kms::Grant;
 
-/// The facts Preflight can read, one method per API read. Implemented for the SDK clients in
-/// [`AwsFacts`] and by in-memory fakes in unit tests. Nothing here decrypts or writes.
-pub trait FactSource: Send + Sync + 'static {
+/// Everything Preflight reads, one narrow trait per service (below), so a test of one check, or a
+/// source of another kind, implements only what it serves. Implemented for the SDK clients in
+/// [`AwsFacts`]. Nothing here decrypts or writes.
+pub trait FactSource:
+    StsReads + KmsReads + SsmReads + IamReads + S3Reads + CloudFormationReads + Route53Reads + Send + Sync + 'static
+{
+}
+
+impl<T> FactSource for T where
+    T: StsReads + KmsReads + SsmReads + IamReads + S3Reads + CloudFormationReads + Route53Reads + Send + Sync + 'static
+{
+}
+
+/// Who Preflight runs as and where: STS, and the configured region.
+pub trait StsReads {
     /// STS GetCallerIdentity: the account and principal Preflight runs as.
     fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity, FetchError>> + Send;
     /// The region the clients are configured for.
     fn region(&self) -> Option<String>;
+}
+
+/// KMS: keys, their policies and grants. Never a cryptographic call.
+pub trait KmsReads {
     /// KMS DescribeKey of a key id, key ARN, alias name or alias ARN.
     fn describe_key(&self, key: &str) -> impl Future<Output = Result<KeyInfo, FetchError>> + Send;
     /// KMS GetKeyPolicy (the `default` policy).
     fn key_policy(&self, key_arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
     /// KMS ListGrants, every page.
     fn grants(&self, key_arn: &str) -> impl Future<Output = Result<Vec<Grant>, FetchError>> + Send;
+}
+
+/// SSM Parameter Store: metadata, and the CDK bootstrap version. Never a SecureString's value.
+pub trait SsmReads {
     /// SSM DescribeParameters with a `Name Equals` filter on up to [`PARAMETERS_PER_CALL`] names:
     /// the ones that exist (a name missing from the answer does not exist).
     fn parameters(&self, names: &[String]) -> impl Future<Output = Result<Vec<ParameterInfo>, FetchError>> + Send;
-    /// IAM GetRole, ListRolePolicies and ListAttachedRolePolicies.
-    fn role(&self, name: &str) -> impl Future<Output = Result<RoleInfo, FetchError>> + Send;
     /// SSM GetParameter of a String parameter, never WithDecryption: `None` when it does not exist.
     fn string_parameter(&self, name: &str) -> impl Future<Output = Result<Option<String>, FetchError>> + Send;
-    /// CloudFormation DescribeStacks of one stack: `None` when it does not exist.
-    fn stack(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, FetchError>> + Send;
+}
+
+/// IAM: roles and their policy documents.
+pub trait IamReads {
+    /// IAM GetRole, ListRolePolicies and ListAttachedRolePolicies.
+    fn role(&self, name: &str) -> impl Future<Output = Result<RoleInfo, FetchError>> + Send;
+    /// IAM GetRolePolicy, URL-decoded.
+    fn role_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+    /// IAM GetPolicy then GetPolicyVersion of the default version, URL-decoded.
+    fn managed_policy(&self, arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+}
+
+/// S3: a bucket's default encryption.
+pub trait S3Reads {
     /// S3 GetBucketEncryption: `None` when the bucket has no default encryption rule.
     fn bucket_encryption(
         &self,
         bucket: &str,
     ) -> impl Future<Output = Result<Option<BucketEncryption>, FetchError>> + Send;
-    /// IAM GetRolePolicy, URL-decoded.
-    fn role_policy(&self, role: &str, policy: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
-    /// IAM GetPolicy then GetPolicyVersion of the default version, URL-decoded.
-    fn managed_policy(&self, arn: &str) -> impl Future<Output = Result<String, FetchError>> + Send;
+}
+
+/// CloudFormation: a stack's parameters and outputs.
+pub trait CloudFormationReads {
+    /// CloudFormation DescribeStacks of one stack: `None` when it does not exist.
+    fn stack(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, FetchError>> + Send;
+}
+
+/// Route 53 and Route 53 Domains: zones, records, registrations.
+pub trait Route53Reads {
     /// Route 53 GetHostedZone (a bare id).
     fn hosted_zone(&self, id: &str) -> impl Future<Output = Result<ZoneInfo, FetchError>> + Send;
     /// Route 53 ListHostedZonesByName, every page, keeping the zones named exactly `name`.

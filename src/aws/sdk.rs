@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use aws_config::{Region, SdkConfig};
 
 use super::{
-    BucketEncryption, CallerIdentity, FactSource, FetchError, KeyInfo, KeyManager, ParameterInfo, RoleInfo, StackInfo,
-    ZoneInfo, classify, decode_policy_document,
+    BucketEncryption, CallerIdentity, CloudFormationReads, FetchError, IamReads, KeyInfo, KeyManager, KmsReads,
+    ParameterInfo, RoleInfo, Route53Reads, S3Reads, SsmReads, StackInfo, StsReads, ZoneInfo, classify,
+    decode_policy_document,
 };
 use crate::arn::PrincipalArn;
 use crate::dns::normalise_ns;
@@ -77,7 +78,7 @@ fn key_state(s: Option<&aws_sdk_kms::types::KeyState>) -> Result<KeyState, Fetch
     })
 }
 
-impl FactSource for AwsFacts {
+impl StsReads for AwsFacts {
     async fn caller_identity(&self) -> Result<CallerIdentity, FetchError> {
         const ACTION: &str = "sts:GetCallerIdentity";
         let out = self.sts.get_caller_identity().send().await.map_err(|e| classify(ACTION, e))?;
@@ -90,7 +91,9 @@ impl FactSource for AwsFacts {
     fn region(&self) -> Option<String> {
         self.region.clone()
     }
+}
 
+impl KmsReads for AwsFacts {
     async fn describe_key(&self, key: &str) -> Result<KeyInfo, FetchError> {
         const ACTION: &str = "kms:DescribeKey";
         let out = self.kms.describe_key().key_id(key).send().await.map_err(|e| classify(ACTION, e))?;
@@ -166,7 +169,9 @@ impl FactSource for AwsFacts {
         }
         Ok(out)
     }
+}
 
+impl SsmReads for AwsFacts {
     async fn parameters(&self, names: &[String]) -> Result<Vec<ParameterInfo>, FetchError> {
         const ACTION: &str = "ssm:DescribeParameters";
         let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
@@ -206,6 +211,22 @@ impl FactSource for AwsFacts {
         }
     }
 
+    async fn string_parameter(&self, name: &str) -> Result<Option<String>, FetchError> {
+        // Never WithDecryption: this reads only the CDK bootstrap version, a String parameter.
+        match self.ssm.get_parameter().name(name).with_decryption(false).send().await {
+            Ok(out) => match out.parameter.and_then(|p| p.value) {
+                Some(v) => Ok(Some(v)),
+                None => Err(missing("ssm:GetParameter", "a parameter without a value")),
+            },
+            Err(e) => match classify("ssm:GetParameter", e) {
+                FetchError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+impl IamReads for AwsFacts {
     async fn role(&self, name: &str) -> Result<RoleInfo, FetchError> {
         // The SDK's paginators follow IsTruncated/Marker for every page.
         let (role, inline, attached) = tokio::join!(
@@ -253,66 +274,6 @@ impl FactSource for AwsFacts {
         })
     }
 
-    async fn string_parameter(&self, name: &str) -> Result<Option<String>, FetchError> {
-        // Never WithDecryption: this reads only the CDK bootstrap version, a String parameter.
-        match self.ssm.get_parameter().name(name).with_decryption(false).send().await {
-            Ok(out) => match out.parameter.and_then(|p| p.value) {
-                Some(v) => Ok(Some(v)),
-                None => Err(missing("ssm:GetParameter", "a parameter without a value")),
-            },
-            Err(e) => match classify("ssm:GetParameter", e) {
-                FetchError::NotFound { .. } => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn stack(&self, name: &str) -> Result<Option<StackInfo>, FetchError> {
-        match self.cloudformation.describe_stacks().stack_name(name).send().await {
-            Ok(out) => Ok(out.stacks().first().map(|s| StackInfo {
-                parameters: s
-                    .parameters()
-                    .iter()
-                    .filter_map(|p| {
-                        Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))
-                    })
-                    .collect(),
-                outputs: s
-                    .outputs()
-                    .iter()
-                    .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
-                    .collect(),
-            })),
-            // DescribeStacks answers a missing stack with a ValidationError "does not exist".
-            Err(e) => match classify("cloudformation:DescribeStacks", e) {
-                FetchError::Service { message, .. } if message.contains("does not exist") => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn bucket_encryption(&self, bucket: &str) -> Result<Option<BucketEncryption>, FetchError> {
-        match self.s3.get_bucket_encryption().bucket(bucket).send().await {
-            Ok(out) => Ok(out.server_side_encryption_configuration.and_then(|c| {
-                let rule = c.rules().first()?;
-                let default = rule.apply_server_side_encryption_by_default()?;
-                Some(BucketEncryption {
-                    algorithm: default.sse_algorithm().as_str().to_owned(),
-                    kms_key: default.kms_master_key_id().map(str::to_owned),
-                    bucket_key: rule.bucket_key_enabled().unwrap_or(false),
-                })
-            })),
-            Err(e) => match classify("s3:GetEncryptionConfiguration", e) {
-                FetchError::Service { message, .. }
-                    if message.contains("ServerSideEncryptionConfigurationNotFound") =>
-                {
-                    Ok(None)
-                }
-                other => Err(other),
-            },
-        }
-    }
-
     async fn role_policy(&self, role: &str, policy: &str) -> Result<String, FetchError> {
         let out = self
             .iam
@@ -345,7 +306,59 @@ impl FactSource for AwsFacts {
             .ok_or_else(|| missing("iam:GetPolicyVersion", "no document"))?;
         Ok(decode_policy_document(&doc))
     }
+}
 
+impl S3Reads for AwsFacts {
+    async fn bucket_encryption(&self, bucket: &str) -> Result<Option<BucketEncryption>, FetchError> {
+        match self.s3.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => Ok(out.server_side_encryption_configuration.and_then(|c| {
+                let rule = c.rules().first()?;
+                let default = rule.apply_server_side_encryption_by_default()?;
+                Some(BucketEncryption {
+                    algorithm: default.sse_algorithm().as_str().to_owned(),
+                    kms_key: default.kms_master_key_id().map(str::to_owned),
+                    bucket_key: rule.bucket_key_enabled().unwrap_or(false),
+                })
+            })),
+            Err(e) => match classify("s3:GetEncryptionConfiguration", e) {
+                FetchError::Service { message, .. }
+                    if message.contains("ServerSideEncryptionConfigurationNotFound") =>
+                {
+                    Ok(None)
+                }
+                other => Err(other),
+            },
+        }
+    }
+}
+
+impl CloudFormationReads for AwsFacts {
+    async fn stack(&self, name: &str) -> Result<Option<StackInfo>, FetchError> {
+        match self.cloudformation.describe_stacks().stack_name(name).send().await {
+            Ok(out) => Ok(out.stacks().first().map(|s| StackInfo {
+                parameters: s
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))
+                    })
+                    .collect(),
+                outputs: s
+                    .outputs()
+                    .iter()
+                    .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
+                    .collect(),
+            })),
+            // DescribeStacks answers a missing stack with a ValidationError "does not exist".
+            Err(e) => match classify("cloudformation:DescribeStacks", e) {
+                FetchError::Service { message, .. } if message.contains("does not exist") => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+impl Route53Reads for AwsFacts {
     async fn hosted_zone(&self, id: &str) -> Result<ZoneInfo, FetchError> {
         const ACTION: &str = "route53:GetHostedZone";
         let out = self.route53.get_hosted_zone().id(id).send().await.map_err(|e| classify(ACTION, e))?;

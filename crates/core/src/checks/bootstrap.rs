@@ -259,3 +259,140 @@ fn trust(b: &Bootstrap, facts: &Facts, env: &Env<'_>, role: &dyn Fn(&str) -> Opt
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::checks::judge;
+    use crate::facts::{BucketEncryption, Facts, FactsBuilder, KeyManager, denied, toolkit_stack};
+    use crate::report::{Finding, Report, Status};
+    use crate::spec::{OnUnknown, Origin, Spec};
+
+    const ACCOUNT: &str = "111111111111";
+    const BUCKET: &str = "cdk-hnb659fds-assets-111111111111-us-east-1";
+    const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn role(kind: &str) -> String {
+        format!("cdk-hnb659fds-{kind}-{ACCOUNT}-us-east-1")
+    }
+
+    fn spec(trusted: &[&str]) -> Spec {
+        Spec::from_value(&json!({"Bootstrap": {"TrustedAccounts": trusted}}), Origin::File).unwrap()
+    }
+
+    /// The trust statement the current bootstrap template writes for a trusted account.
+    fn trust_of(account: &str, condition: Value) -> Value {
+        json!({"Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": account}, "Condition": condition}]})
+    }
+
+    /// Bootstrapped, the bucket under a customer key with `key_policy`, the three roles present.
+    fn env(key_policy: &Value) -> FactsBuilder {
+        let kms = BucketEncryption {
+            algorithm: "aws:kms".into(),
+            kms_key: Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}")),
+            bucket_key: false,
+        };
+        let key_ref = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}");
+        let mut b = Facts::builder(ACCOUNT, "us-east-1").key(&key_ref, KEY_ID, KeyManager::Customer, key_policy);
+        for kind in ["file-publishing-role", "deploy-role", "cfn-exec-role"] {
+            b = b.role(&role(kind), &[]);
+        }
+        b.bootstrap(Ok(Some("33")), Ok(Some(toolkit_stack(BUCKET, &[]))), Ok(Some(kms)))
+    }
+
+    /// CDK's own key policy (docs/aws-facts.md 2): any principal of the account through S3.
+    fn cdk_key_policy() -> Value {
+        json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*", "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]})
+    }
+
+    fn statuses(out: &[Finding]) -> Vec<Status> {
+        out.iter().map(|f| f.status).collect()
+    }
+
+    #[test]
+    fn cdks_own_key_serves_every_bootstrap_role() {
+        let out = judge(&spec(&[]), &env(&cdk_key_policy()).build());
+        assert_eq!(statuses(&out), [Status::Pass; 4], "{out:#?}");
+    }
+
+    #[test]
+    fn a_self_made_key_the_roles_cannot_use_is_one_cause_with_one_statement() {
+        let admin_only = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/admin"}, "Action": "kms:*", "Resource": "*"}]});
+        let out = judge(&spec(&[]), &env(&admin_only).build());
+        assert_eq!(statuses(&out), [Status::Fail; 4]);
+        let report = Report::new(out, OnUnknown::Warn);
+        let causes = report.causes();
+        assert_eq!(causes.len(), 1, "{causes:#?}");
+        let Some(crate::report::Change::KeyPolicyStatement { statement, .. }) = &causes[0].change else { panic!() };
+        assert_eq!(statement["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
+        assert_eq!(statement["Principal"]["AWS"].as_array().map(Vec::len), Some(3));
+        assert_eq!(statement["Condition"], json!({"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}));
+    }
+
+    #[test]
+    fn a_bucket_without_kms_needs_no_key_permission() {
+        let aes = BucketEncryption { algorithm: "AES256".into(), kms_key: None, bucket_key: false };
+        let f = Facts::builder(ACCOUNT, "us-east-1")
+            .bootstrap(Ok(Some("33")), Ok(Some(toolkit_stack(BUCKET, &[]))), Ok(Some(aes)))
+            .build();
+        let out = judge(&spec(&[]), &f);
+        assert_eq!(statuses(&out), [Status::Pass]);
+    }
+
+    #[test]
+    fn an_unbootstrapped_environment_fails_and_an_unread_one_is_unknown() {
+        let none = Facts::builder(ACCOUNT, "us-east-1").bootstrap(Ok(None), Ok(None), Ok(None)).build();
+        assert_eq!(statuses(&judge(&spec(&[]), &none)), [Status::Fail]);
+        let unread =
+            Facts::builder(ACCOUNT, "us-east-1").bootstrap(Err(denied("ssm:GetParameter")), Ok(None), Ok(None)).build();
+        let out = judge(&spec(&[]), &unread);
+        assert_eq!(statuses(&out), [Status::Unknown]);
+        assert_eq!(out[0].fix.as_deref(), Some("allow ssm:GetParameter in Preflight's role (see template.yaml)"));
+    }
+
+    #[test]
+    fn an_unread_toolkit_stack_never_guesses_the_bucket() {
+        let f = Facts::builder(ACCOUNT, "us-east-1")
+            .bootstrap(Ok(Some("33")), Err(denied("cloudformation:DescribeStacks")), Ok(None))
+            .build();
+        let out = judge(&spec(&[]), &f);
+        assert_eq!(statuses(&out), [Status::Unknown, Status::Unknown], "{out:#?}");
+        assert!(out[1].message.contains("the assets bucket's encryption was not checked"), "{}", out[1].message);
+    }
+
+    #[test]
+    fn trust_is_judged_as_the_assume_role_call_cdk_makes() {
+        let deploy = role("deploy-role");
+        let publish = role("file-publishing-role");
+        let with = |condition: Value| {
+            env(&cdk_key_policy())
+                .trust(&deploy, &trust_of("222222222222", condition.clone()))
+                .trust(&publish, &trust_of("222222222222", condition))
+                .build()
+        };
+        let trusted = |f: &Facts| -> Vec<Status> {
+            judge(&spec(&["222222222222"]), f)
+                .into_iter()
+                .filter(|f| f.principal.as_deref() == Some("account 222222222222"))
+                .map(|f| f.status)
+                .collect()
+        };
+        // The current template's DenyExternalId condition: CDK passes no external id.
+        assert_eq!(trusted(&with(json!({"Null": {"sts:ExternalId": "true"}}))), [Status::Pass, Status::Pass]);
+        // A required external id: CDK's call carries none, so the trust does not hold.
+        assert_eq!(trusted(&with(json!({"StringEquals": {"sts:ExternalId": "secret"}}))), [Status::Fail, Status::Fail]);
+        // A condition on what Preflight cannot know: unknown, never fail.
+        assert_eq!(
+            trusted(&with(json!({"StringEquals": {"aws:PrincipalOrgID": "o-123"}}))),
+            [Status::Unknown, Status::Unknown]
+        );
+        // Another account entirely.
+        let other = env(&cdk_key_policy())
+            .trust(&deploy, &trust_of("333333333333", json!({})))
+            .trust(&publish, &trust_of("333333333333", json!({})))
+            .build();
+        assert_eq!(trusted(&other), [Status::Fail, Status::Fail]);
+    }
+}

@@ -402,6 +402,34 @@ mod tests {
     }
 
     #[test]
+    fn an_unread_zone_is_unknown_naming_the_permission_and_a_missing_one_fails() {
+        let mut f = facts(zone("Z2", &["ns-3.b.com"], None), vec![], referral(&["ns-3.b.com"]), None);
+        if let Some(hz) = f.hosted_zone.as_mut() {
+            hz.zone = Err(crate::facts::denied("route53:GetHostedZone"));
+        }
+        let out = check(&spec(&[]), &f, "1");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Unknown);
+        assert_eq!(out[0].fix.as_deref(), Some("allow route53:GetHostedZone in Preflight's role (see template.yaml)"));
+        if let Some(hz) = f.hosted_zone.as_mut() {
+            hz.zone =
+                Err(FetchError::NotFound { action: "route53:GetHostedZone", message: "No hosted zone found".into() });
+        }
+        let out = check(&spec(&[]), &f, "1");
+        assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Fail]);
+    }
+
+    #[test]
+    fn unread_namesakes_leave_the_delegation_verdict_standing() {
+        let mut f = facts(zone("Z2", &["ns-3.b.com"], None), vec![], referral(&["ns-3.b.com"]), None);
+        if let Some(hz) = f.hosted_zone.as_mut() {
+            hz.namesakes = Err(crate::facts::denied("route53:ListHostedZonesByName"));
+        }
+        let out = check(&spec(&[]), &f, "1");
+        assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Pass], "{out:#?}");
+    }
+
+    #[test]
     fn story_3_names_the_zone_the_delegation_matches() {
         let z1 = zone("Z1", &["ns-1.a.com", "ns-2.a.net"], Some("HostedZone created by Route53 Registrar"));
         let z2 = zone("Z2", &["ns-3.b.com", "ns-4.b.net"], None);

@@ -107,3 +107,63 @@ fn one(index: usize, kp: &KeyPolicyCheck, facts: &Facts, env: &Env<'_>) -> Vec<F
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::checks::judge;
+    use crate::facts::{Facts, denied};
+    use crate::report::Status;
+    use crate::spec::{Origin, Spec};
+
+    const ADMIN: &str = "arn:aws:iam::111111111111:role/admin";
+
+    fn lint(policy: Value, facts: &Facts) -> Vec<(Status, String)> {
+        let s =
+            Spec::from_value(&json!({"KeyPolicies": [{"Policy": policy, "Administrators": [ADMIN]}]}), Origin::File)
+                .unwrap();
+        judge(&s, facts).into_iter().map(|f| (f.status, f.message)).collect()
+    }
+
+    fn facts() -> Facts {
+        Facts::builder("111111111111", "us-east-1").role("admin", &[]).build()
+    }
+
+    #[test]
+    fn an_administrator_named_with_put_key_policy_keeps_it() {
+        let p = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "kms:*", "Resource": "*"}]});
+        assert_eq!(lint(p, &facts()).into_iter().map(|x| x.0).collect::<Vec<_>>(), [Status::Pass]);
+    }
+
+    #[test]
+    fn a_policy_that_drops_the_administrator_is_rejected_as_kms_would() {
+        let p = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/app"}, "Action": "kms:Decrypt", "Resource": "*"}]});
+        let out = lint(p, &facts());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, Status::Fail);
+        assert!(out[0].1.contains("MalformedPolicyDocumentException"), "{}", out[0].1);
+    }
+
+    #[test]
+    fn a_statement_without_a_principal_makes_the_policy_malformed() {
+        let p =
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]});
+        let out = lint(p, &facts());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, Status::Fail);
+        assert!(out[0].1.contains("needs a Principal or NotPrincipal"), "{}", out[0].1);
+    }
+
+    #[test]
+    fn delegation_to_iam_depends_on_the_administrators_own_policies() {
+        let p = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*", "Resource": "*"}]});
+        let admin_allowed = Facts::builder("111111111111", "us-east-1")
+            .role("admin", &[("kms", json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))])
+            .build();
+        assert_eq!(lint(p.clone(), &admin_allowed)[0].0, Status::Pass);
+        assert_eq!(lint(p.clone(), &facts())[0].0, Status::Fail, "the role's IAM does not allow it");
+        let unread = Facts::builder("111111111111", "us-east-1").role_error("admin", denied("iam:GetRole")).build();
+        assert_eq!(lint(p, &unread)[0].0, Status::Unknown);
+    }
+}

@@ -303,3 +303,108 @@ fn shared(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::checks::judge;
+    use crate::facts::{Facts, KeyManager, denied};
+    use crate::kms::KeyState;
+    use crate::report::{Report, Status};
+    use crate::spec::{OnUnknown, Origin, Spec};
+
+    const APP: &str = "arn:aws:iam::111111111111:role/app";
+    const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn spec(v: Value) -> Spec {
+        Spec::from_value(&v, Origin::File).unwrap()
+    }
+
+    fn key_policy(principal: &str) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": "Use", "Effect": "Allow", "Principal": {"AWS": principal},
+               "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]})
+    }
+
+    fn facts(policy: &Value) -> Facts {
+        Facts::builder("111111111111", "us-east-1")
+            .key("alias/k", KEY_ID, KeyManager::Customer, policy)
+            .role("app", &[])
+            .build()
+    }
+
+    #[test]
+    fn principals_and_actions_each_get_a_finding_with_their_data() {
+        let s =
+            spec(json!({"Keys": [{"Key": "alias/k", "Principals": [APP], "Actions": ["kms:Encrypt", "kms:Decrypt"]}]}));
+        let out = judge(&s, &facts(&key_policy(APP)));
+        assert_eq!(out.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Pass, Status::Pass]);
+        let actions: Vec<&str> = out.iter().filter_map(|f| f.access.as_ref()).map(|a| a.action.as_str()).collect();
+        assert_eq!(actions, ["kms:Encrypt", "kms:Decrypt"]);
+    }
+
+    #[test]
+    fn a_principal_left_out_fails_once_per_action_and_one_statement_fixes_both() {
+        let s =
+            spec(json!({"Keys": [{"Key": "alias/k", "Principals": [APP], "Actions": ["kms:Encrypt", "kms:Decrypt"]}]}));
+        let out = judge(&s, &facts(&key_policy("arn:aws:iam::111111111111:role/other")));
+        assert!(out.iter().all(|f| f.status == Status::Fail));
+        let report = Report::new(out, OnUnknown::Warn);
+        let causes = report.causes();
+        assert_eq!(causes.len(), 1);
+        let Some(crate::report::Change::KeyPolicyStatement { statement, .. }) = &causes[0].change else {
+            panic!("no change: {causes:#?}")
+        };
+        assert_eq!(statement["Principal"]["AWS"], APP);
+        assert_eq!(statement["Action"], json!(["kms:Encrypt", "kms:Decrypt"]));
+    }
+
+    #[test]
+    fn a_key_with_nothing_to_check_passes_only_when_enabled() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "SharedWithAccounts": []}]}));
+        let enabled = judge(&s, &facts(&key_policy(APP)));
+        assert_eq!(enabled.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Pass]);
+        let disabled = Facts::builder("111111111111", "us-east-1")
+            .key_in_state("alias/k", KEY_ID, KeyManager::Customer, KeyState::PendingDeletion, &key_policy(APP))
+            .build();
+        let out = judge(&s, &disabled);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(out[0].message.contains("is PendingDeletion"), "{}", out[0].message);
+    }
+
+    #[test]
+    fn an_unread_key_is_unknown_naming_the_permission() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": [APP]}]}));
+        let f = Facts::builder("111111111111", "us-east-1").key_error("alias/k", denied("kms:DescribeKey")).build();
+        let out = judge(&s, &f);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Unknown);
+        assert_eq!(out[0].fix.as_deref(), Some("allow kms:DescribeKey in Preflight's role (see template.yaml)"));
+    }
+
+    #[test]
+    fn sharing_an_aws_managed_key_always_fails_and_a_customer_key_is_judged_on_its_policy() {
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "SharedWithAccounts": ["222222222222"]}]}));
+        let managed = Facts::builder("111111111111", "us-east-1")
+            .key("alias/k", KEY_ID, KeyManager::Aws, &key_policy(APP))
+            .build();
+        let out = judge(&s, &managed);
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(out[0].message.contains("is AWS managed"), "{}", out[0].message);
+        let sharing = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*"], "Resource": "*"}]});
+        let out = judge(&s, &facts(&sharing));
+        assert_eq!(out.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Pass], "{out:#?}");
+    }
+
+    #[test]
+    fn a_principal_of_another_account_gets_the_key_side_statement_and_the_iam_side_in_words() {
+        let other = "arn:aws:iam::222222222222:role/scheduler";
+        let s = spec(json!({"Keys": [{"Key": "alias/k", "Principals": [other], "Actions": ["kms:Decrypt"]}]}));
+        let out = judge(&s, &facts(&key_policy(APP)));
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(out[0].change.is_some(), "{out:#?}");
+        assert!(out[0].fix.as_deref().unwrap().contains("its own IAM policy must also allow kms:Decrypt"));
+    }
+}

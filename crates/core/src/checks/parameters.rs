@@ -238,3 +238,156 @@ fn role_arn(p: &crate::arn::PrincipalArn) -> String {
         _ => p.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::checks::judge;
+    use crate::facts::{Facts, FactsBuilder, FetchError, KeyManager, denied};
+    use crate::kms::KeyState;
+    use crate::report::{Change, Finding, Status};
+    use crate::spec::{Origin, Spec};
+
+    const ACCOUNT: &str = "111111111111";
+    const READER: &str = "arn:aws:iam::111111111111:role/reader";
+    const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn spec() -> Spec {
+        Spec::from_value(&json!({"Parameters": [{"Name": "/app/db/password", "Readers": [READER]}]}), Origin::File)
+            .unwrap()
+    }
+
+    fn policy(statements: Value) -> Value {
+        json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    fn admin_only() -> Value {
+        policy(json!([{"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/admin"},
+                       "Action": "kms:*", "Resource": "*"}]))
+    }
+
+    fn names_reader() -> Value {
+        policy(
+            json!([{"Sid": "Reader", "Effect": "Allow", "Principal": {"AWS": READER}, "Action": "kms:Decrypt", "Resource": "*"}]),
+        )
+    }
+
+    /// A SecureString under `alias/app` and a reader whose IAM allows ssm:GetParameter.
+    fn base(key_policy: &Value) -> FactsBuilder {
+        Facts::builder(ACCOUNT, "us-east-1")
+            .parameter("/app/db/password", "SecureString", Some("alias/app"))
+            .key("alias/app", KEY_ID, KeyManager::Customer, key_policy)
+            .role(
+                "reader",
+                &[("read", json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]}))],
+            )
+    }
+
+    fn one(facts: &Facts) -> Finding {
+        let mut out = judge(&spec(), facts);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        out.remove(0)
+    }
+
+    #[test]
+    fn a_reader_the_key_policy_names_can_read() {
+        let f = one(&base(&names_reader()).build());
+        assert_eq!(f.status, Status::Pass, "{f:#?}");
+        let access = f.access.unwrap();
+        assert_eq!(access.action, "kms:Decrypt");
+        assert_eq!(access.via_service.as_deref(), Some("ssm.us-east-1.amazonaws.com"));
+        assert_eq!(
+            access.encryption_context.get("PARAMETER_ARN").map(String::as_str),
+            Some("arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password")
+        );
+        assert_eq!(f.deciding.iter().map(|d| d.sid.as_deref()).collect::<Vec<_>>(), [Some("Reader")]);
+    }
+
+    #[test]
+    fn a_reader_the_key_policy_leaves_out_fails_with_the_statement_that_fixes_it() {
+        let f = one(&base(&admin_only()).build());
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(
+            f.change,
+            Some(Change::KeyPolicyStatement {
+                key: format!("arn:aws:kms:us-east-1:111111111111:key/{KEY_ID}"),
+                statement: json!({"Effect": "Allow", "Principal": {"AWS": READER}, "Action": "kms:Decrypt", "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com",
+                        "kms:EncryptionContext:PARAMETER_ARN": "arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password"}}}),
+            })
+        );
+    }
+
+    #[test]
+    fn a_boundary_that_caps_the_role_gets_no_key_policy_statement_that_would_not_help() {
+        let boundary =
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}]});
+        let f = one(&base(&admin_only()).boundary("reader", &boundary).build());
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.change, None, "a statement naming the role is capped by its boundary: not offered");
+        assert!(f.fix.is_some());
+    }
+
+    #[test]
+    fn an_unread_parameter_is_unknown_and_names_the_permission() {
+        let f =
+            one(&base(&names_reader()).parameter_error("/app/db/password", denied("ssm:DescribeParameters")).build());
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.fix.as_deref(), Some("allow ssm:DescribeParameters in Preflight's role (see template.yaml)"));
+    }
+
+    #[test]
+    fn a_parameter_that_does_not_exist_fails() {
+        let f = one(&base(&names_reader()).no_parameter("/app/db/password").build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.message.contains("does not exist"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_secure_string_without_a_key_is_unknown_not_aws_ssm() {
+        let f = one(&base(&names_reader()).parameter("/app/db/password", "SecureString", None).build());
+        assert_eq!(f.status, Status::Unknown);
+        assert!(f.message.contains("DescribeParameters named no key"), "{}", f.message);
+    }
+
+    #[test]
+    fn an_unread_key_or_key_policy_is_unknown() {
+        let f = one(&base(&names_reader()).key_error("alias/app", denied("kms:DescribeKey")).build());
+        assert_eq!(f.status, Status::Unknown, "{f:#?}");
+        let f = one(&base(&names_reader()).key_policy_error("alias/app", denied("kms:GetKeyPolicy")).build());
+        assert_eq!(f.status, Status::Unknown, "{f:#?}");
+        assert!(f.message.contains("its key policy could not be read"), "{}", f.message);
+    }
+
+    #[test]
+    fn unread_grants_make_a_deny_unknown_but_leave_an_allow_alone() {
+        let f = one(&base(&admin_only()).grants("alias/app", Err(denied("kms:ListGrants"))).build());
+        assert_eq!(f.status, Status::Unknown, "a grant could allow it: {f:#?}");
+        assert!(f.message.contains("the grants of the key could not be read"), "{}", f.message);
+        let f = one(&base(&names_reader()).grants("alias/app", Err(denied("kms:ListGrants"))).build());
+        assert_eq!(f.status, Status::Pass);
+    }
+
+    #[test]
+    fn an_unread_role_is_unknown_and_a_missing_role_fails() {
+        let unread = base(&names_reader()).role_error("reader", denied("iam:GetRole")).build();
+        assert_eq!(one(&unread).status, Status::Unknown);
+        let missing = base(&names_reader())
+            .role_error("reader", FetchError::NotFound { action: "iam:GetRole", message: "no such role".into() })
+            .build();
+        let f = one(&missing);
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.message.contains("does not exist"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_disabled_key_fails_for_everyone() {
+        let facts = base(&names_reader())
+            .key_in_state("alias/app", KEY_ID, KeyManager::Customer, KeyState::Disabled, &names_reader())
+            .build();
+        let f = one(&facts);
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.message.contains("is Disabled"), "{}", f.message);
+    }
+}

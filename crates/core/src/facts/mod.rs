@@ -4,7 +4,11 @@
 //! does I/O or decides anything: a read that failed is kept as its error, never replaced by a
 //! default, so a check can say `unknown` and name what is missing.
 
+mod builder;
+
 use std::collections::{BTreeMap, BTreeSet};
+
+pub use builder::{FactsBuilder, denied, toolkit_stack};
 
 use crate::delegation::Lookup;
 use crate::kms::{Grant, KeyState};
