@@ -16,8 +16,8 @@ mod sdk;
 pub use sdk::AwsFacts;
 
 pub use crate::facts::{
-    BucketEncryption, CallerIdentity, FetchError, KeyInfo, KeyManager, ParameterInfo, REGISTRAR_COMMENT, RoleInfo,
-    StackInfo, ZoneInfo,
+    BucketEncryption, CallerIdentity, Cause, FetchError, KeyInfo, KeyManager, ParameterInfo, REGISTRAR_COMMENT,
+    RoleInfo, StackInfo, ZoneInfo,
 };
 use crate::kms::Grant;
 
@@ -163,31 +163,78 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Sorts an SDK error into denied, unreachable or other, keeping the service's own words.
+/// Whether an operation's error means the thing asked for does not exist, decided from the SDK's
+/// typed error variants of that operation (never from message text).
+pub(crate) trait Absence {
+    fn is_absent(&self) -> bool;
+}
+
+macro_rules! absent_when {
+    ($($error:ty => |$e:ident| $test:expr;)*) => {
+        $(impl Absence for $error {
+            fn is_absent(&self) -> bool {
+                let $e = self;
+                $test
+            }
+        })*
+    };
+}
+
+absent_when! {
+    aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError => |_e| false;
+    aws_sdk_kms::operation::describe_key::DescribeKeyError => |e| e.is_not_found_exception();
+    aws_sdk_kms::operation::get_key_policy::GetKeyPolicyError => |e| e.is_not_found_exception();
+    aws_sdk_kms::operation::list_grants::ListGrantsError => |e| e.is_not_found_exception();
+    aws_sdk_ssm::operation::describe_parameters::DescribeParametersError => |_e| false;
+    aws_sdk_ssm::operation::get_parameter::GetParameterError => |e| e.is_parameter_not_found();
+    aws_sdk_iam::operation::get_role::GetRoleError => |e| e.is_no_such_entity_exception();
+    aws_sdk_iam::operation::list_role_policies::ListRolePoliciesError => |e| e.is_no_such_entity_exception();
+    aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesError => |e| e.is_no_such_entity_exception();
+    aws_sdk_iam::operation::get_role_policy::GetRolePolicyError => |e| e.is_no_such_entity_exception();
+    aws_sdk_iam::operation::get_policy::GetPolicyError => |e| e.is_no_such_entity_exception();
+    aws_sdk_iam::operation::get_policy_version::GetPolicyVersionError => |e| e.is_no_such_entity_exception();
+    // S3 models no typed error for GetBucketEncryption: the error code in the response's metadata
+    // (`NoSuchBucket`, S3 API Reference, Error responses) is what there is.
+    aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionError => |e| e.code() == Some("NoSuchBucket");
+    // DescribeStacks models no error at all: a missing stack is a `ValidationError` whose text is
+    // "Stack with id NAME does not exist" (CloudFormation API Reference, DescribeStacks); the code
+    // and that documented text are all AWS gives.
+    aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError =>
+        |e| e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.ends_with("does not exist"));
+    aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneError => |e| e.is_no_such_hosted_zone();
+    aws_sdk_route53::operation::list_hosted_zones_by_name::ListHostedZonesByNameError => |_e| false;
+    aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError => |e| e.is_no_such_hosted_zone();
+    // A domain that is not registered in this account, or a TLD Route 53 Domains does not sell
+    // (Route 53 Domains API Reference, GetDomainDetail errors).
+    aws_sdk_route53domains::operation::get_domain_detail::GetDomainDetailError =>
+        |e| e.is_invalid_input() || e.is_unsupported_tld();
+}
+
+/// Sorts an SDK error into denied, not found, unreachable or other, keeping the service's own
+/// words and the SDK error itself as the source.
 pub(crate) fn classify<E, R>(action: &'static str, err: SdkError<E, R>) -> FetchError
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: Absence + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            FetchError::Unreachable { action, message: chain(&err) }
-        }
-        _ => {
-            let code = err.code().unwrap_or_default();
-            let message = err.message().map(str::to_owned).unwrap_or_else(|| chain(&err));
-            if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
-                FetchError::AccessDenied { action, message }
-            } else if matches!(
-                code,
-                "NotFoundException" | "NoSuchEntity" | "ParameterNotFound" | "NoSuchBucket" | "NoSuchHostedZone"
-            ) {
-                FetchError::NotFound { action, message }
-            } else if code.is_empty() {
-                FetchError::Service { action, message }
-            } else {
-                FetchError::Service { action, message: format!("{code}: {message}") }
-            }
-        }
+    let absent = err.as_service_error().is_some_and(Absence::is_absent);
+    let code = err.code().unwrap_or_default().to_owned();
+    let words = err.message().map(str::to_owned);
+    let unreachable = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+    let message = match (&words, unreachable) {
+        (Some(m), false) => m.clone(),
+        _ => chain(&err),
+    };
+    let source = Some(Cause(std::sync::Arc::new(err)));
+    if unreachable {
+        FetchError::Unreachable { action, message, source }
+    } else if code.contains("AccessDenied") || code == "UnauthorizedOperation" {
+        FetchError::AccessDenied { action, message, source }
+    } else if absent {
+        FetchError::NotFound { action, message, source }
+    } else if code.is_empty() {
+        FetchError::Service { action, message, source }
+    } else {
+        FetchError::Service { action, message: format!("{code}: {message}"), source }
     }
 }

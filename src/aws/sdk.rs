@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_config::{Region, SdkConfig};
+use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use super::{
     BucketEncryption, CallerIdentity, CloudFormationReads, FetchError, IamReads, KeyInfo, KeyManager, KmsReads,
@@ -84,7 +85,7 @@ impl StsReads for AwsFacts {
         let out = self.sts.get_caller_identity().send().await.map_err(|e| classify(ACTION, e))?;
         match (out.account, out.arn) {
             (Some(account), Some(arn)) => Ok(CallerIdentity { account, arn }),
-            _ => Err(FetchError::Service { action: ACTION, message: "the answer had no account or ARN".into() }),
+            _ => Err(missing(ACTION, "an account or ARN")),
         }
     }
 
@@ -179,7 +180,11 @@ impl SsmReads for AwsFacts {
             .option("Equals")
             .set_values(Some(names.to_vec()))
             .build()
-            .map_err(|e| FetchError::Service { action: ACTION, message: e.to_string() })?;
+            .map_err(|e| FetchError::Service {
+                action: ACTION,
+                message: e.to_string(),
+                source: Some(super::Cause(std::sync::Arc::new(e))),
+            })?;
         // Filters apply after paging (docs/aws-facts.md 6): follow NextToken until every name is found.
         let mut found = Vec::new();
         let mut token: Option<String> = None;
@@ -320,14 +325,9 @@ impl S3Reads for AwsFacts {
                     bucket_key: rule.bucket_key_enabled().unwrap_or(false),
                 })
             })),
-            Err(e) => match classify("s3:GetEncryptionConfiguration", e) {
-                FetchError::Service { message, .. }
-                    if message.contains("ServerSideEncryptionConfigurationNotFound") =>
-                {
-                    Ok(None)
-                }
-                other => Err(other),
-            },
+            // No default encryption rule: S3's error code says so (S3 API Reference, GetBucketEncryption).
+            Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
+            Err(e) => Err(classify("s3:GetEncryptionConfiguration", e)),
         }
     }
 }
@@ -349,9 +349,8 @@ impl CloudFormationReads for AwsFacts {
                     .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
                     .collect(),
             })),
-            // DescribeStacks answers a missing stack with a ValidationError "does not exist".
             Err(e) => match classify("cloudformation:DescribeStacks", e) {
-                FetchError::Service { message, .. } if message.contains("does not exist") => Ok(None),
+                FetchError::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
         }
@@ -433,11 +432,7 @@ impl Route53Reads for AwsFacts {
             Ok(out) => Ok(Some(out.nameservers().iter().map(|n| normalise_ns(n.name())).collect())),
             // A domain not registered in this account (or a TLD Route 53 Domains does not sell).
             Err(e) => match classify(ACTION, e) {
-                FetchError::Service { message, .. }
-                    if message.starts_with("InvalidInput") || message.starts_with("UnsupportedTLD") =>
-                {
-                    Ok(None)
-                }
+                FetchError::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
         }
@@ -446,7 +441,7 @@ impl Route53Reads for AwsFacts {
 
 /// An answer without a field it always carries.
 fn missing(action: &'static str, what: &str) -> FetchError {
-    FetchError::Service { action, message: what.to_owned() }
+    FetchError::Incomplete { action, what: what.to_owned() }
 }
 
 /// A zone as ListHostedZonesByName and GetHostedZone describe it, without its name servers.

@@ -93,25 +93,46 @@ pub struct Scenario {
 }
 
 /// Why a scenario could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ScenarioError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The input is not JSON.
+    #[error("scenario {index}: not valid JSON: {source}")]
+    Json {
+        /// The scenario's position, from 1.
+        index: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The JSON is not of the scenario's shape (a missing or unknown field, a wrong type).
+    #[error("scenario: {0}")]
+    Shape(#[source] serde_json::Error),
+    /// A field has a value the simulator cannot take.
+    #[error("{field}: {message}")]
+    Field { field: String, message: String },
+    /// A policy document does not parse (or is a key policy KMS would reject).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+}
+
+/// A field's error.
+fn field(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Field { field: field.into(), message: message.into() }
+}
 
 impl Scenario {
     /// Parses one scenario.
     pub fn from_value(v: Value) -> Result<Scenario, ScenarioError> {
-        let e = |m: String| ScenarioError(m);
-        let raw: RawScenario = serde_json::from_value(v).map_err(|x| e(format!("scenario: {x}")))?;
-        let principal =
-            PrincipalArn::parse(&raw.request.principal).map_err(|m| e(format!("request.principal: {m}")))?;
+        let raw: RawScenario = serde_json::from_value(v).map_err(ScenarioError::Shape)?;
+        let principal = PrincipalArn::parse(&raw.request.principal).map_err(|m| field("request.principal", m))?;
         let action = kms::canonical_action(&raw.request.action)
-            .ok_or_else(|| e(format!("request.action: not a KMS action: `{}`", raw.request.action)))?
+            .ok_or_else(|| field("request.action", format!("not a KMS action: `{}`", raw.request.action)))?
             .to_owned();
         let key_arn = raw.request.resource;
         if kms::key_account(&key_arn).is_none() || !key_arn.contains(":key/") {
-            return Err(e(format!(
-                "request.resource: expected a key ARN arn:aws:kms:REGION:ACCOUNT:key/ID, got `{key_arn}`"
-            )));
+            return Err(field(
+                "request.resource",
+                format!("expected a key ARN arn:aws:kms:REGION:ACCOUNT:key/ID, got `{key_arn}`"),
+            ));
         }
         let mut context = Context::default();
         for (k, v) in &raw.request.context {
@@ -126,20 +147,22 @@ impl Scenario {
                         .map(|i| {
                             i.as_str()
                                 .map(str::to_owned)
-                                .ok_or_else(|| e(format!("request.context.{k}: list items must be strings")))
+                                .ok_or_else(|| field(format!("request.context.{k}"), "list items must be strings"))
                         })
                         .collect::<Result<_, _>>()?;
                     context.set_many(k, vals);
                 }
-                Value::Object(_) => return Err(e(format!("request.context.{k}: expected a string, list or null"))),
+                Value::Object(_) => {
+                    return Err(field(format!("request.context.{k}"), "expected a string, list or null"));
+                }
             }
         }
         kms::derive_context(&mut context, &principal, &key_arn, &raw.request.encryption_context);
-        let parse = |name: &str, v: &Value| Policy::parse(name, v).map_err(|x| e(x.to_string()));
-        let key_policy = Policy::parse_key_policy("key policy", &raw.key_policy).map_err(|x| e(x.to_string()))?;
+        let parse = |name: &str, v: &Value| Policy::parse(name, v).map_err(ScenarioError::from);
+        let key_policy = Policy::parse_key_policy("key policy", &raw.key_policy)?;
         let key_state = match raw.key_state.as_deref() {
             None => KeyState::Enabled,
-            Some(s) => KeyState::parse(s).ok_or_else(|| e(format!("keyState: unknown key state `{s}`")))?,
+            Some(s) => KeyState::parse(s).ok_or_else(|| field("keyState", format!("unknown key state `{s}`")))?,
         };
         let identity = match &raw.identity_policies {
             Value::Null => None,
@@ -150,7 +173,7 @@ impl Scenario {
                     .map(|(i, p)| parse(&format!("identity policy {}", i + 1), p))
                     .collect::<Result<_, _>>()?,
             ),
-            _ => return Err(e("identityPolicies: expected a list of policies or null".into())),
+            _ => return Err(field("identityPolicies", "expected a list of policies or null")),
         };
         let boundary = raw.permissions_boundary.as_ref().map(|b| parse("permissions boundary", b)).transpose()?;
         let scps =
@@ -161,7 +184,7 @@ impl Scenario {
             .enumerate()
             .map(|(i, g)| {
                 let grantee = PrincipalArn::parse(&g.grantee_principal)
-                    .map_err(|m| e(format!("grants[{i}].GranteePrincipal: {m}")))?;
+                    .map_err(|m| field(format!("grants[{i}].GranteePrincipal"), m))?;
                 let constraint = match g.constraints {
                     None => GrantConstraint::None,
                     Some(RawConstraints { encryption_context_equals: Some(m), encryption_context_subset: None }) => {
@@ -174,9 +197,10 @@ impl Scenario {
                         GrantConstraint::None
                     }
                     Some(_) => {
-                        return Err(e(format!(
-                            "grants[{i}].Constraints: EncryptionContextEquals and EncryptionContextSubset together"
-                        )));
+                        return Err(field(
+                            format!("grants[{i}].Constraints"),
+                            "EncryptionContextEquals and EncryptionContextSubset together",
+                        ));
                     }
                 };
                 let _ = (g.key_id, g.retiring_principal, g.issuing_account, g.creation_date);
@@ -270,7 +294,7 @@ pub fn split_input(text: &str) -> Result<Vec<Value>, ScenarioError> {
         match v {
             Ok(Value::Array(items)) if i == 0 => out.extend(items),
             Ok(v) => out.push(v),
-            Err(e) => return Err(ScenarioError(format!("scenario {}: not valid JSON: {e}", out.len() + 1))),
+            Err(source) => return Err(ScenarioError::Json { index: out.len() + 1, source }),
         }
     }
     Ok(out)

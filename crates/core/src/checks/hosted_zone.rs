@@ -412,8 +412,7 @@ mod tests {
         assert_eq!(out[0].status, Status::Unknown);
         assert_eq!(out[0].fix.as_deref(), Some("allow route53:GetHostedZone in Preflight's role (see template.yaml)"));
         if let Some(hz) = f.hosted_zone.as_mut() {
-            hz.zone =
-                Err(FetchError::NotFound { action: "route53:GetHostedZone", message: "No hosted zone found".into() });
+            hz.zone = Err(FetchError::not_found("route53:GetHostedZone", "No hosted zone found"));
         }
         let out = check(&spec(&[]), &f, "1");
         assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Fail]);

@@ -410,7 +410,7 @@ mod tests {
     }
 
     fn denied(action: &'static str) -> FetchError {
-        FetchError::AccessDenied { action, message: "User is not authorized".into() }
+        FetchError::AccessDenied { action, message: "User is not authorized".into(), source: None }
     }
 
     #[test]

@@ -373,9 +373,8 @@ mod tests {
     fn an_unread_role_is_unknown_and_a_missing_role_fails() {
         let unread = base(&names_reader()).role_error("reader", denied("iam:GetRole")).build();
         assert_eq!(one(&unread).status, Status::Unknown);
-        let missing = base(&names_reader())
-            .role_error("reader", FetchError::NotFound { action: "iam:GetRole", message: "no such role".into() })
-            .build();
+        let missing =
+            base(&names_reader()).role_error("reader", FetchError::not_found("iam:GetRole", "no such role")).build();
         let f = one(&missing);
         assert_eq!(f.status, Status::Fail);
         assert!(f.message.contains("does not exist"), "{}", f.message);

@@ -23,7 +23,11 @@ pub struct FactsBuilder {
 
 /// `AccessDenied` for `action`, as Preflight's role would meet it.
 pub fn denied(action: &'static str) -> FetchError {
-    FetchError::AccessDenied { action, message: "User is not authorized to perform this operation".into() }
+    FetchError::AccessDenied {
+        action,
+        message: "User is not authorized to perform this operation".into(),
+        source: None,
+    }
 }
 
 impl Facts {
@@ -212,9 +216,10 @@ impl FactsBuilder {
         let key = match &encryption {
             Ok(Some(e)) if e.algorithm.starts_with("aws:kms") => {
                 let reference = e.kms_key.clone().unwrap_or_else(|| "alias/aws/s3".to_owned());
-                let facts = self.facts.keys.get(&reference).cloned().unwrap_or_else(|| {
-                    Err(FetchError::NotFound { action: "kms:DescribeKey", message: format!("no key {reference}") })
-                });
+                let facts =
+                    self.facts.keys.get(&reference).cloned().unwrap_or_else(|| {
+                        Err(FetchError::not_found("kms:DescribeKey", format!("no key {reference}")))
+                    });
                 Some((reference, facts))
             }
             _ => None,

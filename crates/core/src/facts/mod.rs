@@ -103,24 +103,81 @@ impl ZoneInfo {
     }
 }
 
-/// Why a fact could not be read.
+/// The underlying error of a failed read (the SDK's, with its own sources), kept for its cause
+/// chain. Compared by its text, so facts stay comparable in tests.
+#[derive(Clone, Debug)]
+pub struct Cause(pub std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+/// Why a fact could not be read: the operation (its IAM action), what went wrong, the service's
+/// own words, and the underlying error as the source.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     /// Preflight's own role may not make this call.
     #[error("Preflight's role is not allowed `{action}`: {message}")]
-    AccessDenied { action: &'static str, message: String },
-    /// The thing does not exist (or is not visible to Preflight).
+    AccessDenied {
+        action: &'static str,
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The thing does not exist (or is not visible to Preflight), as the operation's typed error
+    /// says.
     #[error("`{action}`: not found: {message}")]
-    NotFound { action: &'static str, message: String },
+    NotFound {
+        action: &'static str,
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The endpoint could not be reached or did not answer in time.
     #[error("`{action}` could not reach AWS: {message}")]
-    Unreachable { action: &'static str, message: String },
-    /// Any other error the service returned, or an answer without a field Preflight needs.
+    Unreachable {
+        action: &'static str,
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Any other error the service returned.
     #[error("`{action}` failed: {message}")]
-    Service { action: &'static str, message: String },
+    Service {
+        action: &'static str,
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The answer lacked something Preflight needs (a field, a known value).
+    #[error("`{action}` answered without {what}")]
+    Incomplete { action: &'static str, what: String },
     /// Not read, because what it depends on is not known.
     #[error("{what} was not read: {why}")]
     NotRead { what: &'static str, why: String },
+}
+
+impl FetchError {
+    /// Not found, with the service's words and no underlying error (facts made by hand).
+    pub fn not_found(action: &'static str, message: impl Into<String>) -> Self {
+        FetchError::NotFound { action, message: message.into(), source: None }
+    }
 }
 
 /// A key and what was read about it.
