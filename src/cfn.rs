@@ -612,7 +612,7 @@ mod tests {
         assert_eq!(out["Status"], "SUCCESS");
         assert_eq!(out["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "0", "Passed": "0"}));
         assert_eq!(out["StackId"], "arn:aws:cloudformation:us-east-1:111111111111:stack/app/1");
-        assert!(out["PhysicalResourceId"].as_str().unwrap().starts_with("preflight-Preflight-"));
+        assert_eq!(out["PhysicalResourceId"], "preflight-Preflight-e9302fc68a575e5b");
     }
 
     #[tokio::test]
@@ -716,6 +716,8 @@ mod tests {
         let started = std::time::Instant::now();
         let (out, puts) = answer(event("Create", json!({})), Fake::Hangs, 4).await;
         let took = started.elapsed();
+        // The budget is the 4 s left less the 2.5 s margin: not sooner, and not later.
+        assert!(took >= Duration::from_millis(1400), "answered after only {took:?}");
         assert!(took < Duration::from_millis(1600), "answered after {took:?}, deadline margin not kept");
         assert_eq!(puts.len(), 1);
         assert!(out["Reason"].as_str().unwrap().contains("while still waiting for kms:GetKeyPolicy"), "{out}");

@@ -148,7 +148,8 @@ async fn silence_everywhere_is_unreachable_within_the_budget() {
     ));
     let started = Instant::now();
     let l = lookup(&dns, &["127.0.0.10", "127.0.0.11"], "delegated.com").await;
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Two silent roots at 400 ms each: the per-question timeout ends the wait, not the 5 s budget.
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     match &l.delegation {
         Delegation::Unreachable { why } => assert_eq!(why, "no server of zone . gave a usable answer"),
         other => panic!("{other:?}"),

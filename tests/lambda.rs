@@ -52,7 +52,8 @@ async fn create_with_an_empty_spec_answers_success_and_calls_no_aws_api() {
     assert_eq!(body["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "0", "Passed": "0"}));
     assert_eq!(body["RequestId"], "6e4b9c7a-2f1d-4a3b-9c8d-1e2f3a4b5c6d");
     assert_eq!(body["LogicalResourceId"], "Preflight");
-    assert!(body["PhysicalResourceId"].as_str().unwrap().starts_with("preflight-Preflight-"));
+    // FNV-1a of the stack id and logical id: stable across builds and runs.
+    assert_eq!(body["PhysicalResourceId"], "preflight-Preflight-2cfe8e3b034e0480");
     assert!(aws.requests().is_empty(), "an empty spec needs no AWS call: {:?}", aws.requests());
     let log = lambda.wait_for_output("\"preflight report\"");
     let report_line = log.lines().find(|l| l.contains("\"preflight report\"")).expect("the report is logged");
@@ -210,9 +211,11 @@ async fn the_put_is_retried_on_5xx_with_backoff() {
     let puts = receiver.wait_for(4, Duration::from_secs(10)).await;
     assert_eq!(puts.len(), 4, "three failures then one success");
     assert!(puts.iter().all(|p| p.body == puts[0].body), "the same answer each time");
-    let gaps: Vec<Duration> = puts.windows(2).map(|w| w[1].at.duration_since(w[0].at).unwrap_or_default()).collect();
-    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "backoff grows: {gaps:?}");
-    assert!(gaps[0] >= Duration::from_millis(150), "{gaps:?}");
+    let gaps: Vec<Duration> = puts.windows(2).map(|w| w[1].at.duration_since(w[0].at).unwrap()).collect();
+    // The delays double from 200 ms: each gap is at least its delay, and the first is no retry storm.
+    assert!(gaps[0] >= Duration::from_millis(200) && gaps[0] < Duration::from_millis(400), "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(400), "{gaps:?}");
+    assert!(gaps[2] >= Duration::from_millis(800), "{gaps:?}");
 }
 
 #[tokio::test]

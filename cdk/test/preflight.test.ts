@@ -167,6 +167,13 @@ test('the role may do exactly the reads the enabled checks make, nothing that de
     bootstrap: {}, parameters: [{ name: '/p', readers: [] }], keys: [{ key: 'alias/k', sharedWithAccounts: ['222222222222'] }],
     keyPolicies: [{ policy: {}, administrators: [] }], hostedZone: { zone: 'Z1' },
   })).json);
+  assert.deepEqual(all, [
+    'cloudformation:DescribeStacks', 'iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:GetRole', 'iam:GetRolePolicy',
+    'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies', 'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy',
+    'kms:ListGrants', 'logs:CreateLogStream', 'logs:PutLogEvents', 'route53:GetHostedZone', 'route53:ListHostedZonesByName',
+    'route53:ListResourceRecordSets', 'route53domains:GetDomainDetail', 's3:GetEncryptionConfiguration',
+    'ssm:DescribeParameters', 'ssm:GetParameter',
+  ]);
   // Every action is one template.yaml also allows, and a read.
   const samTemplate = fs.readFileSync(path.join(REPO, 'template.yaml'), 'utf8');
   for (const a of all) {

@@ -129,7 +129,7 @@ fn every_decision_and_error_kind_is_covered() {
     let rejected = cases.iter().filter(|(_, c)| c.rejects.is_some()).count();
     assert_eq!(
         [count("Allow"), count("ImplicitDeny"), count("ExplicitDeny"), count("Unknown"), rejected],
-        [118, 80, 11, 8, 3],
+        [118, 79, 11, 9, 3],
         "decisions per kind: Allow, ImplicitDeny, ExplicitDeny, Unknown, rejected"
     );
     for e in ["DisabledException", "KMSInvalidStateException", "UnsupportedOperation"] {

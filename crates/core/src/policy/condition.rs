@@ -229,19 +229,21 @@ impl Condition {
                 Operand::Number(n),
             ) => match value.trim().parse::<f64>() {
                 Ok(v) => Tri::from_bool(compare(self.family, v, *n)),
-                Err(_) => Tri::No,
+                // A value that is no number cannot be compared: unknown, never a quiet false that
+                // would make NumericNotEquals true.
+                Err(_) => Tri::unknown(&format!("{} (`{value}` is not a number)", self.key)),
             },
             (
                 DateEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals,
                 Operand::Date(d),
             ) => match parse_date(value) {
                 Some(v) => Tri::from_bool(compare(self.family, v, *d)),
-                None => Tri::No,
+                None => Tri::unknown(&format!("{} (`{value}` is not a date)", self.key)),
             },
             (Bool, Operand::Bool(b)) => Tri::from_bool(value.eq_ignore_ascii_case(if *b { "true" } else { "false" })),
             (IpAddress, Operand::Cidr(net, len)) => match value.parse::<IpAddr>() {
                 Ok(ip) => Tri::from_bool(in_cidr(ip, *net, *len)),
-                Err(_) => Tri::No,
+                Err(_) => Tri::unknown(&format!("{} (`{value}` is not an IP address)", self.key)),
             },
             _ => Tri::No,
         }
