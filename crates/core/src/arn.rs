@@ -4,17 +4,28 @@
 
 use std::fmt;
 
+/// Why a text is not the identifier asked for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArnError {
+    #[error("not a 12-digit AWS account id: `{0}`")]
+    Account(String),
+    #[error("not an IAM principal ARN ({why}): `{text}`")]
+    Principal { text: String, why: &'static str },
+    #[error("not a KMS key id, key ARN, alias name or alias ARN: `{0}` (expected e.g. `alias/app-data` or a key id)")]
+    Key(String),
+}
+
 /// A 12-digit AWS account id.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AccountId(String);
 
 impl AccountId {
     /// Parses a 12-digit account id.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ArnError> {
         if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(format!("not a 12-digit AWS account id: `{text}`"))
+            Err(ArnError::Account(text.to_owned()))
         }
     }
 
@@ -53,8 +64,8 @@ pub struct PrincipalArn {
 
 impl PrincipalArn {
     /// Parses an IAM role, user, assumed-role session or account root ARN.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("not an IAM principal ARN ({why}): `{text}`");
+    pub fn parse(text: &str) -> Result<Self, ArnError> {
+        let bad = |why: &'static str| ArnError::Principal { text: text.to_owned(), why };
         let mut parts = text.splitn(6, ':');
         let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
             (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
@@ -74,11 +85,13 @@ impl PrincipalArn {
         let kind = match (service, resource.split_once('/')) {
             ("iam", None) if resource == "root" => PrincipalKind::Root,
             ("iam", Some(("role", rest))) => {
-                let (path, name) = split_path(rest).ok_or_else(|| bad("empty role name"))?;
+                let (path, name) = split_path(rest)
+                    .map_err(|why| if why == "empty name" { bad("empty role name") } else { bad(why) })?;
                 PrincipalKind::Role { path, name }
             }
             ("iam", Some(("user", rest))) => {
-                let (path, name) = split_path(rest).ok_or_else(|| bad("empty user name"))?;
+                let (path, name) = split_path(rest)
+                    .map_err(|why| if why == "empty name" { bad("empty user name") } else { bad(why) })?;
                 PrincipalKind::User { path, name }
             }
             ("sts", Some(("assumed-role", rest))) => match rest.split_once('/') {
@@ -135,12 +148,8 @@ pub enum KeyRef {
 
 impl KeyRef {
     /// Parses a key id, key ARN, alias name or alias ARN.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "not a KMS key id, key ARN, alias name or alias ARN: `{text}` (expected e.g. `alias/app-data` or a key id)"
-            )
-        };
+    pub fn parse(text: &str) -> Result<Self, ArnError> {
+        let bad = || ArnError::Key(text.to_owned());
         if let Some(name) = text.strip_prefix("alias/") {
             return if valid_alias_name(name) { Ok(Self::Alias(text.to_owned())) } else { Err(bad()) };
         }
@@ -175,12 +184,21 @@ impl fmt::Display for KeyRef {
     }
 }
 
-fn split_path(rest: &str) -> Option<(String, String)> {
+/// The path and name of `role/...` or `user/...`, or what is wrong with the name.
+fn split_path(rest: &str) -> Result<(String, String), &'static str> {
     let (path, name) = match rest.rsplit_once('/') {
         Some((path, name)) => (format!("/{path}/"), name),
         None => ("/".to_owned(), rest),
     };
-    valid_name(name).then(|| (path, name.to_owned()))
+    if name.is_empty() {
+        return Err("empty name");
+    }
+    if valid_name(name) {
+        Ok((path, name.to_owned()))
+    } else {
+        // IAM User Guide, "IAM object quotas": names of up to 128 of these characters.
+        Err("a name has only ASCII letters, digits and + = , . @ _ -, at most 128 of them")
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -191,7 +209,6 @@ fn valid_alias_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 250 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
 }
 
-/// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, ...
 /// Whether two role names name the same role. IAM role names are unique without regard to case
 /// ("Role names must be unique within your AWS account. They are not distinguished by case", IAM
 /// User Guide, "Creating IAM roles" and "IAM and AWS STS quotas"), and a role ARN in a Principal
@@ -202,6 +219,7 @@ pub fn same_role_name(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, ...
 pub fn is_partition(text: &str) -> bool {
     text == "aws"
         || text
@@ -264,11 +282,12 @@ mod tests {
             ("arn:aws:iam:us-east-1:111111111111:role/app", "no region"),
             ("arn:aws:s3:::bucket", "the service must be iam or sts"),
             ("arn:aws:iam::111111111111:role/", "empty role name"),
+            ("arn:aws:iam::111111111111:role/rôle", "only ASCII letters, digits"),
             ("arn:aws:sts::111111111111:assumed-role/App", "assumed-role/ROLE/SESSION"),
             ("arn:aws:iam::111111111111:group/g", "expected root"),
             ("arn:foo:iam::111111111111:root", "partition"),
         ] {
-            let err = PrincipalArn::parse(text).unwrap_err();
+            let err = PrincipalArn::parse(text).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");
         }
     }

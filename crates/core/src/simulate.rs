@@ -123,7 +123,8 @@ impl Scenario {
     /// Parses one scenario.
     pub fn from_value(v: Value) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = serde_json::from_value(v).map_err(ScenarioError::Shape)?;
-        let principal = PrincipalArn::parse(&raw.request.principal).map_err(|m| field("request.principal", m))?;
+        let principal =
+            PrincipalArn::parse(&raw.request.principal).map_err(|m| field("request.principal", m.to_string()))?;
         let action = kms::canonical_action(&raw.request.action)
             .ok_or_else(|| field("request.action", format!("not a KMS action: `{}`", raw.request.action)))?
             .to_owned();
@@ -184,7 +185,7 @@ impl Scenario {
             .enumerate()
             .map(|(i, g)| {
                 let grantee = PrincipalArn::parse(&g.grantee_principal)
-                    .map_err(|m| field(format!("grants[{i}].GranteePrincipal"), m))?;
+                    .map_err(|m| field(format!("grants[{i}].GranteePrincipal"), m.to_string()))?;
                 let constraint = match g.constraints {
                     None => GrantConstraint::None,
                     Some(RawConstraints { encryption_context_equals: Some(m), encryption_context_subset: None }) => {

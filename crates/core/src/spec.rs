@@ -360,7 +360,7 @@ impl Parser {
 
     fn principal(&mut self, v: &Value, path: &str) -> Option<PrincipalArn> {
         let text = self.string(v, path)?;
-        PrincipalArn::parse(&text).map_err(|e| self.error(path, e)).ok()
+        PrincipalArn::parse(&text).map_err(|e| self.error(path, e.to_string())).ok()
     }
 
     fn account(&mut self, v: &Value, path: &str) -> Option<AccountId> {
@@ -376,7 +376,7 @@ impl Parser {
             }
             other => self.string(other, path)?,
         };
-        AccountId::parse(&text).map_err(|e| self.error(path, e)).ok()
+        AccountId::parse(&text).map_err(|e| self.error(path, e.to_string())).ok()
     }
 
     fn principals(&mut self, map: &Map<String, Value>, path: &str, key: &str) -> Vec<PrincipalArn> {
@@ -469,7 +469,7 @@ impl Parser {
         let key = self
             .required(map, path, "Key", "a key id, key ARN, alias name or alias ARN")
             .and_then(|v| self.string(v, &key_path))
-            .and_then(|text| KeyRef::parse(&text).map_err(|e| self.error(&key_path, e)).ok());
+            .and_then(|text| KeyRef::parse(&text).map_err(|e| self.error(&key_path, e.to_string())).ok());
         let principals = self.principals(map, path, "Principals");
         let actions = match map.get("Actions") {
             None => vec!["kms:Decrypt".to_owned()],
