@@ -601,6 +601,8 @@ mod tests {
             access: None,
             deciding: vec![],
             change: None,
+            stack: None,
+            source: None,
         }
     }
 

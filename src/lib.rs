@@ -13,6 +13,7 @@ pub mod fetch;
 
 pub use preflight_core::{
     Finding, Report, Spec, Status, Verdict, arn, checks, delegation, facts, kms, plan, policy, report, simulate, spec,
+    stack,
 };
 
 use aws::FactSource;

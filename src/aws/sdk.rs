@@ -348,6 +348,7 @@ impl CloudFormationReads for AwsFacts {
                     .iter()
                     .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
                     .collect(),
+                role_arn: s.role_arn().map(str::to_owned),
             })),
             Err(e) => match classify("cloudformation:DescribeStacks", e) {
                 FetchError::NotFound { .. } => Ok(None),

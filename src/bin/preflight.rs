@@ -6,9 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use preflight::aws::{AwsFacts, Connection, load_config};
+use std::collections::BTreeMap;
+
+use preflight::arn::{PrincipalArn, partition_of_region};
+use preflight::aws::{AwsFacts, CloudFormationReads, Connection, StsReads, load_config};
 use preflight::fetch::Pending;
+use preflight::spec::OnUnknown;
 use preflight::spec::SpecError;
+use preflight::stack::template::MAX_TEMPLATE_BYTES;
+use preflight::stack::{self, Execution, StackEnv, Template};
 use preflight::{Spec, Verdict};
 
 /// Prove before a deploy that the keys, parameters, buckets and hosted zones a stack depends on
@@ -27,9 +33,15 @@ enum Command {
     /// Exit status: 0 when every check passes (unknowns are warnings unless Options.OnUnknown is
     /// fail), 1 when a check fails, 2 when the spec is invalid or Preflight could not run.
     Check {
-        /// The spec: YAML or JSON (see docs/spec.md for the keys).
-        #[arg(long, value_name = "FILE")]
-        spec: PathBuf,
+        /// The spec: YAML or JSON (see docs/spec.md for the keys). With --template, its items are
+        /// checked besides the inferred ones.
+        #[arg(long, value_name = "FILE", required_unless_present = "template")]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// What an undecidable check does to the verdict (Options.OnUnknown of a spec).
+        #[arg(long, value_enum)]
+        on_unknown: Option<OnUnknownArg>,
         /// How to print the report.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -39,6 +51,24 @@ enum Command {
         /// Send every AWS call to this endpoint (a local AWS such as moto); default: AWS_ENDPOINT_URL or AWS.
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
+    },
+    /// Print what would be checked for a CloudFormation template, and why, without calling AWS.
+    ///
+    /// The spec inferred from the template (every item with the resource and property it came
+    /// from) and what cannot be judged before the stack exists. Exit status: 0 when the template
+    /// was read, 2 when it was not.
+    Infer {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The account the stack deploys to (resolves AWS::AccountId).
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
+        /// The region the stack deploys to (resolves AWS::Region and the partition).
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = InferFormat::Yaml)]
+        format: InferFormat,
     },
     /// Parse a spec and print it as Preflight understands it (canonical JSON), without calling AWS.
     ///
@@ -68,6 +98,37 @@ enum Command {
     },
 }
 
+/// A CloudFormation template to infer checks from.
+#[derive(clap::Args)]
+struct StackArgs {
+    /// A CloudFormation template (JSON or YAML, short-form tags included).
+    #[arg(long, value_name = "FILE")]
+    template: Option<PathBuf>,
+    /// The stack's name (resolves AWS::StackName; with check, its deployed RoleARN is looked up).
+    #[arg(long, value_name = "NAME")]
+    stack_name: Option<String>,
+    /// The role CloudFormation executes the stack as (its service role; for CDK, the cfn-exec role).
+    #[arg(long, value_name = "ARN")]
+    role_arn: Option<String>,
+    /// A template parameter's value for this deploy (repeatable); others take their defaults.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    parameters: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InferFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnUnknownArg {
+    /// Unknowns are warnings: the run passes if nothing fails.
+    Warn,
+    /// An unknown fails the run.
+    Fail,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// Grouped, aligned text; coloured on a terminal.
@@ -80,9 +141,10 @@ enum Format {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { spec, format, region, endpoint_url } => {
-            check(spec, format, Connection { region, endpoint_url }).await
+        Command::Check { spec, stack, on_unknown, format, region, endpoint_url } => {
+            check(spec.as_deref(), &stack, on_unknown, format, Connection { region, endpoint_url }).await
         }
+        Command::Infer { stack, account, region, format } => infer(&stack, account, region, format),
         Command::Validate { spec, properties } => validate(&spec, properties),
         Command::Simulate { scenario, format } => simulate(&scenario, format),
     }
@@ -133,11 +195,101 @@ fn validate(path: &std::path::Path, properties: bool) -> ExitCode {
     }
 }
 
-async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCode {
-    let spec = match read_spec(&path, false) {
-        Ok(spec) => spec,
+/// A template and the values given for its parameters.
+type GivenTemplate = (Template, BTreeMap<String, String>);
+
+/// The template of `args`, read and parsed, and the parameter values given.
+fn read_template(args: &StackArgs) -> Result<Option<GivenTemplate>, ExitCode> {
+    let Some(path) = &args.template else { return Ok(None) };
+    let mut parameters = BTreeMap::new();
+    for p in &args.parameters {
+        let Some((k, v)) = p.split_once('=') else {
+            eprintln!("error: --parameter: expected KEY=VALUE, got `{p}`");
+            return Err(ExitCode::from(2));
+        };
+        parameters.insert(k.to_owned(), v.to_owned());
+    }
+    let text = match std::fs::read(path) {
+        Ok(bytes) if bytes.len() > MAX_TEMPLATE_BYTES => {
+            eprintln!(
+                "error: template `{}` is {} bytes; at most {MAX_TEMPLATE_BYTES} are read",
+                path.display(),
+                bytes.len()
+            );
+            return Err(ExitCode::from(2));
+        }
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            eprintln!("error: cannot read template `{}`: {e}", path.display());
+            return Err(ExitCode::from(2));
+        }
+    };
+    match Template::parse(&text) {
+        Ok(t) => Ok(Some((t, parameters))),
+        Err(e) => {
+            eprintln!("error: template `{}`: {e}", path.display());
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn role_arn(args: &StackArgs) -> Result<Option<PrincipalArn>, ExitCode> {
+    match &args.role_arn {
+        None => Ok(None),
+        Some(text) => PrincipalArn::parse(text).map(Some).map_err(|e| {
+            eprintln!("error: --role-arn: {e}");
+            ExitCode::from(2)
+        }),
+    }
+}
+
+fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, format: InferFormat) -> ExitCode {
+    let Ok(Some((template, parameters))) = read_template(args) else {
+        if args.template.is_none() {
+            eprintln!("error: infer needs --template FILE");
+        }
+        return ExitCode::from(2);
+    };
+    let Ok(role) = role_arn(args) else { return ExitCode::from(2) };
+    let partition = region.as_deref().map(|r| partition_of_region(r).to_owned());
+    let env = StackEnv { account, region, partition, stack_name: args.stack_name.clone(), parameters };
+    let execution = role.map(|principal| Execution { principal, basis: "--role-arn".into() });
+    let inferred = stack::infer(&template, &env, execution.as_ref());
+    let text = match format {
+        InferFormat::Json => format!("{:#}\n", inferred.to_value()),
+        InferFormat::Yaml => inferred.to_yaml(),
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(2),
+    }
+}
+
+async fn check(
+    path: Option<&std::path::Path>,
+    args: &StackArgs,
+    on_unknown: Option<OnUnknownArg>,
+    format: Format,
+    connection: Connection,
+) -> ExitCode {
+    let mut spec = match path {
+        Some(path) => match read_spec(path, false) {
+            Ok(spec) => spec,
+            Err(code) => return code,
+        },
+        None => Spec::default(),
+    };
+    let template = match read_template(args) {
+        Ok(t) => t,
         Err(code) => return code,
     };
+    let Ok(role) = role_arn(args) else { return ExitCode::from(2) };
+    match on_unknown {
+        Some(OnUnknownArg::Warn) => spec.options.on_unknown = OnUnknown::Warn,
+        Some(OnUnknownArg::Fail) => spec.options.on_unknown = OnUnknown::Fail,
+        None => {}
+    }
     if let Some(endpoint) = &connection.endpoint_url
         && reqwest::Url::parse(endpoint).is_err()
     {
@@ -145,13 +297,77 @@ async fn check(path: PathBuf, format: Format, connection: Connection) -> ExitCod
         return ExitCode::from(2);
     }
     let config = load_config(&connection).await;
-    if config.region().is_none() && !spec.is_empty() {
+    let Some(region) = config.region().map(ToString::to_string) else {
+        if spec.is_empty() && template.is_none() {
+            return print_report(&preflight::Report::new(vec![], spec.options.on_unknown), format);
+        }
         eprintln!("error: no AWS region: pass --region or set AWS_REGION");
         return ExitCode::from(2);
-    }
+    };
     let source = AwsFacts::new(&config);
     let pending = Pending::default();
+    let mut inferred = None;
+    if let Some((template, parameters)) = template {
+        // The account and partition come from the identity; the execution identity from
+        // --role-arn, else the deployed stack's service role, else the caller.
+        let identity = match source.caller_identity().await {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: could not identify the account to infer the template's checks for: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let caller = PrincipalArn::parse(&identity.arn).ok();
+        let deployed = match (&role, &args.stack_name) {
+            (None, Some(name)) => match source.stack(name).await {
+                Ok(Some(s)) => s.role_arn.and_then(|r| PrincipalArn::parse(&r).ok()),
+                Ok(None) => None,
+                Err(e) => {
+                    eprintln!(
+                        "warning: the stack `{name}` was not read ({e}); its execution identity is taken to be the caller"
+                    );
+                    None
+                }
+            },
+            _ => None,
+        };
+        let execution = match (role, deployed, caller) {
+            (Some(p), _, _) => Some(Execution { principal: p, basis: "--role-arn".into() }),
+            (None, Some(p), _) => Some(Execution { principal: p, basis: "the deployed stack's RoleARN".into() }),
+            (None, None, Some(p)) => {
+                Some(Execution { principal: p, basis: "the caller: the stack has no service role".into() })
+            }
+            (None, None, None) => None,
+        };
+        let env = StackEnv {
+            account: Some(identity.account.clone()),
+            partition: Some(partition_of_region(&region).to_owned()),
+            region: Some(region.clone()),
+            stack_name: args.stack_name.clone(),
+            parameters,
+        };
+        let mut found = stack::infer(&template, &env, execution.as_ref());
+        spec = found.merge_into(spec);
+        inferred = Some(found);
+    }
     let report = with_progress(preflight::run(&spec, &source, &pending), &pending).await;
+    let report = match inferred {
+        Some(found) => {
+            let name = args.stack_name.as_deref();
+            let mut findings = report.findings;
+            found.annotate(&mut findings, name);
+            findings.extend(found.gap_findings(name));
+            let mut r = preflight::Report::new(findings, report.on_unknown);
+            r.account = report.account;
+            r.region = report.region;
+            r
+        }
+        None => report,
+    };
+    print_report(&report, format)
+}
+
+fn print_report(report: &preflight::Report, format: Format) -> ExitCode {
     let text = match format {
         Format::Json => format!("{:#}\n", report.to_json()),
         Format::Text => {

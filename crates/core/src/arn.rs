@@ -219,6 +219,22 @@ pub fn same_role_name(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// The partition a region belongs to (`cn-north-1`: `aws-cn`), by the regions' documented prefixes
+/// (AWS General Reference, "AWS service endpoints", partitions).
+pub fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
 /// `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, ...
 pub fn is_partition(text: &str) -> bool {
     text == "aws"

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod report;
 pub mod simulate;
 pub mod spec;
+pub mod stack;
 
 pub use report::{Finding, Report, Status, Verdict};
 pub use spec::Spec;

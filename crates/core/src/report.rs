@@ -79,6 +79,12 @@ pub struct Finding {
     /// alternatives to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
+    /// The stack the finding's item was inferred from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    /// The resource and property the item was inferred from; absent for explicit spec items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::stack::Source>,
 }
 
 impl Finding {
@@ -422,6 +428,8 @@ mod tests {
             access: None,
             deciding: vec![],
             change: None,
+            stack: None,
+            source: None,
         }
     }
 

@@ -56,6 +56,8 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
             access: None,
             deciding: vec![],
             change: None,
+            stack: None,
+            source: None,
         });
     };
     if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
@@ -124,6 +126,8 @@ impl Item {
             access: None,
             deciding: vec![],
             change: None,
+            stack: None,
+            source: None,
         }
     }
 

@@ -235,5 +235,6 @@ pub fn toolkit_stack(bucket: &str, parameters: &[(&str, &str)]) -> StackInfo {
     StackInfo {
         parameters: parameters.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         outputs: BTreeMap::from([("BucketName".to_owned(), bucket.to_owned())]),
+        role_arn: None,
     }
 }

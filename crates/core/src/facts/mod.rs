@@ -67,6 +67,8 @@ pub struct RoleInfo {
 pub struct StackInfo {
     pub parameters: std::collections::BTreeMap<String, String>,
     pub outputs: std::collections::BTreeMap<String, String>,
+    /// The stack's service role, when it has one.
+    pub role_arn: Option<String>,
 }
 
 /// GetBucketEncryption's default rule.

@@ -1,0 +1,391 @@
+//! The stack model: what a CloudFormation template says the stack depends on, found without
+//! asking anyone. Parses the template ([`template`]), resolves its intrinsics as far as the
+//! environment allows ([`resolve`]), and turns resources into spec items ([`infer`]), each with the
+//! resource and property it came from. Pure: no I/O.
+//!
+//! Rules built so far, each citing the fact it relies on where it is written:
+//! - `{{resolve:ssm-secure:NAME}}` in a resource property: a parameter check whose reader is the
+//!   stack's execution identity.
+//! - `AWS::KMS::Key` with a `KeyPolicy`: the lockout lint, with the execution identity as the
+//!   administrator that must keep kms:PutKeyPolicy.
+//!
+//! What is not inferred yet is listed in docs/stack-model.md.
+
+pub mod resolve;
+pub mod template;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::arn::PrincipalArn;
+use crate::report::{CheckKind, Finding, Status};
+use crate::spec::{KeyPolicyCheck, Parameter, Spec};
+pub use resolve::{Resolver, StackEnv, Unresolved};
+pub use template::{Template, TemplateError};
+
+/// Where an inferred item came from: a resource and the path of the property inside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub logical_id: String,
+    pub property: String,
+}
+
+/// One inferred item: the check and subject it becomes, its source and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Inference {
+    pub check: CheckKind,
+    pub subject: String,
+    pub source: Source,
+    /// The rule, in a few words (`the stack's execution identity resolves this ssm-secure
+    /// reference`).
+    pub why: String,
+}
+
+/// What could not be judged, and why: each becomes an `unknown` finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    pub check: CheckKind,
+    pub subject: String,
+    pub source: Source,
+    pub why: String,
+}
+
+/// The spec a template implies, with a source for every item.
+#[derive(Clone, Debug, Default)]
+pub struct Inferred {
+    pub spec: Spec,
+    pub inferences: Vec<Inference>,
+    pub gaps: Vec<Gap>,
+    /// Which identity was taken to execute the stack, and on what grounds.
+    pub execution: Option<String>,
+}
+
+/// Who CloudFormation acts as for the stack: its service role if it has one, else the deploying
+/// identity (CloudFormation User Guide, "AWS CloudFormation service role": the role is used "for
+/// all operations that are performed on that stack").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    pub principal: PrincipalArn,
+    /// How it was found (`--role-arn`, `the deployed stack's RoleARN`, `the caller`).
+    pub basis: String,
+}
+
+impl Inferred {
+    /// `explicit` with the inferred items added after its own; the inferences' subjects follow
+    /// the items they name in the merged spec.
+    pub fn merge_into(&mut self, mut explicit: Spec) -> Spec {
+        let offset = explicit.key_policies.len();
+        for i in self.inferences.iter_mut().filter(|i| i.check == CheckKind::KeyPolicy) {
+            if let Some(n) = i
+                .subject
+                .strip_prefix("KeyPolicies[")
+                .and_then(|s| s.strip_suffix(']'))
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                i.subject = format!("KeyPolicies[{}]", n + offset);
+            }
+        }
+        for g in self.gaps.iter_mut().filter(|g| g.check == CheckKind::KeyPolicy) {
+            if let Some(n) = g
+                .subject
+                .strip_prefix("KeyPolicies[")
+                .and_then(|s| s.strip_suffix(']'))
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                g.subject = format!("KeyPolicies[{}]", n + offset);
+            }
+        }
+        explicit.parameters.extend(self.spec.parameters.iter().cloned());
+        explicit.key_policies.extend(self.spec.key_policies.iter().cloned());
+        explicit
+    }
+
+    /// What would be checked and why, without calling AWS: the spec as understood, each
+    /// inferred item with its source, and what could not be judged.
+    pub fn to_value(&self) -> Value {
+        serde_json::json!({
+            "execution": self.execution,
+            "spec": self.spec.to_value(),
+            "inferred": self.inferences,
+            "notChecked": self.gaps,
+        })
+    }
+
+    /// [`Self::to_value`] as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(&self.to_value()).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
+    }
+
+    /// Every gap as an `unknown` finding carrying its stack and source.
+    pub fn gap_findings(&self, stack: Option<&str>) -> Vec<Finding> {
+        self.gaps
+            .iter()
+            .map(|g| Finding {
+                check: g.check,
+                subject: g.subject.clone(),
+                principal: None,
+                status: Status::Unknown,
+                message: format!("{} was not checked: {}", g.subject, g.why),
+                fix: None,
+                evidence: vec![],
+                access: None,
+                deciding: vec![],
+                change: None,
+                stack: stack.map(str::to_owned),
+                source: Some(g.source.clone()),
+            })
+            .collect()
+    }
+
+    /// Marks the findings that came from an inferred item with its stack and source.
+    pub fn annotate(&self, findings: &mut [Finding], stack: Option<&str>) {
+        for f in findings {
+            if let Some(i) = self.inferences.iter().find(|i| i.check == f.check && i.subject == f.subject) {
+                f.source = Some(i.source.clone());
+                f.stack = stack.map(str::to_owned);
+            }
+        }
+    }
+}
+
+/// Infers the checks `template` implies in `env`, executed by `execution`.
+pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>) -> Inferred {
+    let resolver = Resolver::new(template, env);
+    let mut out =
+        Inferred { execution: execution.map(|e| format!("{} ({})", e.principal, e.basis)), ..Inferred::default() };
+    for (id, resource) in &template.resources {
+        // A resource under a false condition is not created; under an unknown one, it may be.
+        if let Some(c) = &resource.condition
+            && resolver.condition(c) == Ok(false)
+        {
+            continue;
+        }
+        secure_references(id, &resource.properties, &resolver, execution, &mut out);
+        if resource.kind == "AWS::KMS::Key" {
+            key_policy(id, &resource.properties, &resolver, execution, &mut out);
+        }
+    }
+    out
+}
+
+/// `{{resolve:ssm-secure:NAME[:VERSION]}}` anywhere in a resource's properties: CloudFormation
+/// reads and decrypts the parameter as the stack's execution identity when it provisions the
+/// resource (CloudFormation User Guide, "Get a secure string value from Parameter Store"; the
+/// identity follows from the service-role rule, which is inferred, not stated for ssm-secure:
+/// docs/aws-facts.md 3).
+fn secure_references(
+    id: &str,
+    properties: &Value,
+    resolver: &Resolver<'_>,
+    execution: Option<&Execution>,
+    out: &mut Inferred,
+) {
+    let mut found = Vec::new();
+    walk(properties, "Properties", &mut |path, s| {
+        for name in ssm_secure_names(s) {
+            found.push((path.to_owned(), name));
+        }
+    });
+    // A reference built by intrinsics (`Fn::Join` of parts) shows up once resolved.
+    if let Ok(resolved) = resolver.value(properties) {
+        walk(&resolved, "Properties", &mut |path, s| {
+            for name in ssm_secure_names(s) {
+                if !found.iter().any(|(p, n)| p == path && *n == name) {
+                    found.push((path.to_owned(), name));
+                }
+            }
+        });
+    }
+    for (path, name) in found {
+        let source = Source { logical_id: id.to_owned(), property: path };
+        let readers: Vec<PrincipalArn> = execution.iter().map(|e| e.principal.clone()).collect();
+        if !out.spec.parameters.iter().any(|p| p.name == name && p.readers == readers) {
+            out.spec.parameters.push(Parameter { name: name.clone(), readers });
+        }
+        let why = match execution {
+            Some(e) => format!(
+                "CloudFormation resolves this ssm-secure reference as the stack's execution identity, {} ({})",
+                e.principal, e.basis
+            ),
+            None => "CloudFormation resolves this ssm-secure reference; the execution identity is not known, so only the parameter itself is checked".to_owned(),
+        };
+        out.inferences.push(Inference { check: CheckKind::Parameter, subject: name, source, why });
+    }
+}
+
+/// The parameter names of the ssm-secure dynamic references in `s`.
+fn ssm_secure_names(s: &str) -> Vec<String> {
+    const OPEN: &str = "{{resolve:ssm-secure:";
+    let mut names = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(OPEN) {
+        let after = rest.get(start + OPEN.len()..).unwrap_or_default();
+        let Some(end) = after.find("}}") else { break };
+        let body = after.get(..end).unwrap_or_default();
+        // NAME or NAME:VERSION; names are [a-zA-Z0-9_.\-/]+ (the dynamic reference pattern).
+        let name = match body.rsplit_once(':') {
+            Some((n, v)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => body,
+        };
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b)) {
+            names.push(name.to_owned());
+        }
+        rest = after.get(end + 2..).unwrap_or_default();
+    }
+    names
+}
+
+/// `AWS::KMS::Key.KeyPolicy`: CreateKey (and PutKeyPolicy on update) runs its lockout safety check
+/// as the identity that calls it, the stack's execution identity (KMS API Reference, CreateKey,
+/// `BypassPolicyLockoutSafetyCheck`; docs/aws-facts.md 1.8).
+fn key_policy(
+    id: &str,
+    properties: &Value,
+    resolver: &Resolver<'_>,
+    execution: Option<&Execution>,
+    out: &mut Inferred,
+) {
+    let Some(policy) = properties.get("KeyPolicy") else { return };
+    let source = Source { logical_id: id.to_owned(), property: "Properties.KeyPolicy".into() };
+    let subject = format!("KeyPolicies[{}]", out.spec.key_policies.len());
+    let gap = |why: String| Gap { check: CheckKind::KeyPolicy, subject: subject.clone(), source: source.clone(), why };
+    let Some(execution) = execution else {
+        out.gaps
+            .push(gap("the identity that applies the key policy (the stack's execution identity) is not known".into()));
+        return;
+    };
+    let resolved = match resolver.value(policy) {
+        Ok(Value::Object(m)) => m,
+        Ok(Value::String(s)) => match serde_json::from_str::<Map<String, Value>>(&s) {
+            Ok(m) => m,
+            Err(e) => {
+                out.gaps.push(gap(format!("its KeyPolicy is not a JSON object: {e}")));
+                return;
+            }
+        },
+        Ok(_) => {
+            out.gaps.push(gap("its KeyPolicy is not an object".into()));
+            return;
+        }
+        Err(u) => {
+            out.gaps.push(gap(format!("its KeyPolicy depends on {u}")));
+            return;
+        }
+    };
+    out.spec.key_policies.push(KeyPolicyCheck { policy: resolved, administrators: vec![execution.principal.clone()] });
+    out.inferences.push(Inference {
+        check: CheckKind::KeyPolicy,
+        subject,
+        source,
+        why: format!(
+            "CloudFormation applies this key policy as the stack's execution identity, {} ({}), which must keep kms:PutKeyPolicy",
+            execution.principal, execution.basis
+        ),
+    });
+}
+
+/// Calls `f(path, text)` for every string in `v`, with its path (`Properties.A.B[0]`).
+fn walk(v: &Value, path: &str, f: &mut dyn FnMut(&str, &str)) {
+    match v {
+        Value::String(s) => f(path, s),
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                walk(x, &format!("{path}[{i}]"), f);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                walk(x, &format!("{path}.{k}"), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn execution() -> Execution {
+        Execution {
+            principal: PrincipalArn::parse(
+                "arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1",
+            )
+            .unwrap(),
+            basis: "--role-arn".into(),
+        }
+    }
+
+    fn env() -> StackEnv {
+        StackEnv {
+            account: Some("111111111111".into()),
+            region: Some("us-east-1".into()),
+            partition: Some("aws".into()),
+            ..StackEnv::default()
+        }
+    }
+
+    #[test]
+    fn ssm_secure_names_with_and_without_versions() {
+        assert_eq!(ssm_secure_names("{{resolve:ssm-secure:/app/db/password:3}}"), ["/app/db/password"]);
+        assert_eq!(ssm_secure_names("x{{resolve:ssm-secure:pw}}y{{resolve:ssm-secure:a.b-c_d:12}}"), ["pw", "a.b-c_d"]);
+        assert!(ssm_secure_names("{{resolve:ssm:/plain}} {{resolve:ssm-secure:}}").is_empty());
+    }
+
+    #[test]
+    fn a_database_password_reference_becomes_a_parameter_check_for_the_execution_role() {
+        let t = Template::from_value(&json!({"Resources": {"Db": {"Type": "AWS::RDS::DBCluster", "Properties": {
+            "MasterUserPassword": {"Fn::Join": ["", ["{{resolve:ssm-secure:", "/app/db/password", ":1}}"]]},
+            "MasterUsername": "{{resolve:ssm-secure:/app/db/user}}"}}}}))
+        .unwrap();
+        let out = infer(&t, &env(), Some(&execution()));
+        let names: Vec<&str> = out.spec.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["/app/db/user", "/app/db/password"]);
+        assert!(out.spec.parameters.iter().all(|p| p.readers == [execution().principal]));
+        assert_eq!(
+            out.inferences[1].source,
+            Source { logical_id: "Db".into(), property: "Properties.MasterUserPassword".into() }
+        );
+        assert!(out.gaps.is_empty());
+    }
+
+    #[test]
+    fn a_key_policy_is_linted_for_the_execution_role_or_is_a_gap_naming_what_is_unresolved() {
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}},
+            "Action": "kms:*", "Resource": "*"}]});
+        let t = Template::from_value(
+            &json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": policy}}}}),
+        )
+        .unwrap();
+        let out = infer(&t, &env(), Some(&execution()));
+        assert_eq!(out.spec.key_policies.len(), 1);
+        assert_eq!(
+            out.spec.key_policies[0].policy["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:root"
+        );
+        let unknown_account = StackEnv { account: None, ..env() };
+        let out = infer(&t, &unknown_account, Some(&execution()));
+        assert!(out.spec.key_policies.is_empty());
+        assert_eq!(out.gaps.len(), 1);
+        assert_eq!(
+            out.gaps[0].why,
+            "its KeyPolicy depends on `AWS::AccountId (not given)` cannot be resolved before the stack exists"
+        );
+        let out = infer(&t, &env(), None);
+        assert!(out.gaps[0].why.contains("execution identity"), "{:?}", out.gaps);
+    }
+
+    #[test]
+    fn resources_under_a_false_condition_are_not_created() {
+        let t = Template::from_value(&json!({
+            "Parameters": {"Env": {"Type": "String", "Default": "dev"}},
+            "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+            "Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Condition": "IsProd",
+                                 "Properties": {"MasterUserPassword": "{{resolve:ssm-secure:/p}}"}}}}))
+        .unwrap();
+        assert!(infer(&t, &env(), Some(&execution())).spec.parameters.is_empty());
+    }
+}

@@ -1,0 +1,44 @@
+"""Seeds a local AWS (moto) for `preflight check --template`: a SecureString parameter under a
+customer managed key whose policy delegates to IAM, and the role CloudFormation executes the stack
+as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
+kms:PutKeyPolicy for the key policy the template applies.
+
+Usage: python seed_template.py ENDPOINT_URL broken|fixed
+Prints the execution role's ARN.
+"""
+
+import json
+import sys
+
+import boto3
+
+A = "123456789012"
+R = "us-east-1"
+
+
+def client(service, endpoint):
+    return boto3.client(service, endpoint_url=endpoint, region_name=R,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def main():
+    endpoint, variant = sys.argv[1], sys.argv[2]
+    kms, ssm, iam = client("kms", endpoint), client("ssm", endpoint), client("iam", endpoint)
+    root = {"Sid": "EnableIAMUserPermissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+            "Action": "kms:*", "Resource": "*"}
+    key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [root]}))["KeyMetadata"]
+    kms.create_alias(AliasName="alias/app-data", TargetKeyId=key["KeyId"])
+    ssm.put_parameter(Name="/app/db/password", Type="SecureString", Value="never-read", KeyId="alias/app-data")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="stack-exec", AssumeRolePolicyDocument=json.dumps(trust))
+    actions = ["ssm:GetParameter", "ssm:GetParameters"]
+    if variant == "fixed":
+        actions += ["kms:Decrypt", "kms:PutKeyPolicy", "kms:CreateKey"]
+    iam.put_role_policy(RoleName="stack-exec", PolicyName="deploy", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    print(f"arn:aws:iam::{A}:role/stack-exec")
+
+
+if __name__ == "__main__":
+    main()

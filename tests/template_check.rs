@@ -1,0 +1,117 @@
+//! `preflight check --template` and `preflight infer` on CloudFormation templates: the checks are
+//! found in the template itself (an ssm-secure reference, a key policy), judged against a local AWS
+//! (moto) for the stack's execution role, and every finding says which resource it came from.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::FreshMoto;
+
+fn seed(moto: &FreshMoto, variant: &str) -> String {
+    let out = Command::new(support::python())
+        .arg(support::repo().join("tests/support/seed_template.py"))
+        .args([moto.url.as_str(), variant])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn check(moto: &FreshMoto, template: &str, role: &str) -> (i32, Value) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["check", "--template", support::repo().join(template).to_str().unwrap()])
+        .args(["--role-arn", role, "--stack-name", "App", "--format", "json", "--region", "us-east-1"])
+        .args(["--endpoint-url", &moto.url])
+        .envs([("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_CONFIG_FILE", "/nonexistent/x")])
+        .envs([("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x")])
+        .envs(support::TEST_CREDENTIALS.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), report)
+}
+
+fn by_check<'a>(report: &'a Value, check: &str) -> Vec<&'a Value> {
+    report["findings"].as_array().unwrap().iter().filter(|f| f["check"] == check).collect()
+}
+
+#[test]
+fn a_template_whose_execution_role_cannot_decrypt_or_administer_fails_naming_each_resource() {
+    let moto = FreshMoto::start();
+    let role = seed(&moto, "broken");
+    let (code, report) = check(&moto, "tests/templates/database.yaml", &role);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["summary"], "2 failed, 0 unknown, 0 passed", "{report:#}");
+    let parameter = by_check(&report, "parameter");
+    assert_eq!(parameter.len(), 1);
+    assert_eq!(parameter[0]["status"], "fail");
+    assert_eq!(parameter[0]["principal"], role);
+    assert_eq!(parameter[0]["stack"], "App");
+    assert_eq!(
+        parameter[0]["source"],
+        serde_json::json!({"logicalId": "Database", "property": "Properties.MasterUserPassword"})
+    );
+    assert!(
+        parameter[0]["message"].as_str().unwrap().contains("cannot read parameter `/app/db/password`"),
+        "{}",
+        parameter[0]
+    );
+    let lockout = by_check(&report, "key-policy");
+    assert_eq!(lockout.len(), 1);
+    assert_eq!(lockout[0]["status"], "fail");
+    assert_eq!(lockout[0]["source"], serde_json::json!({"logicalId": "DataKey", "property": "Properties.KeyPolicy"}));
+    assert!(lockout[0]["message"].as_str().unwrap().contains("MalformedPolicyDocumentException"), "{}", lockout[0]);
+}
+
+#[test]
+fn the_fixed_template_and_role_pass_with_no_false_alarm() {
+    let moto = FreshMoto::start();
+    let role = seed(&moto, "fixed");
+    let (code, report) = check(&moto, "tests/templates/database-fixed.yaml", &role);
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 2 passed", "{report:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn infer_prints_what_would_be_checked_without_calling_aws() {
+    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["infer", "--template", support::repo().join("tests/templates/database.yaml").to_str().unwrap()])
+        .args(["--format", "json", "--parameter", "Env=dev"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Env=dev: the cluster's condition is false, so its password is never read.
+    assert_eq!(v["spec"]["Parameters"], Value::Null, "{v:#}");
+    // No account and no execution role given: the key policy is named as not checked, with why.
+    let gaps = v["notChecked"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0]["source"]["logicalId"], "DataKey");
+    assert!(gaps[0]["why"].as_str().unwrap().contains("execution identity"), "{v:#}");
+}
+
+#[test]
+fn a_bad_template_or_parameter_exits_2_saying_what_is_wrong() {
+    let dir = std::env::temp_dir().join(format!("preflight-bad-template-{}", std::process::id()));
+    std::fs::write(&dir, "Resources:\n  K:\n    Properties: {}\n").unwrap();
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_preflight")).args(args).output().unwrap();
+    let out = run(&["infer", "--template", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Resources.K.Type: expected a resource type"));
+    let good = support::repo().join("tests/templates/database.yaml");
+    let out = run(&["infer", "--template", good.to_str().unwrap(), "--parameter", "Env"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--parameter: expected KEY=VALUE, got `Env`"));
+}
