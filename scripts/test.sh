@@ -45,6 +45,9 @@ npm_ci_once tests/differential
 step "the CDK CLI's bootstrap template (tests/bootstrap, npm ci)"
 npm_ci_once tests/bootstrap
 
+step "the CDK construct's dependencies (cdk/, npm ci): aws-cdk-lib synthesizes the tests' CDK apps"
+npm_ci_once cdk
+
 step "formatting"
 cargo fmt --all -- --check
 
@@ -56,8 +59,7 @@ cargo test --locked --workspace --all-targets --no-fail-fast 2>&1 | tee target/t
 # Doc tests run separately from --all-targets.
 cargo test --locked --workspace --doc
 
-step "CDK construct (cdk/: npm ci, tsc, node --test against the binaries just built)"
-npm_ci_once cdk
+step "CDK construct (cdk/: tsc, node --test against the binaries just built)"
 (cd cdk && npm test) 2>&1 | tee target/cdk-test-output.txt
 
 step "lints (clippy, warnings are errors)"

@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use support::FreshMoto;
 
@@ -16,15 +14,7 @@ const TRUSTED: &str = "222222222222";
 
 /// `cdk bootstrap` into `moto` with these flags (as deploy.py takes them).
 fn bootstrap(moto: &FreshMoto, flags: &[&str]) -> Value {
-    let out = Command::new(support::python())
-        .arg(support::repo().join("tests/bootstrap/deploy.py"))
-        .arg(&moto.url)
-        .arg("--via-change-set")
-        .args(flags)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "deploy.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    support::cdk_bootstrap(&moto.url, flags)
 }
 
 fn spec_file(name: &str, spec: &Value) -> std::path::PathBuf {

@@ -14,7 +14,7 @@ use preflight::fetch::Pending;
 use preflight::spec::OnUnknown;
 use preflight::spec::SpecError;
 use preflight::stack::template::MAX_TEMPLATE_BYTES;
-use preflight::stack::{self, Execution, StackEnv, Template};
+use preflight::stack::{self, Execution, StackEnv, Template, assembly};
 use preflight::{Spec, Verdict};
 
 /// Prove before a deploy that the keys, parameters, buckets and hosted zones a stack depends on
@@ -35,7 +35,7 @@ enum Command {
     Check {
         /// The spec: YAML or JSON (see docs/spec.md for the keys). With --template, its items are
         /// checked besides the inferred ones.
-        #[arg(long, value_name = "FILE", required_unless_present = "template")]
+        #[arg(long, value_name = "FILE", required_unless_present_any = ["template", "cdk_out"])]
         spec: Option<PathBuf>,
         #[command(flatten)]
         stack: StackArgs,
@@ -102,8 +102,15 @@ enum Command {
 #[derive(clap::Args)]
 struct StackArgs {
     /// A CloudFormation template (JSON or YAML, short-form tags included).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "cdk_out")]
     template: Option<PathBuf>,
+    /// A CDK cloud assembly (`cdk synth`'s output folder): every stack in it, or those named by
+    /// --stack, with the environment, roles and bootstrap version its manifest gives.
+    #[arg(long, value_name = "DIR")]
+    cdk_out: Option<PathBuf>,
+    /// A stack of the cloud assembly to check (its id or name; repeatable; default: all).
+    #[arg(long = "stack", value_name = "NAME", requires = "cdk_out")]
+    stacks: Vec<String>,
     /// The stack's name (resolves AWS::StackName; with check, its deployed RoleARN is looked up).
     #[arg(long, value_name = "NAME")]
     stack_name: Option<String>,
@@ -195,69 +202,166 @@ fn validate(path: &std::path::Path, properties: bool) -> ExitCode {
     }
 }
 
-/// A template and the values given for its parameters.
-type GivenTemplate = (Template, BTreeMap<String, String>);
+/// One stack to infer checks for: its template and what is known of where and how it deploys.
+struct Loaded {
+    name: Option<String>,
+    template: Template,
+    parameters: BTreeMap<String, String>,
+    account: Option<String>,
+    region: Option<String>,
+    /// The execution role as the cloud assembly names it (placeholders not yet filled).
+    execution_role: Option<String>,
+    qualifier: Option<String>,
+    required_version: Option<u32>,
+}
 
-/// The template of `args`, read and parsed, and the parameter values given.
-fn read_template(args: &StackArgs) -> Result<Option<GivenTemplate>, ExitCode> {
-    let Some(path) = &args.template else { return Ok(None) };
-    let mut parameters = BTreeMap::new();
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn read_bounded(path: &std::path::Path, what: &str) -> Result<String, ExitCode> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() > MAX_TEMPLATE_BYTES => Err(fail(format!(
+            "{what} `{}` is {} bytes; at most {MAX_TEMPLATE_BYTES} are read",
+            path.display(),
+            bytes.len()
+        ))),
+        Ok(bytes) => {
+            String::from_utf8(bytes).map_err(|_| fail(format!("{what} `{}` is not UTF-8 text", path.display())))
+        }
+        Err(e) => Err(fail(format!("cannot read {what} `{}`: {e}", path.display()))),
+    }
+}
+
+/// The stacks `args` names: one template, or the stacks of a cloud assembly; none without either.
+fn load_stacks(args: &StackArgs) -> Result<Vec<Loaded>, ExitCode> {
+    let mut given = BTreeMap::new();
     for p in &args.parameters {
         let Some((k, v)) = p.split_once('=') else {
-            eprintln!("error: --parameter: expected KEY=VALUE, got `{p}`");
-            return Err(ExitCode::from(2));
+            return Err(fail(format!("--parameter: expected KEY=VALUE, got `{p}`")));
         };
-        parameters.insert(k.to_owned(), v.to_owned());
+        given.insert(k.to_owned(), v.to_owned());
     }
-    let text = match std::fs::read(path) {
-        Ok(bytes) if bytes.len() > MAX_TEMPLATE_BYTES => {
-            eprintln!(
-                "error: template `{}` is {} bytes; at most {MAX_TEMPLATE_BYTES} are read",
-                path.display(),
-                bytes.len()
-            );
-            return Err(ExitCode::from(2));
-        }
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) => {
-            eprintln!("error: cannot read template `{}`: {e}", path.display());
-            return Err(ExitCode::from(2));
-        }
+    let parse = |path: &std::path::Path| -> Result<Template, ExitCode> {
+        let text = read_bounded(path, "template")?;
+        Template::parse(&text).map_err(|e| fail(format!("template `{}`: {e}", path.display())))
     };
-    match Template::parse(&text) {
-        Ok(t) => Ok(Some((t, parameters))),
-        Err(e) => {
-            eprintln!("error: template `{}`: {e}", path.display());
-            Err(ExitCode::from(2))
-        }
+    if let Some(path) = &args.template {
+        return Ok(vec![Loaded {
+            name: args.stack_name.clone(),
+            template: parse(path)?,
+            parameters: given,
+            account: None,
+            region: None,
+            execution_role: None,
+            qualifier: None,
+            required_version: None,
+        }]);
     }
+    let Some(dir) = &args.cdk_out else { return Ok(vec![]) };
+    let manifest = read_bounded(&dir.join("manifest.json"), "cloud assembly manifest")?;
+    let stacks = assembly::stacks(&manifest, &args.stacks).map_err(|e| fail(format!("`{}`: {e}", dir.display())))?;
+    let mut out = Vec::new();
+    for s in stacks {
+        let mut parameters = s.parameters.clone();
+        parameters.extend(given.clone());
+        out.push(Loaded {
+            name: Some(s.stack_name.clone()),
+            template: parse(&dir.join(&s.template_file))?,
+            parameters,
+            qualifier: s.qualifier().map(str::to_owned),
+            account: s.account,
+            region: s.region,
+            execution_role: s.execution_role,
+            required_version: s.required_bootstrap_version,
+        });
+    }
+    Ok(out)
 }
 
 fn role_arn(args: &StackArgs) -> Result<Option<PrincipalArn>, ExitCode> {
     match &args.role_arn {
         None => Ok(None),
-        Some(text) => PrincipalArn::parse(text).map(Some).map_err(|e| {
-            eprintln!("error: --role-arn: {e}");
-            ExitCode::from(2)
-        }),
+        Some(text) => PrincipalArn::parse(text).map(Some).map_err(|e| fail(format!("--role-arn: {e}"))),
     }
 }
 
-fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, format: InferFormat) -> ExitCode {
-    let Ok(Some((template, parameters))) = read_template(args) else {
-        if args.template.is_none() {
-            eprintln!("error: infer needs --template FILE");
+/// Where a stack deploys and as whom, as far as known.
+struct Target {
+    account: Option<String>,
+    region: Option<String>,
+    execution: Option<Execution>,
+}
+
+/// The environment and execution identity of `stack`: the assembly's, else what is given.
+fn target(stack: &Loaded, account: Option<&str>, region: Option<&str>, role: Option<&PrincipalArn>) -> Target {
+    let account = stack.account.clone().or_else(|| account.map(str::to_owned));
+    let region = stack.region.clone().or_else(|| region.map(str::to_owned));
+    let execution = match (role, &stack.execution_role, &account, &region) {
+        (Some(p), _, _, _) => Some(Execution { principal: p.clone(), basis: "--role-arn".into() }),
+        (None, Some(arn), Some(a), Some(r)) => {
+            PrincipalArn::parse(&assembly::substitute(arn, partition_of_region(r), a, r)).ok().map(|principal| {
+                Execution { principal, basis: "the cloud assembly's cloudFormationExecutionRoleArn".into() }
+            })
         }
-        return ExitCode::from(2);
+        _ => None,
+    };
+    Target { account, region, execution }
+}
+
+fn infer_one(stack: &Loaded, target: &Target) -> stack::Inferred {
+    let env = StackEnv {
+        account: target.account.clone(),
+        partition: target.region.as_deref().map(|r| partition_of_region(r).to_owned()),
+        region: target.region.clone(),
+        stack_name: stack.name.clone(),
+        parameters: stack.parameters.clone(),
+    };
+    let mut found = stack::infer(&stack.template, &env, target.execution.as_ref());
+    found.stack = stack.name.clone();
+    found
+}
+
+/// The bootstrap environment the assembly's stacks deploy through, with the highest version they
+/// need; the first qualifier when they use several (the spec holds one environment).
+fn bootstrap_of(stacks: &[Loaded]) -> Option<preflight::spec::Bootstrap> {
+    let q = stacks.iter().find_map(|s| s.qualifier.clone())?;
+    let required =
+        stacks.iter().filter(|s| s.qualifier.as_deref() == Some(q.as_str())).filter_map(|s| s.required_version).max();
+    Some(preflight::spec::Bootstrap {
+        qualifier: q,
+        toolkit_stack_name: "CDKToolkit".into(),
+        trusted_accounts: vec![],
+        readers: vec![],
+        required_version: required,
+    })
+}
+
+fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, format: InferFormat) -> ExitCode {
+    let stacks = match load_stacks(args) {
+        Ok(s) if s.is_empty() => return fail("infer needs --template FILE or --cdk-out DIR".into()),
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let Ok(role) = role_arn(args) else { return ExitCode::from(2) };
-    let partition = region.as_deref().map(|r| partition_of_region(r).to_owned());
-    let env = StackEnv { account, region, partition, stack_name: args.stack_name.clone(), parameters };
-    let execution = role.map(|principal| Execution { principal, basis: "--role-arn".into() });
-    let inferred = stack::infer(&template, &env, execution.as_ref());
+    let found: Vec<stack::Inferred> =
+        stacks.iter().map(|s| infer_one(s, &target(s, account.as_deref(), region.as_deref(), role.as_ref()))).collect();
+    let value = if args.cdk_out.is_some() {
+        let bootstrap = bootstrap_of(&stacks).and_then(|b| {
+            let spec = preflight::Spec { bootstrap: Some(b), ..preflight::Spec::default() };
+            spec.to_value().get("Bootstrap").cloned()
+        });
+        serde_json::json!({
+            "stacks": found.iter().map(stack::Inferred::to_value).collect::<Vec<_>>(),
+            "bootstrap": bootstrap,
+        })
+    } else {
+        found.first().map(stack::Inferred::to_value).unwrap_or_default()
+    };
     let text = match format {
-        InferFormat::Json => format!("{:#}\n", inferred.to_value()),
-        InferFormat::Yaml => inferred.to_yaml(),
+        InferFormat::Json => format!("{value:#}\n"),
+        InferFormat::Yaml => stack::to_yaml(&value),
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -280,8 +384,8 @@ async fn check(
         },
         None => Spec::default(),
     };
-    let template = match read_template(args) {
-        Ok(t) => t,
+    let stacks = match load_stacks(args) {
+        Ok(s) => s,
         Err(code) => return code,
     };
     let Ok(role) = role_arn(args) else { return ExitCode::from(2) };
@@ -293,76 +397,81 @@ async fn check(
     if let Some(endpoint) = &connection.endpoint_url
         && reqwest::Url::parse(endpoint).is_err()
     {
-        eprintln!("error: --endpoint-url: not a URL: `{endpoint}`");
-        return ExitCode::from(2);
+        return fail(format!("--endpoint-url: not a URL: `{endpoint}`"));
     }
     let config = load_config(&connection).await;
     let Some(region) = config.region().map(ToString::to_string) else {
-        if spec.is_empty() && template.is_none() {
+        if spec.is_empty() && stacks.is_empty() {
             return print_report(&preflight::Report::new(vec![], spec.options.on_unknown), format);
         }
-        eprintln!("error: no AWS region: pass --region or set AWS_REGION");
-        return ExitCode::from(2);
+        return fail("no AWS region: pass --region or set AWS_REGION".into());
     };
     let source = AwsFacts::new(&config);
     let pending = Pending::default();
-    let mut inferred = None;
-    if let Some((template, parameters)) = template {
+    let mut inferred = Vec::new();
+    if !stacks.is_empty() {
         // The account and partition come from the identity; the execution identity from
-        // --role-arn, else the deployed stack's service role, else the caller.
+        // --role-arn, the cloud assembly, the deployed stack's service role, else the caller.
         let identity = match source.caller_identity().await {
             Ok(i) => i,
-            Err(e) => {
-                eprintln!("error: could not identify the account to infer the template's checks for: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return fail(format!("could not identify the account to infer the stacks' checks for: {e}")),
         };
         let caller = PrincipalArn::parse(&identity.arn).ok();
-        let deployed = match (&role, &args.stack_name) {
-            (None, Some(name)) => match source.stack(name).await {
-                Ok(Some(s)) => s.role_arn.and_then(|r| PrincipalArn::parse(&r).ok()),
-                Ok(None) => None,
-                Err(e) => {
-                    eprintln!(
-                        "warning: the stack `{name}` was not read ({e}); its execution identity is taken to be the caller"
-                    );
-                    None
-                }
-            },
-            _ => None,
-        };
-        let execution = match (role, deployed, caller) {
-            (Some(p), _, _) => Some(Execution { principal: p, basis: "--role-arn".into() }),
-            (None, Some(p), _) => Some(Execution { principal: p, basis: "the deployed stack's RoleARN".into() }),
-            (None, None, Some(p)) => {
-                Some(Execution { principal: p, basis: "the caller: the stack has no service role".into() })
+        for s in &stacks {
+            let mut t = target(s, Some(&identity.account), Some(&region), role.as_ref());
+            if t.account.as_deref() != Some(identity.account.as_str()) || t.region.as_deref() != Some(region.as_str()) {
+                eprintln!(
+                    "warning: stack {} deploys to aws://{}/{}, but Preflight runs in aws://{}/{region}: its checks read this account",
+                    s.name.as_deref().unwrap_or("?"),
+                    t.account.as_deref().unwrap_or("?"),
+                    t.region.as_deref().unwrap_or("?"),
+                    identity.account
+                );
             }
-            (None, None, None) => None,
-        };
-        let env = StackEnv {
-            account: Some(identity.account.clone()),
-            partition: Some(partition_of_region(&region).to_owned()),
-            region: Some(region.clone()),
-            stack_name: args.stack_name.clone(),
-            parameters,
-        };
-        let mut found = stack::infer(&template, &env, execution.as_ref());
-        spec = found.merge_into(spec);
-        inferred = Some(found);
+            if t.execution.is_none() {
+                let deployed = match &s.name {
+                    Some(name) => match source.stack(name).await {
+                        Ok(Some(info)) => info.role_arn.and_then(|r| PrincipalArn::parse(&r).ok()),
+                        Ok(None) => None,
+                        Err(e) => {
+                            eprintln!(
+                                "warning: the stack `{name}` was not read ({e}); its execution identity is taken to be the caller"
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                t.execution = match (deployed, &caller) {
+                    (Some(p), _) => Some(Execution { principal: p, basis: "the deployed stack's RoleARN".into() }),
+                    (None, Some(p)) => Some(Execution {
+                        principal: p.clone(),
+                        basis: "the caller: the stack has no service role".into(),
+                    }),
+                    (None, None) => None,
+                };
+            }
+            let mut found = infer_one(s, &t);
+            spec = found.merge_into(spec);
+            inferred.push(found);
+        }
+        if spec.bootstrap.is_none() {
+            spec.bootstrap = bootstrap_of(&stacks);
+        }
     }
     let report = with_progress(preflight::run(&spec, &source, &pending), &pending).await;
-    let report = match inferred {
-        Some(found) => {
-            let name = args.stack_name.as_deref();
-            let mut findings = report.findings;
-            found.annotate(&mut findings, name);
-            findings.extend(found.gap_findings(name));
-            let mut r = preflight::Report::new(findings, report.on_unknown);
-            r.account = report.account;
-            r.region = report.region;
-            r
+    let report = if inferred.is_empty() {
+        report
+    } else {
+        let mut findings = report.findings;
+        for found in &inferred {
+            found.annotate(&mut findings);
+            findings.extend(found.gap_findings());
         }
-        None => report,
+        let mut r = preflight::Report::new(findings, report.on_unknown);
+        r.account = report.account;
+        r.region = report.region;
+        r
     };
     print_report(&report, format)
 }

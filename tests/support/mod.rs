@@ -453,6 +453,20 @@ impl Drop for FreshMoto {
     }
 }
 
+/// `cdk bootstrap` of the current CDK CLI's own template into the local AWS at `url`, through
+/// the CLI's change set (tests/bootstrap/deploy.py, flags as it takes them): the stack's outputs.
+pub fn cdk_bootstrap(url: &str, flags: &[&str]) -> Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/bootstrap/deploy.py"))
+        .arg(url)
+        .arg("--via-change-set")
+        .args(flags)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "deploy.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The credentials moto accepts.
 pub const TEST_CREDENTIALS: &[(&str, &str)] = &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
 

@@ -3,8 +3,10 @@ customer managed key whose policy delegates to IAM, and the role CloudFormation 
 as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
 kms:PutKeyPolicy for the key policy the template applies.
 
-Usage: python seed_template.py ENDPOINT_URL broken|fixed
-Prints the execution role's ARN.
+Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed
+Prints the execution role's ARN. The `cdk-` variants seed only the parameter and its key: the CDK
+bootstrap template, deployed by the test, brings the execution role. `cdk-broken` puts the
+parameter under a key whose policy names an administrator only (no delegation to IAM).
 """
 
 import json
@@ -26,9 +28,15 @@ def main():
     kms, ssm, iam = client("kms", endpoint), client("ssm", endpoint), client("iam", endpoint)
     root = {"Sid": "EnableIAMUserPermissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
             "Action": "kms:*", "Resource": "*"}
-    key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [root]}))["KeyMetadata"]
+    admin_only = {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/key-admin"},
+                  "Action": "kms:*", "Resource": "*"}
+    statement = admin_only if variant == "cdk-broken" else root
+    key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))["KeyMetadata"]
     kms.create_alias(AliasName="alias/app-data", TargetKeyId=key["KeyId"])
     ssm.put_parameter(Name="/app/db/password", Type="SecureString", Value="never-read", KeyId="alias/app-data")
+    if variant.startswith("cdk-"):
+        print(f"arn:aws:iam::{A}:role/cdk-hnb659fds-cfn-exec-role-{A}-{R}")
+        return
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     iam.create_role(RoleName="stack-exec", AssumeRolePolicyDocument=json.dumps(trust))

@@ -32,6 +32,9 @@ pub struct Bootstrap {
     pub toolkit_stack_name: String,
     pub trusted_accounts: Vec<AccountId>,
     pub readers: Vec<PrincipalArn>,
+    /// The bootstrap version the stacks need at least (a CDK stack's
+    /// `requiresBootstrapStackVersion`).
+    pub required_version: Option<u32>,
 }
 
 /// An SSM SecureString parameter and the roles that read it.
@@ -136,7 +139,7 @@ const MAX_KEY_POLICY_BYTES: usize = 32_768;
 const TOP: &[&str] = &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options"];
 const TOP_PROPERTIES: &[&str] =
     &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options", "ServiceToken", "ServiceTimeout"];
-const BOOTSTRAP: &[&str] = &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers"];
+const BOOTSTRAP: &[&str] = &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers", "RequiredVersion"];
 const PARAMETER: &[&str] = &["Name", "Readers"];
 const KEY: &[&str] =
     &["Key", "Principals", "Actions", "ViaService", "EncryptionContext", "ForAwsResources", "SharedWithAccounts"];
@@ -184,11 +187,12 @@ impl Spec {
         }
         let mut out = Map::new();
         if let Some(b) = &self.bootstrap {
-            out.insert(
-                "Bootstrap".into(),
-                json!({"Qualifier": b.qualifier, "ToolkitStackName": b.toolkit_stack_name,
-                       "TrustedAccounts": strings(&b.trusted_accounts), "Readers": strings(&b.readers)}),
-            );
+            let mut section = json!({"Qualifier": b.qualifier, "ToolkitStackName": b.toolkit_stack_name,
+                                     "TrustedAccounts": strings(&b.trusted_accounts), "Readers": strings(&b.readers)});
+            if let (Some(v), Some(m)) = (b.required_version, section.as_object_mut()) {
+                m.insert("RequiredVersion".into(), json!(v));
+            }
+            out.insert("Bootstrap".into(), section);
         }
         if !self.parameters.is_empty() {
             let items: Vec<Value> =
@@ -441,11 +445,29 @@ impl Parser {
                 name
             }
         };
+        let required_version = match map.get("RequiredVersion") {
+            None => None,
+            Some(v) => {
+                let p = at(path, "RequiredVersion");
+                let text = match v {
+                    Value::Number(n) => n.to_string(),
+                    other => self.string(other, &p)?,
+                };
+                match text.parse::<u32>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.error(&p, format!("expected a bootstrap version number such as 21, got `{text}`"));
+                        return None;
+                    }
+                }
+            }
+        };
         Some(Bootstrap {
             qualifier,
             toolkit_stack_name,
             trusted_accounts: self.accounts(map, path, "TrustedAccounts"),
             readers: self.principals(map, path, "Readers"),
+            required_version,
         })
     }
 

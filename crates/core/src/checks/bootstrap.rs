@@ -25,8 +25,33 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
     let Some(bf) = &facts.bootstrap else {
         return vec![item.unknown("the bootstrap environment was not read".into())];
     };
+    let mut out = Vec::new();
     match &bf.version {
-        Ok(Some(_)) => {}
+        Ok(Some(installed)) => {
+            if let Some(required) = b.required_version {
+                // The CDK CLI refuses to deploy a stack whose requiresBootstrapStackVersion is
+                // above the installed version (aws-cdk-cli, `requiresBootstrapStackVersion`).
+                match installed.trim().parse::<u32>() {
+                    Ok(v) if v >= required => out.push(item.finding(
+                        None,
+                        Status::Pass,
+                        format!("{env_name} is bootstrapped with version {v}, at least the {required} the stacks need"),
+                        None,
+                        vec![],
+                    )),
+                    Ok(v) => out.push(item.finding(
+                        None,
+                        Status::Fail,
+                        format!("{env_name} is bootstrapped with version {v}, but the stacks need at least version {required}: cdk deploy stops before deploying anything"),
+                        Some(format!("run cdk bootstrap {env_name}{qualifier_flag} with the current CDK CLI")),
+                        vec![],
+                    )),
+                    Err(_) => out.push(item.unknown(format!(
+                        "the bootstrap version `{installed}` in /cdk-bootstrap/{q}/version is not a number, so whether it is at least {required} is unknown"
+                    ))),
+                }
+            }
+        }
         Ok(None) => {
             return vec![item.finding(
                 None,
@@ -42,7 +67,6 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
             return vec![item.unread("the bootstrap version was not read", e)];
         }
     }
-    let mut out = Vec::new();
     match &bf.stack {
         Ok(Some(stack)) => {
             if let Some(k) = stack.parameters.get("FileAssetsBucketKmsKeyId").filter(|k| k.starts_with("arn:")) {
@@ -329,6 +353,24 @@ mod tests {
         assert_eq!(statement["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
         assert_eq!(statement["Principal"]["AWS"].as_array().map(Vec::len), Some(3));
         assert_eq!(statement["Condition"], json!({"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}));
+    }
+
+    #[test]
+    fn a_bootstrap_older_than_the_stacks_need_fails_before_anything_deploys() {
+        let s = |v: u32| Spec::from_value(&json!({"Bootstrap": {"RequiredVersion": v}}), Origin::File).unwrap();
+        let f = env(&cdk_key_policy()).build();
+        let version =
+            |out: Vec<Finding>| out.into_iter().find(|f| f.message.contains("bootstrapped with version")).unwrap();
+        let old = version(judge(&s(34), &f));
+        assert_eq!(old.status, Status::Fail);
+        assert!(old.message.contains("version 33, but the stacks need at least version 34"), "{}", old.message);
+        assert_eq!(version(judge(&s(33), &f)).status, Status::Pass);
+        let bad =
+            Spec::from_value(&json!({"Bootstrap": {"RequiredVersion": "six"}}), Origin::File).unwrap_err().to_string();
+        assert!(
+            bad.contains("Bootstrap.RequiredVersion: expected a bootstrap version number such as 21, got `six`"),
+            "{bad}"
+        );
     }
 
     #[test]

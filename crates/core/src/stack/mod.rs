@@ -11,6 +11,7 @@
 //!
 //! What is not inferred yet is listed in docs/stack-model.md.
 
+pub mod assembly;
 pub mod resolve;
 pub mod template;
 
@@ -59,6 +60,8 @@ pub struct Inferred {
     pub gaps: Vec<Gap>,
     /// Which identity was taken to execute the stack, and on what grounds.
     pub execution: Option<String>,
+    /// The stack's name, when known.
+    pub stack: Option<String>,
 }
 
 /// Who CloudFormation acts as for the stack: its service role if it has one, else the deploying
@@ -105,6 +108,7 @@ impl Inferred {
     /// inferred item with its source, and what could not be judged.
     pub fn to_value(&self) -> Value {
         serde_json::json!({
+            "stack": self.stack,
             "execution": self.execution,
             "spec": self.spec.to_value(),
             "inferred": self.inferences,
@@ -114,11 +118,12 @@ impl Inferred {
 
     /// [`Self::to_value`] as YAML.
     pub fn to_yaml(&self) -> String {
-        serde_yaml_ng::to_string(&self.to_value()).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
+        to_yaml(&self.to_value())
     }
 
     /// Every gap as an `unknown` finding carrying its stack and source.
-    pub fn gap_findings(&self, stack: Option<&str>) -> Vec<Finding> {
+    pub fn gap_findings(&self) -> Vec<Finding> {
+        let stack = self.stack.as_deref();
         self.gaps
             .iter()
             .map(|g| Finding {
@@ -139,14 +144,20 @@ impl Inferred {
     }
 
     /// Marks the findings that came from an inferred item with its stack and source.
-    pub fn annotate(&self, findings: &mut [Finding], stack: Option<&str>) {
-        for f in findings {
+    pub fn annotate(&self, findings: &mut [Finding]) {
+        let stack = self.stack.as_deref();
+        for f in findings.iter_mut().filter(|f| f.source.is_none()) {
             if let Some(i) = self.inferences.iter().find(|i| i.check == f.check && i.subject == f.subject) {
                 f.source = Some(i.source.clone());
                 f.stack = stack.map(str::to_owned);
             }
         }
     }
+}
+
+/// A JSON value as YAML (for people reading `preflight infer`).
+pub fn to_yaml(v: &Value) -> String {
+    serde_yaml_ng::to_string(v).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
 }
 
 /// Infers the checks `template` implies in `env`, executed by `execution`.

@@ -1,0 +1,130 @@
+//! `preflight check --cdk-out` on a CDK app synthesized by aws-cdk-lib (tests/cdk-apps), judged
+//! against a local AWS bootstrapped with the current CDK CLI's own template: the checks come from
+//! the cloud assembly alone (the execution role, the bootstrap version and qualifier from the
+//! manifest; the parameter and key policy from the template). No spec is written.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::FreshMoto;
+
+/// Synthesizes the app in `variant` with the aws-cdk-lib of cdk/node_modules.
+fn synth(app: &str, variant: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("preflight-cdk-out-{app}-{variant}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = Command::new("node")
+        .arg(support::repo().join("tests/cdk-apps").join(format!("{app}.js")))
+        .args([out.to_str().unwrap(), variant])
+        .env("NODE_PATH", support::repo().join("cdk/node_modules"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "synthesizing {app} {variant} failed");
+    out
+}
+
+fn seed(moto: &FreshMoto, variant: &str) {
+    let out = Command::new(support::python())
+        .arg(support::repo().join("tests/support/seed_template.py"))
+        .args([moto.url.as_str(), variant])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn check(moto: &FreshMoto, cdk_out: &std::path::Path) -> (i32, Value) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["check", "--cdk-out", cdk_out.to_str().unwrap(), "--format", "json", "--region", "us-east-1"])
+        .args(["--endpoint-url", &moto.url])
+        .envs([("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_CONFIG_FILE", "/nonexistent/x")])
+        .envs([("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x")])
+        .envs(support::TEST_CREDENTIALS.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), report)
+}
+
+const EXEC_ROLE: &str = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1";
+
+#[test]
+fn the_broken_app_fails_on_its_password_parameter_and_its_key_policy_with_no_spec() {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    seed(&moto, "cdk-broken");
+    let (code, report) = check(&moto, &synth("database", "broken"));
+    assert_eq!(code, 1, "{report:#}");
+    let failed: Vec<(&str, &str, &Value)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| (f["check"].as_str().unwrap(), f["subject"].as_str().unwrap(), &f["source"]))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("parameter", "/app/db/password", &json!({"logicalId": "Db", "property": "Properties.MasterUserPassword"})),
+            (
+                "key-policy",
+                "KeyPolicies[0]",
+                &json!({"logicalId": "DataKey17AFBB84", "property": "Properties.KeyPolicy"})
+            ),
+        ],
+        "{report:#}"
+    );
+    let parameter = report["findings"].as_array().unwrap().iter().find(|f| f["check"] == "parameter").unwrap();
+    assert_eq!(parameter["principal"], EXEC_ROLE, "the reader is the assembly's execution role");
+    assert_eq!(parameter["stack"], "Database");
+    assert_eq!(report["summary"], "2 failed, 0 unknown, 5 passed", "{report:#}");
+}
+
+#[test]
+fn the_fixed_app_passes_with_no_false_alarm() {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    seed(&moto, "cdk-fixed");
+    let (code, report) = check(&moto, &synth("database", "fixed"));
+    // Bootstrap: the version the stack needs and the four key uses; the parameter; the key policy.
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 7 passed", "{report:#}");
+    assert_eq!(code, 0);
+    let version = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["message"].as_str().unwrap().contains("bootstrapped with version"))
+        .unwrap();
+    assert!(version["message"].as_str().unwrap().contains("version 33, at least the 6 the stacks need"), "{version}");
+}
+
+#[test]
+fn infer_on_the_cloud_assembly_names_the_execution_role_from_the_manifest() {
+    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["infer", "--cdk-out", synth("database", "fixed").to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stacks"][0]["stack"], "Database");
+    assert_eq!(
+        v["stacks"][0]["execution"],
+        format!("{EXEC_ROLE} (the cloud assembly's cloudFormationExecutionRoleArn)")
+    );
+    assert_eq!(v["bootstrap"]["RequiredVersion"], 6);
+    assert_eq!(v["bootstrap"]["Qualifier"], "hnb659fds");
+}
