@@ -439,6 +439,7 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
             })
             .collect();
         role_names.extend(bootstrap_roles);
+        role_names.retain(|r| !plan.planned_roles.contains(r));
         role_names.sort();
         role_names.dedup();
         let roles = join_all(role_names.iter().map(|r| async { (r.clone(), f.role(r).await) })).await;
@@ -451,8 +452,11 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
             None => None,
         }
     };
-    let (params, keys, (identity, roles), bootstrap, zone) =
-        tokio::join!(params, keys, identity_then_roles, bootstrap_first, zone);
+    let managed =
+        join_all(plan.managed_policies.iter().map(|arn| async { (arn.clone(), f.managed_policy(arn).await) }));
+    let (params, keys, (identity, roles), bootstrap, zone, managed) =
+        tokio::join!(params, keys, identity_then_roles, bootstrap_first, zone, managed);
+    facts.managed_policies.extend(managed);
     facts.hosted_zone = zone;
     // The bucket, its encryption and its key: after the stack (its BucketName output) and the account.
     if let (Some((version, stack)), Some((q, _))) = (bootstrap, &plan.bootstrap) {

@@ -21,8 +21,21 @@ use fetch::Pending;
 
 /// Runs every check of `spec` against `source`; `pending` tracks the calls in flight.
 pub async fn run<S: FactSource>(spec: &Spec, source: &S, pending: &Pending) -> Report {
-    let plan = plan::Plan::for_spec(spec);
-    let facts = fetch::fetch(&plan, source, pending).await;
+    run_planned(spec, &[], source, pending).await
+}
+
+/// As [`run`], with the roles a stack will create judged from their template definitions
+/// (`planned`) in place of reads from IAM.
+pub async fn run_planned<S: FactSource>(
+    spec: &Spec,
+    planned: &[stack::planned::PlannedRole],
+    source: &S,
+    pending: &Pending,
+) -> Report {
+    let plan = plan::Plan::for_spec(spec).with_planned(planned);
+    let fetched = fetch::fetch(&plan, source, pending).await;
+    let managed = fetched.managed_policies.clone();
+    let facts = fetched.with_planned(planned, &managed);
     let mut report = Report::new(checks::judge(spec, &facts), spec.options.on_unknown);
     report.region = facts.region.clone();
     report.account = facts.identity.as_ref().and_then(|i| i.as_ref().ok()).map(|i| i.account.clone());

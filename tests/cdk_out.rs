@@ -14,6 +14,10 @@ use support::FreshMoto;
 
 /// Synthesizes the app in `variant` with the aws-cdk-lib of cdk/node_modules.
 fn synth(app: &str, variant: &str) -> PathBuf {
+    synth_with(app, variant, &[])
+}
+
+fn synth_with(app: &str, variant: &str, extra: &[&str]) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!("preflight-cdk-out-{app}-{variant}-{}-{n}", std::process::id()));
@@ -21,6 +25,7 @@ fn synth(app: &str, variant: &str) -> PathBuf {
     let status = Command::new("node")
         .arg(support::repo().join("tests/cdk-apps").join(format!("{app}.js")))
         .args([out.to_str().unwrap(), variant])
+        .args(extra)
         .env("NODE_PATH", support::repo().join("cdk/node_modules"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -30,13 +35,14 @@ fn synth(app: &str, variant: &str) -> PathBuf {
     out
 }
 
-fn seed(moto: &FreshMoto, variant: &str) {
+fn seed(moto: &FreshMoto, variant: &str) -> String {
     let out = Command::new(support::python())
         .arg(support::repo().join("tests/support/seed_template.py"))
         .args([moto.url.as_str(), variant])
         .output()
         .unwrap();
     assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn check(moto: &FreshMoto, cdk_out: &std::path::Path) -> (i32, Value) {
@@ -127,4 +133,36 @@ fn infer_on_the_cloud_assembly_names_the_execution_role_from_the_manifest() {
     );
     assert_eq!(v["bootstrap"]["RequiredVersion"], 6);
     assert_eq!(v["bootstrap"]["Qualifier"], "hnb659fds");
+}
+
+/// The role CDK's AwsCustomResource function runs as: created by the stack, named by its logical id.
+const READER: &str = "arn:aws:iam::123456789012:role/AWS679f53fac002430cb0da5b7982bd2287ServiceRoleC1EA0FF2";
+
+fn story2(variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    let key = seed(&moto, "story2");
+    check(&moto, &synth_with("story2", variant, &[&key]))
+}
+
+#[test]
+fn story_2_with_no_spec_the_custom_resources_own_role_cannot_decrypt() {
+    let (code, report) = story2("broken");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["summary"], "1 failed, 0 unknown, 5 passed", "{report:#}");
+    let f = report["findings"].as_array().unwrap().iter().find(|f| f["status"] == "fail").unwrap();
+    assert_eq!(f["check"], "parameter");
+    assert_eq!(f["principal"], READER);
+    assert_eq!(f["source"], json!({"logicalId": "GetDbPasswordA772F39B", "property": "Properties.Create"}));
+    assert!(
+        f["message"].as_str().unwrap().contains("no identity policy of `arn:aws:iam::123456789012:role/AWS679f53fac002430cb0da5b7982bd2287ServiceRoleC1EA0FF2` allows kms:Decrypt"),
+        "{f}"
+    );
+}
+
+#[test]
+fn story_2_fixed_with_the_key_grant_passes() {
+    let (code, report) = story2("fixed");
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 6 passed", "{report:#}");
+    assert_eq!(code, 0);
 }

@@ -459,7 +459,8 @@ async fn check(
             spec.bootstrap = bootstrap_of(&stacks);
         }
     }
-    let report = with_progress(preflight::run(&spec, &source, &pending), &pending).await;
+    let planned: Vec<stack::planned::PlannedRole> = inferred.iter().flat_map(|i| i.planned.iter().cloned()).collect();
+    let report = with_progress(preflight::run_planned(&spec, &planned, &source, &pending), &pending).await;
     let report = if inferred.is_empty() {
         report
     } else {

@@ -3,10 +3,11 @@ customer managed key whose policy delegates to IAM, and the role CloudFormation 
 as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
 kms:PutKeyPolicy for the key policy the template applies.
 
-Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed
+Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2
 Prints the execution role's ARN. The `cdk-` variants seed only the parameter and its key: the CDK
 bootstrap template, deployed by the test, brings the execution role. `cdk-broken` puts the
-parameter under a key whose policy names an administrator only (no delegation to IAM).
+parameter under a key whose policy names an administrator only (no delegation to IAM). `story2`
+seeds the parameter under a key that delegates to IAM and prints the key's ARN.
 """
 
 import json
@@ -34,6 +35,9 @@ def main():
     key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))["KeyMetadata"]
     kms.create_alias(AliasName="alias/app-data", TargetKeyId=key["KeyId"])
     ssm.put_parameter(Name="/app/db/password", Type="SecureString", Value="never-read", KeyId="alias/app-data")
+    if variant == "story2":
+        print(key["Arn"])
+        return
     if variant.startswith("cdk-"):
         print(f"arn:aws:iam::{A}:role/cdk-hnb659fds-cfn-exec-role-{A}-{R}")
         return

@@ -26,9 +26,28 @@ pub struct Plan {
     pub hosted_zone: Option<HostedZone>,
     /// Where the delegation walk starts (empty: the IANA roots).
     pub dns_roots: Vec<DnsServer>,
+    /// Roles the stack creates: judged from the template, never read from IAM.
+    pub planned_roles: BTreeSet<String>,
+    /// Managed policies those roles attach, read by ARN.
+    pub managed_policies: BTreeSet<String>,
 }
 
 impl Plan {
+    /// This plan, with the planned roles' names kept from IAM reads and their managed policies
+    /// (and boundaries) to read.
+    #[must_use]
+    pub fn with_planned(mut self, roles: &[crate::stack::planned::PlannedRole]) -> Plan {
+        for r in roles {
+            if let crate::arn::PrincipalKind::Role { name, .. } = r.arn.kind() {
+                self.planned_roles.insert(name.clone());
+            }
+            for arn in r.managed.iter().chain(r.boundary.iter()).flatten() {
+                self.managed_policies.insert(arn.clone());
+            }
+        }
+        self
+    }
+
     /// The facts `spec` needs; an empty spec needs none, so it calls no AWS API.
     pub fn for_spec(spec: &Spec) -> Plan {
         let mut plan = Plan { identity: !spec.is_empty(), ..Plan::default() };

@@ -269,6 +269,8 @@ pub struct Facts {
     pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
     pub bootstrap: Option<BootstrapFacts>,
     pub hosted_zone: Option<HostedZoneFacts>,
+    /// Managed policy documents read by ARN (for the roles a stack creates).
+    pub managed_policies: BTreeMap<String, Result<String, FetchError>>,
     /// How many API calls the run made.
     pub calls: usize,
 }

@@ -8,10 +8,14 @@
 //!   stack's execution identity.
 //! - `AWS::KMS::Key` with a `KeyPolicy`: the lockout lint, with the execution identity as the
 //!   administrator that must keep kms:PutKeyPolicy.
+//! - A CDK `AwsCustomResource` (`Custom::AWS`) that calls SSM GetParameter(s) WithDecryption: a
+//!   parameter check whose reader is the custom resource's function role, a role the stack
+//!   creates, judged with the policies the template gives it ([`planned`]).
 //!
 //! What is not inferred yet is listed in docs/stack-model.md.
 
 pub mod assembly;
+pub mod planned;
 pub mod resolve;
 pub mod template;
 
@@ -62,6 +66,8 @@ pub struct Inferred {
     pub execution: Option<String>,
     /// The stack's name, when known.
     pub stack: Option<String>,
+    /// The roles the stack creates, judged as planned facts.
+    pub planned: Vec<planned::PlannedRole>,
 }
 
 /// Who CloudFormation acts as for the stack: its service role if it has one, else the deploying
@@ -163,8 +169,11 @@ pub fn to_yaml(v: &Value) -> String {
 /// Infers the checks `template` implies in `env`, executed by `execution`.
 pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>) -> Inferred {
     let resolver = Resolver::new(template, env);
-    let mut out =
-        Inferred { execution: execution.map(|e| format!("{} ({})", e.principal, e.basis)), ..Inferred::default() };
+    let mut out = Inferred {
+        execution: execution.map(|e| format!("{} ({})", e.principal, e.basis)),
+        planned: planned::roles(template, &resolver, env.account.as_deref(), env.partition.as_deref()),
+        ..Inferred::default()
+    };
     for (id, resource) in &template.resources {
         // A resource under a false condition is not created; under an unknown one, it may be.
         if let Some(c) = &resource.condition
@@ -175,6 +184,9 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
         secure_references(id, &resource.properties, &resolver, execution, &mut out);
         if resource.kind == "AWS::KMS::Key" {
             key_policy(id, &resource.properties, &resolver, execution, &mut out);
+        }
+        if resource.kind.starts_with("Custom::") {
+            custom_resource_reads(id, &resource.properties, template, &resolver, &mut out);
         }
     }
     out
@@ -294,6 +306,109 @@ fn key_policy(
             execution.principal, execution.basis
         ),
     });
+}
+
+/// A CDK `AwsCustomResource` (aws-cdk-lib `custom-resources`): its `Create`/`Update` properties are
+/// the SDK call as JSON (`{"service":"SSM","action":"getParameter","parameters":{...}}`), made by
+/// its Lambda function with that function's role. GetParameter(s) WithDecryption decrypts through
+/// SSM as that role (docs/aws-facts.md 3; story 2 of docs/stories.md).
+fn custom_resource_reads(
+    id: &str,
+    properties: &Value,
+    template: &Template,
+    resolver: &Resolver<'_>,
+    out: &mut Inferred,
+) {
+    let mut calls = Vec::new();
+    for key in ["Create", "Update"] {
+        let Some(v) = properties.get(key) else { continue };
+        let call = match resolver.value(v) {
+            Ok(Value::String(s)) => serde_json::from_str::<Value>(&s).ok(),
+            _ => None,
+        };
+        if let Some(call) = call {
+            calls.push((key, call));
+        }
+    }
+    for (key, call) in calls {
+        let service = call.get("service").and_then(Value::as_str).unwrap_or_default();
+        let action = call.get("action").and_then(Value::as_str).unwrap_or_default();
+        let action = action.trim_end_matches("Command").to_ascii_lowercase();
+        let params = call.get("parameters").cloned().unwrap_or(Value::Null);
+        let decrypts = matches!(params.get("WithDecryption"), Some(Value::Bool(true)))
+            || params.get("WithDecryption").and_then(Value::as_str) == Some("true");
+        if !service.eq_ignore_ascii_case("ssm") || !(action == "getparameter" || action == "getparameters") || !decrypts
+        {
+            continue;
+        }
+        let names: Vec<String> = match (params.get("Name"), params.get("Names")) {
+            (Some(Value::String(n)), _) => vec![n.clone()],
+            (_, Some(Value::Array(ns))) => ns.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+            _ => vec![],
+        };
+        let source = Source { logical_id: id.to_owned(), property: format!("Properties.{key}") };
+        let reader = function_role(properties.get("ServiceToken"), template, resolver, &out.planned);
+        for name in names {
+            match &reader {
+                Ok((role, how)) => {
+                    let readers = vec![role.clone()];
+                    if out.spec.parameters.iter().any(|p| p.name == name && p.readers == readers) {
+                        continue;
+                    }
+                    out.spec.parameters.push(Parameter { name: name.clone(), readers });
+                    out.inferences.push(Inference {
+                        check: CheckKind::Parameter,
+                        subject: name,
+                        source: source.clone(),
+                        why: format!("the custom resource {id} calls ssm:GetParameter WithDecryption as its function's role, {how}"),
+                    });
+                }
+                Err(why) => out.gaps.push(Gap {
+                    check: CheckKind::Parameter,
+                    subject: name,
+                    source: source.clone(),
+                    why: format!(
+                        "the custom resource {id} reads it with decryption, but its function's role is not known: {why}"
+                    ),
+                }),
+            }
+        }
+    }
+}
+
+/// The role a custom resource's function runs as: `ServiceToken` -> the function -> its `Role`,
+/// a role the stack creates (named by its logical id) or an existing one (its ARN).
+fn function_role(
+    token: Option<&Value>,
+    template: &Template,
+    resolver: &Resolver<'_>,
+    planned: &[planned::PlannedRole],
+) -> Result<(PrincipalArn, String), String> {
+    let target = |v: Option<&Value>| -> Option<String> {
+        let att = v?.get("Fn::GetAtt")?;
+        match att {
+            Value::Array(p) => p.first()?.as_str().map(str::to_owned),
+            Value::String(s) => s.split('.').next().map(str::to_owned),
+            _ => None,
+        }
+    };
+    let function = target(token).ok_or("its ServiceToken is not the ARN of a function of this stack")?;
+    let f = template.resource(&function).ok_or_else(|| format!("{function} is not in the template"))?;
+    let role = f.properties.get("Role");
+    if let Some(role_id) = target(role) {
+        return planned
+            .iter()
+            .find(|p| p.logical_id == role_id)
+            .map(|p| (p.arn.clone(), format!("{role_id}, which this stack creates")))
+            .ok_or_else(|| format!("the role {role_id} cannot be named (no account or partition given)"));
+    }
+    match role.map(|r| resolver.value(r)) {
+        Some(Ok(Value::String(arn))) => {
+            PrincipalArn::parse(&arn).map(|p| (p, "an existing role".to_owned())).map_err(|e| e.to_string())
+        }
+        Some(Err(u)) => Err(u.to_string()),
+        _ => Err(format!("{function} has no Role")),
+    }
 }
 
 /// Calls `f(path, text)` for every string in `v`, with its path (`Properties.A.B[0]`).

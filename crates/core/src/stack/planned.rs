@@ -1,0 +1,181 @@
+//! Planned facts: the IAM roles the stack will create, with the policies the template gives them,
+//! so they can be judged by the same evaluator as the account's roles before they exist.
+//!
+//! A role's ARN is `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`; CloudFormation generates the name
+//! when the template gives no `RoleName` (CloudFormation User Guide, `AWS::IAM::Role`, RoleName), so
+//! such a role is named here by its logical id: no existing role is read in its place, and the
+//! findings name it by that logical id.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::resolve::{Resolver, Unresolved};
+use super::template::Template;
+use crate::arn::PrincipalArn;
+use crate::facts::{Facts, FetchError, RoleFacts, RoleInfo};
+
+/// A role the stack creates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRole {
+    pub logical_id: String,
+    pub arn: PrincipalArn,
+    /// Inline policies (the role's `Policies`, and `AWS::IAM::Policy`, `AWS::IAM::RolePolicy` and
+    /// `AWS::IAM::ManagedPolicy` resources attached to it): name and document, or what is
+    /// unresolved in it.
+    pub inline: Vec<(String, Result<String, Unresolved>)>,
+    /// Managed policy ARNs to read from the account (AWS managed ones, and existing ones).
+    pub managed: Vec<Result<String, Unresolved>>,
+    pub boundary: Option<Result<String, Unresolved>>,
+}
+
+/// The roles `template` creates, when the account and partition are known (else none can be
+/// named).
+pub fn roles(
+    template: &Template,
+    resolver: &Resolver<'_>,
+    account: Option<&str>,
+    partition: Option<&str>,
+) -> Vec<PlannedRole> {
+    let (Some(account), Some(partition)) = (account, partition) else { return vec![] };
+    let mut out = Vec::new();
+    for (id, r) in &template.resources {
+        if r.kind != "AWS::IAM::Role" || r.condition.as_deref().is_some_and(|c| resolver.condition(c) == Ok(false)) {
+            continue;
+        }
+        let p = &r.properties;
+        let text = |v: Option<&Value>| {
+            v.map(|v| resolver.value(v)).and_then(Result::ok).and_then(|v| v.as_str().map(str::to_owned))
+        };
+        let name = text(p.get("RoleName")).unwrap_or_else(|| id.clone());
+        let path = text(p.get("Path")).unwrap_or_else(|| "/".to_owned());
+        let Ok(arn) = PrincipalArn::parse(&format!("arn:{partition}:iam::{account}:role{path}{name}")) else {
+            continue;
+        };
+        let mut inline = Vec::new();
+        if let Some(Value::Array(policies)) = p.get("Policies") {
+            for (i, pol) in policies.iter().enumerate() {
+                let name = text(pol.get("PolicyName")).unwrap_or_else(|| format!("Policies[{i}]"));
+                inline.push((name, document(pol.get("PolicyDocument"), resolver)));
+            }
+        }
+        for (pid, pr) in &template.resources {
+            let attached = match pr.kind.as_str() {
+                "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => refers_to(pr.properties.get("Roles"), id),
+                "AWS::IAM::RolePolicy" => refers_to(pr.properties.get("RoleName"), id),
+                _ => false,
+            };
+            if attached {
+                inline.push((pid.clone(), document(pr.properties.get("PolicyDocument"), resolver)));
+            }
+        }
+        let managed = match p.get("ManagedPolicyArns") {
+            Some(Value::Array(arns)) => arns.iter().map(|a| arn_text(a, resolver)).collect(),
+            _ => vec![],
+        };
+        let boundary = p.get("PermissionsBoundary").map(|b| arn_text(b, resolver));
+        out.push(PlannedRole { logical_id: id.clone(), arn, inline, managed, boundary });
+    }
+    out
+}
+
+/// Whether `v` (a `Ref` or a list of them) names the resource `id`.
+fn refers_to(v: Option<&Value>, id: &str) -> bool {
+    let is_ref = |x: &Value| x.get("Ref").and_then(Value::as_str) == Some(id);
+    match v {
+        Some(Value::Array(items)) => items.iter().any(is_ref),
+        Some(x) => is_ref(x),
+        None => false,
+    }
+}
+
+fn document(v: Option<&Value>, resolver: &Resolver<'_>) -> Result<String, Unresolved> {
+    let v = v.ok_or_else(|| Unresolved("a policy without PolicyDocument".into()))?;
+    resolver.value(v).map(|d| d.to_string())
+}
+
+fn arn_text(v: &Value, resolver: &Resolver<'_>) -> Result<String, Unresolved> {
+    match resolver.value(v)? {
+        Value::String(s) => Ok(s),
+        other => Err(Unresolved(format!("a policy ARN {other}"))),
+    }
+}
+
+impl Facts {
+    /// These facts with the planned roles in place of any read ones of the same name; their
+    /// managed policies are taken from `managed` (read from the account by ARN).
+    pub fn with_planned(
+        mut self,
+        roles: &[PlannedRole],
+        managed: &BTreeMap<String, Result<String, FetchError>>,
+    ) -> Facts {
+        let unread = |what: &'static str, u: &Unresolved| FetchError::NotRead { what, why: u.to_string() };
+        for r in roles {
+            let crate::arn::PrincipalKind::Role { name, .. } = r.arn.kind() else { continue };
+            let inline: Vec<(String, Result<String, FetchError>)> = r
+                .inline
+                .iter()
+                .map(|(n, d)| (n.clone(), d.clone().map_err(|u| unread("a policy the stack creates", &u))))
+                .collect();
+            let read = |arn: &str| {
+                managed.get(arn).cloned().unwrap_or_else(|| {
+                    Err(FetchError::NotRead { what: "a managed policy", why: format!("`{arn}` was not read") })
+                })
+            };
+            let managed_docs: Vec<(String, Result<String, FetchError>)> = r
+                .managed
+                .iter()
+                .map(|m| match m {
+                    Ok(arn) => (arn.clone(), read(arn)),
+                    Err(u) => (u.0.clone(), Err(unread("a managed policy of a role the stack creates", u))),
+                })
+                .collect();
+            let boundary = r.boundary.as_ref().map(|b| match b {
+                Ok(arn) => (arn.clone(), read(arn)),
+                Err(u) => (u.0.clone(), Err(unread("the permissions boundary of a role the stack creates", u))),
+            });
+            let info = RoleInfo {
+                arn: r.arn.to_string(),
+                name: name.clone(),
+                boundary_arn: boundary.as_ref().map(|(a, _)| a.clone()),
+                inline_names: inline.iter().map(|(n, _)| n.clone()).collect(),
+                attached_arns: managed_docs.iter().map(|(a, _)| a.clone()).collect(),
+                trust_policy: None,
+            };
+            self.roles.insert(name.clone(), Ok(RoleFacts { info, inline, managed: managed_docs, boundary }));
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::resolve::StackEnv;
+    use serde_json::json;
+
+    #[test]
+    fn a_role_the_stack_creates_with_its_attached_policies() {
+        let t = Template::from_value(&json!({"Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["FnRole", "Arn"]}}},
+            "FnRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "ManagedPolicyArns": [{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]]}],
+                "Policies": [{"PolicyName": "own", "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}]}},
+            "Extra": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "FnRole"}],
+                "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::GetAtt": ["Key", "Arn"]}}]}}},
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {}}
+        }}))
+        .unwrap();
+        let env =
+            StackEnv { account: Some("111111111111".into()), partition: Some("aws".into()), ..StackEnv::default() };
+        let r = Resolver::new(&t, &env);
+        let found = roles(&t, &r, Some("111111111111"), Some("aws"));
+        assert_eq!(found.len(), 1);
+        let role = &found[0];
+        assert_eq!(role.arn.to_string(), "arn:aws:iam::111111111111:role/FnRole");
+        assert_eq!(role.managed, [Ok("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole".to_owned())]);
+        assert_eq!(role.inline[0].0, "own");
+        assert_eq!(role.inline[1], ("Extra".to_owned(), Err(Unresolved("Fn::GetAtt Key.Arn".into()))));
+        assert!(roles(&t, &r, None, Some("aws")).is_empty(), "no account: no ARN to name the role by");
+    }
+}
