@@ -71,3 +71,43 @@ fn the_fuzz_target_survives_deterministic_mutations() {
     }
     assert_eq!(runs, 20 * 220, "every corpus input mutated 20 times");
 }
+
+#[test]
+fn the_fuzz_target_survives_templates_and_their_mutations() {
+    let dir = corpus::repo().join("tests/templates");
+    let mut templates: Vec<Vec<u8>> =
+        std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    templates.sort();
+    assert_eq!(templates.len(), 2, "the templates of tests/templates");
+    let mut state: u64 = 0x7E3A_11CE_5EED_0002;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let tokens: &[&[u8]] =
+        &[b"!Ref ", b"!Sub '${", b"!GetAtt ", b"!If [", b"{\"Fn::Join\": [", b"- ", b": ", b"\n  ", b"'", b"\xff"];
+    let mut runs = 0;
+    for base in &templates {
+        common::parse_and_evaluate(base);
+        for _ in 0..500 {
+            let mut input = base.clone();
+            match next() % 3 {
+                0 if !input.is_empty() => {
+                    let at = (next() as usize) % input.len();
+                    input[at] = next() as u8;
+                }
+                1 => input.truncate((next() as usize) % (input.len() + 1)),
+                _ => {
+                    let at = (next() as usize) % (input.len() + 1);
+                    let token = tokens[(next() as usize) % tokens.len()];
+                    input.splice(at..at, token.iter().copied());
+                }
+            }
+            common::parse_and_evaluate(&input);
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 1000);
+}
