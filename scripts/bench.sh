@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints Preflight's performance figures (not a test: the machines are shared and noisy).
-#   scripts/bench.sh            evaluator decisions (criterion), simulate batch, release binary size
+#   scripts/bench.sh            evaluator decisions and template inference (criterion), simulate batch, release binary size
 # Figures: time per decision on realistic policies (target <= 2 us), `preflight simulate` over
 # 10,000 JSON Lines scenarios on one core (target < 1 s wall), the AWS calls and sequential round
 # trips of a 200-parameter check behind a latency proxy (target < 6), and the binary sizes.
@@ -13,11 +13,15 @@ cargo build --release --locked --bins 2>&1 | tail -1
 echo "== evaluator: time per decision (criterion)"
 cargo bench --locked -p preflight-core --bench evaluator -- --noplot 2>/dev/null | grep -E '^(decide|parse)|time:' | paste - - | sed -E 's/ +/ /g'
 
+echo "== stack model: parse + resolve + infer a 1,000-resource template (criterion; target < 50 ms)"
+cargo bench --locked -p preflight-core --bench inference -- --noplot 2>/dev/null | grep -E '^infer|time:' | paste - - | sed -E 's/ +/ /g'
+
 echo "== preflight simulate: 10,000 scenarios as JSON Lines, one core"
 batch=$(mktemp)
 python3 - "$batch" <<'PY'
 import json, glob, sys
-cases = [c["scenario"] for f in sorted(glob.glob("crates/core/tests/scenarios/*.json")) for c in json.load(open(f))]
+cases = [c["scenario"] for f in sorted(glob.glob("crates/core/tests/scenarios/*.json")) for c in json.load(open(f))
+         if "rejects" not in c]
 with open(sys.argv[1], "w") as out:
     for i in range(10_000):
         out.write(json.dumps(cases[i % len(cases)]) + "\n")
