@@ -307,3 +307,52 @@ fn a_zone_that_does_not_exist_fails() {
     assert_eq!(f["status"], "fail");
     assert!(text(&f["message"]).contains("does not exist in account 123456789012"), "{f:#}");
 }
+
+/// Runs `preflight check --template` on a template whose ACM certificate is DNS-validated in
+/// `zone_id`, with the DNS roots given by flag: no spec.
+fn check_template(zone_id: &str, domain: &str, dns: &DnsHierarchy) -> (i32, Value) {
+    let template = json!({"Resources": {"Cert": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
+        "DomainName": domain, "ValidationMethod": "DNS",
+        "DomainValidationOptions": [{"DomainName": domain, "HostedZoneId": zone_id}]}}}});
+    let path = std::env::temp_dir().join(format!("preflight-hz-template-{}-{zone_id}.json", std::process::id()));
+    std::fs::write(&path, template.to_string()).unwrap();
+    let roots = dns.roots(&["127.0.0.10"]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("PREFLIGHT_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["check", "--template", path.to_str().unwrap(), "--format", "json", "--region", "us-east-1"])
+        .args(["--role-arn", "arn:aws:iam::123456789012:role/deployer", "--endpoint-url", support::moto()])
+        .env("PREFLIGHT_DNS_ROOT_SERVERS", roots[0].as_str().unwrap())
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/x"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
+        ])
+        .output()
+        .unwrap();
+    let report =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+#[test]
+fn story_3_from_a_template_the_certificate_validated_in_the_duplicate_zone_fails_with_no_spec() {
+    let z = zones(json!([{"register": "story3-template.com"}, {"zone": "story3-template.com"}]));
+    let (registrar, duplicate) = (&z[0], &z[1]);
+    let dns = hierarchy(json!({"story3-template.com": {"ns": registrar.ns}}), json!({}), json!({}));
+    let (code, report) = check_template(&duplicate.id, "story3-template.com", &dns);
+    assert_eq!(code, 1, "{report:#}");
+    let f = finding(&report, &duplicate.id);
+    assert_eq!(f["status"], "fail");
+    assert!(text(&f["message"]).contains("is not the zone story3-template.com is delegated to"), "{f:#}");
+    assert_eq!(f["source"], json!({"logicalId": "Cert", "property": "Properties.DomainValidationOptions[0]"}));
+    let (code, report) = check_template(&registrar.id, "story3-template.com", &dns);
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 1 passed", "{report:#}");
+    assert_eq!(code, 0);
+}

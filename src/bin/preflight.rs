@@ -42,6 +42,10 @@ enum Command {
         /// What an undecidable check does to the verdict (Options.OnUnknown of a spec).
         #[arg(long, value_enum)]
         on_unknown: Option<OnUnknownArg>,
+        /// Where the delegation walk starts: IP[:PORT],... (Options.DnsRootServers of a spec;
+        /// default: the IANA root servers).
+        #[arg(long, value_name = "IP[:PORT],...", env = "PREFLIGHT_DNS_ROOT_SERVERS")]
+        dns_root_servers: Option<String>,
         /// How to print the report.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -148,8 +152,9 @@ enum Format {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { spec, stack, on_unknown, format, region, endpoint_url } => {
-            check(spec.as_deref(), &stack, on_unknown, format, Connection { region, endpoint_url }).await
+        Command::Check { spec, stack, on_unknown, dns_root_servers, format, region, endpoint_url } => {
+            let run = RunFlags { on_unknown, dns_root_servers };
+            check(spec.as_deref(), &stack, &run, format, Connection { region, endpoint_url }).await
         }
         Command::Infer { stack, account, region, format } => infer(&stack, account, region, format),
         Command::Validate { spec, properties } => validate(&spec, properties),
@@ -370,10 +375,16 @@ fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, form
     }
 }
 
+/// The run options given as flags (they win over a spec's `Options`).
+struct RunFlags {
+    on_unknown: Option<OnUnknownArg>,
+    dns_root_servers: Option<String>,
+}
+
 async fn check(
     path: Option<&std::path::Path>,
     args: &StackArgs,
-    on_unknown: Option<OnUnknownArg>,
+    flags: &RunFlags,
     format: Format,
     connection: Connection,
 ) -> ExitCode {
@@ -389,10 +400,20 @@ async fn check(
         Err(code) => return code,
     };
     let Ok(role) = role_arn(args) else { return ExitCode::from(2) };
-    match on_unknown {
+    match flags.on_unknown {
         Some(OnUnknownArg::Warn) => spec.options.on_unknown = OnUnknown::Warn,
         Some(OnUnknownArg::Fail) => spec.options.on_unknown = OnUnknown::Fail,
         None => {}
+    }
+    if let Some(list) = &flags.dns_root_servers {
+        let mut roots = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match preflight::spec::parse_dns_server(item) {
+                Ok(s) => roots.push(s),
+                Err(e) => return fail(format!("--dns-root-servers: {e}")),
+            }
+        }
+        spec.options.dns_root_servers = roots;
     }
     if let Some(endpoint) = &connection.endpoint_url
         && reqwest::Url::parse(endpoint).is_err()

@@ -698,7 +698,8 @@ fn is_near(valid: &str, given: &str) -> bool {
     prev.last().is_some_and(|d| *d <= 2)
 }
 
-fn parse_dns_server(text: &str) -> Result<DnsServer, String> {
+/// `IP[:PORT]` (`[IPv6]:PORT`) of a DNS server.
+pub fn parse_dns_server(text: &str) -> Result<DnsServer, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         if addr.port() == 0 {
             return Err(format!("port 0 is not a DNS port: `{text}`"));

@@ -11,6 +11,9 @@
 //! - A CDK `AwsCustomResource` (`Custom::AWS`) that calls SSM GetParameter(s) WithDecryption: a
 //!   parameter check whose reader is the custom resource's function role, a role the stack
 //!   creates, judged with the policies the template gives it ([`planned`]).
+//! - Route 53 record sets and DNS-validated ACM certificates: the hosted-zone check of the zone
+//!   they write to, with their names (story 3); a certificate validated in a zone the stack creates
+//!   without delegating it fails.
 //!
 //! What is not inferred yet is listed in docs/stack-model.md.
 
@@ -24,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::arn::PrincipalArn;
 use crate::report::{CheckKind, Finding, Status};
-use crate::spec::{KeyPolicyCheck, Parameter, Spec};
+use crate::spec::{HostedZone, KeyPolicyCheck, Parameter, Spec};
 pub use resolve::{Resolver, StackEnv, Unresolved};
 pub use template::{Template, TemplateError};
 
@@ -68,6 +71,8 @@ pub struct Inferred {
     pub stack: Option<String>,
     /// The roles the stack creates, judged as planned facts.
     pub planned: Vec<planned::PlannedRole>,
+    /// What the template alone shows to fail.
+    pub failures: Vec<Gap>,
 }
 
 /// Who CloudFormation acts as for the stack: its service role if it has one, else the deploying
@@ -107,6 +112,26 @@ impl Inferred {
         }
         explicit.parameters.extend(self.spec.parameters.iter().cloned());
         explicit.key_policies.extend(self.spec.key_policies.iter().cloned());
+        match (&explicit.hosted_zone, &self.spec.hosted_zone) {
+            (None, Some(z)) => explicit.hosted_zone = Some(z.clone()),
+            (Some(mine), Some(z)) if mine.zone_id != z.zone_id => {
+                let source =
+                    self.inferences.iter().find(|i| i.check == CheckKind::HostedZone).map(|i| i.source.clone());
+                self.inferences.retain(|i| i.check != CheckKind::HostedZone);
+                if let Some(source) = source {
+                    self.gaps.push(Gap {
+                        check: CheckKind::HostedZone,
+                        subject: z.zone_id.clone(),
+                        source,
+                        why: format!(
+                            "one hosted zone is checked per run ({}); check {} with a spec naming it",
+                            mine.zone_id, z.zone_id
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
         explicit
     }
 
@@ -127,17 +152,19 @@ impl Inferred {
         to_yaml(&self.to_value())
     }
 
-    /// Every gap as an `unknown` finding carrying its stack and source.
+    /// Every gap as an `unknown` finding, and every failure the template shows as a `fail`,
+    /// carrying its stack and source.
     pub fn gap_findings(&self) -> Vec<Finding> {
         let stack = self.stack.as_deref();
-        self.gaps
-            .iter()
-            .map(|g| Finding {
+        let gaps = self.gaps.iter().map(|g| (g, Status::Unknown, format!("{} was not checked: {}", g.subject, g.why)));
+        let fails = self.failures.iter().map(|g| (g, Status::Fail, g.why.clone()));
+        gaps.chain(fails)
+            .map(|(g, status, message)| Finding {
                 check: g.check,
                 subject: g.subject.clone(),
                 principal: None,
-                status: Status::Unknown,
-                message: format!("{} was not checked: {}", g.subject, g.why),
+                status,
+                message,
                 fix: None,
                 evidence: vec![],
                 access: None,
@@ -189,7 +216,142 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
             custom_resource_reads(id, &resource.properties, template, &resolver, &mut out);
         }
     }
+    zones(template, &resolver, &mut out);
     out
+}
+
+/// The hosted zones the stack writes to, from its record sets (`AWS::Route53::RecordSet`,
+/// `AWS::Route53::RecordSetGroup`) and DNS-validated certificates
+/// (`AWS::CertificateManager::Certificate` `DomainValidationOptions`): each must be the zone its
+/// name is delegated to, or the records are never served and DNS validation never completes (story
+/// 3; docs/aws-facts.md 5). One zone is checked per run (the spec's `HostedZone`); others are named
+/// as not checked.
+fn zones(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
+    // (zone id, record name, source), in template order.
+    let mut writes: Vec<(String, String, Source)> = Vec::new();
+    let text = |v: Option<&Value>| {
+        v.map(|v| resolver.value(v)).and_then(Result::ok).and_then(|v| v.as_str().map(str::to_owned))
+    };
+    let in_stack_zone = |v: Option<&Value>| -> Option<String> {
+        let id = v?.get("Ref")?.as_str()?;
+        (template.resource(id)?.kind == "AWS::Route53::HostedZone").then(|| id.to_owned())
+    };
+    for (id, r) in &template.resources {
+        if r.condition.as_deref().is_some_and(|c| resolver.condition(c) == Ok(false)) {
+            continue;
+        }
+        let p = &r.properties;
+        let mut sets: Vec<RecordWrite<'_>> = Vec::new();
+        match r.kind.as_str() {
+            "AWS::Route53::RecordSet" => {
+                sets.push((p.get("HostedZoneId"), p.get("HostedZoneName"), p.get("Name"), "Properties.Name".into()))
+            }
+            "AWS::Route53::RecordSetGroup" => {
+                if let Some(Value::Array(items)) = p.get("RecordSets") {
+                    for (i, s) in items.iter().enumerate() {
+                        let zone = s.get("HostedZoneId").or(p.get("HostedZoneId"));
+                        let zone_name = s.get("HostedZoneName").or(p.get("HostedZoneName"));
+                        sets.push((zone, zone_name, s.get("Name"), format!("Properties.RecordSets[{i}].Name")));
+                    }
+                }
+            }
+            "AWS::CertificateManager::Certificate" if text(p.get("ValidationMethod")).as_deref() == Some("DNS") => {
+                if let Some(Value::Array(items)) = p.get("DomainValidationOptions") {
+                    for (i, o) in items.iter().enumerate() {
+                        sets.push((
+                            o.get("HostedZoneId"),
+                            None,
+                            o.get("DomainName"),
+                            format!("Properties.DomainValidationOptions[{i}]"),
+                        ));
+                    }
+                }
+            }
+            _ => continue,
+        }
+        for (zone, zone_name, name, property) in sets {
+            let source = Source { logical_id: id.clone(), property };
+            let Some(name) = text(name).map(|n| n.trim_end_matches('.').to_ascii_lowercase()) else {
+                out.gaps.push(Gap {
+                    check: CheckKind::HostedZone,
+                    subject: id.clone(),
+                    source,
+                    why: "its record name cannot be resolved before the stack exists".into(),
+                });
+                continue;
+            };
+            if let Some(zone_id) = in_stack_zone(zone) {
+                if r.kind == "AWS::CertificateManager::Certificate" && !delegates(template, resolver, &zone_id) {
+                    out.failures.push(Gap {
+                        check: CheckKind::HostedZone,
+                        subject: zone_id.clone(),
+                        source,
+                        why: format!(
+                            "certificate {id} is validated in hosted zone {zone_id}, which this stack creates, but nothing in the stack delegates that zone to its name servers: DNS validation of {name} will wait until CloudFormation times out"
+                        ),
+                    });
+                }
+                continue;
+            }
+            match text(zone) {
+                Some(z) => writes.push((z.trim_start_matches("/hostedzone/").to_owned(), name, source)),
+                None if zone_name.is_some() => out.gaps.push(Gap {
+                    check: CheckKind::HostedZone,
+                    subject: text(zone_name).unwrap_or_else(|| id.clone()),
+                    source,
+                    why: "the record names its zone by HostedZoneName; give the zone's id (HostedZoneId) to have its delegation checked".into(),
+                }),
+                None => out.gaps.push(Gap { check: CheckKind::HostedZone, subject: id.clone(), source, why: "its hosted zone id cannot be resolved before the stack exists".into() }),
+            }
+        }
+    }
+    let Some((first, ..)) = writes.first().cloned() else { return };
+    let mut names = Vec::new();
+    for (zone, name, source) in writes {
+        if zone == first {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            if !out.inferences.iter().any(|i| i.check == CheckKind::HostedZone && i.subject == zone) {
+                out.inferences.push(Inference {
+                    check: CheckKind::HostedZone,
+                    subject: zone.clone(),
+                    source,
+                    why: "the stack writes records into this zone: it must be the zone the name is delegated to".into(),
+                });
+            }
+        } else if !out.gaps.iter().any(|g| g.check == CheckKind::HostedZone && g.subject == zone) {
+            out.gaps.push(Gap {
+                check: CheckKind::HostedZone,
+                subject: zone.clone(),
+                source,
+                why: format!("one hosted zone is checked per run ({first}); check {zone} with a spec naming it"),
+            });
+        }
+    }
+    out.spec.hosted_zone = Some(HostedZone { zone_id: first, record_names: names });
+}
+
+/// A record a resource writes: its zone id, zone name, record name, and the property path.
+type RecordWrite<'a> = (Option<&'a Value>, Option<&'a Value>, Option<&'a Value>, String);
+
+/// Whether the stack delegates the zone it creates: an NS record set named like that zone, in
+/// another zone (the parent).
+fn delegates(template: &Template, resolver: &Resolver<'_>, zone_id: &str) -> bool {
+    let name_of = |v: Option<&Value>| {
+        v.map(|v| resolver.value(v))
+            .and_then(Result::ok)
+            .and_then(|v| v.as_str().map(|s| s.trim_end_matches('.').to_ascii_lowercase()))
+    };
+    let Some(zone_name) = template.resource(zone_id).and_then(|z| name_of(z.properties.get("Name"))) else {
+        return false;
+    };
+    template.resources.iter().any(|(_, r)| {
+        r.kind == "AWS::Route53::RecordSet"
+            && name_of(r.properties.get("Type")).as_deref() == Some("ns")
+            && name_of(r.properties.get("Name")).as_deref() == Some(zone_name.as_str())
+            && r.properties.get("HostedZoneId").and_then(|z| z.get("Ref")).and_then(Value::as_str) != Some(zone_id)
+    })
 }
 
 /// `{{resolve:ssm-secure:NAME[:VERSION]}}` anywhere in a resource's properties: CloudFormation
@@ -502,6 +664,47 @@ mod tests {
         );
         let out = infer(&t, &env(), None);
         assert!(out.gaps[0].why.contains("execution identity"), "{:?}", out.gaps);
+    }
+
+    #[test]
+    fn records_and_certificates_name_the_zone_they_write_to() {
+        let t = Template::from_value(&json!({"Resources": {
+            "Www": {"Type": "AWS::Route53::RecordSet", "Properties": {"HostedZoneId": "Z2", "Name": "www.example.com.", "Type": "A"}},
+            "Cert": {"Type": "AWS::CertificateManager::Certificate", "Properties": {"DomainName": "example.com", "ValidationMethod": "DNS",
+                "DomainValidationOptions": [{"DomainName": "example.com", "HostedZoneId": "Z2"}]}},
+            "Other": {"Type": "AWS::Route53::RecordSet", "Properties": {"HostedZoneId": "/hostedzone/Z9", "Name": "x.other.com", "Type": "A"}},
+            "ByName": {"Type": "AWS::Route53::RecordSet", "Properties": {"HostedZoneName": "named.com.", "Name": "y.named.com", "Type": "A"}}
+        }}))
+        .unwrap();
+        let out = infer(&t, &env(), Some(&execution()));
+        assert_eq!(
+            out.spec.hosted_zone,
+            Some(HostedZone {
+                zone_id: "Z2".into(),
+                record_names: vec!["www.example.com".into(), "example.com".into()]
+            })
+        );
+        let gaps: Vec<(&str, &str)> =
+            out.gaps.iter().map(|g| (g.subject.as_str(), g.source.logical_id.as_str())).collect();
+        assert_eq!(gaps, [("named.com.", "ByName"), ("Z9", "Other")]);
+    }
+
+    #[test]
+    fn a_certificate_validated_in_a_zone_the_stack_creates_needs_its_delegation() {
+        let zone = json!({"Type": "AWS::Route53::HostedZone", "Properties": {"Name": "app.example.com"}});
+        let cert = json!({"Type": "AWS::CertificateManager::Certificate", "Properties": {"DomainName": "app.example.com",
+            "ValidationMethod": "DNS", "DomainValidationOptions": [{"DomainName": "app.example.com", "HostedZoneId": {"Ref": "Zone"}}]}});
+        let alone = Template::from_value(&json!({"Resources": {"Zone": zone, "Cert": cert}})).unwrap();
+        let out = infer(&alone, &env(), None);
+        assert_eq!(out.failures.len(), 1);
+        assert!(out.failures[0].why.contains("nothing in the stack delegates that zone"), "{:?}", out.failures);
+        let delegated = Template::from_value(&json!({"Resources": {"Zone": zone, "Cert": cert,
+            "Delegation": {"Type": "AWS::Route53::RecordSet", "Properties": {"HostedZoneId": "ZPARENT", "Name": "app.example.com.",
+                "Type": "NS", "ResourceRecords": {"Fn::GetAtt": ["Zone", "NameServers"]}}}}}))
+        .unwrap();
+        let out = infer(&delegated, &env(), None);
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+        assert_eq!(out.spec.hosted_zone.map(|z| z.zone_id), Some("ZPARENT".into()));
     }
 
     #[test]
