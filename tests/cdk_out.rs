@@ -166,3 +166,29 @@ fn story_2_fixed_with_the_key_grant_passes() {
     assert_eq!(report["summary"], "0 failed, 0 unknown, 6 passed", "{report:#}");
     assert_eq!(code, 0);
 }
+
+fn ecs(variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    let key = seed(&moto, "story2");
+    check(&moto, &synth_with("ecs", variant, &[&key]))
+}
+
+#[test]
+fn an_ecs_task_whose_execution_role_cannot_decrypt_its_secret_fails_with_no_spec() {
+    let (code, report) = ecs("broken");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["summary"], "1 failed, 0 unknown, 5 passed", "{report:#}");
+    let f = report["findings"].as_array().unwrap().iter().find(|f| f["status"] == "fail").unwrap();
+    assert_eq!(f["check"], "parameter");
+    assert!(f["principal"].as_str().unwrap().starts_with("arn:aws:iam::123456789012:role/TaskExecutionRole"), "{f}");
+    assert_eq!(f["source"]["property"], "Properties.ContainerDefinitions[0].Secrets[0].ValueFrom");
+    assert!(f["message"].as_str().unwrap().contains("allows kms:Decrypt"), "{f}");
+}
+
+#[test]
+fn the_ecs_task_with_the_key_imported_passes() {
+    let (code, report) = ecs("fixed");
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 6 passed", "{report:#}");
+    assert_eq!(code, 0);
+}

@@ -215,6 +215,9 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
         if resource.kind.starts_with("Custom::") {
             custom_resource_reads(id, &resource.properties, template, &resolver, &mut out);
         }
+        if resource.kind == "AWS::ECS::TaskDefinition" {
+            task_secrets(id, &resource.properties, &resolver, &mut out);
+        }
     }
     zones(template, &resolver, &mut out);
     out
@@ -538,6 +541,128 @@ fn custom_resource_reads(
     }
 }
 
+/// An ECS task definition's secrets (`ContainerDefinitions[].Secrets[].ValueFrom`,
+/// `LogConfiguration.SecretOptions[].ValueFrom`): the ECS agent reads each SSM parameter and
+/// decrypts it as the task execution role (Amazon ECS Developer Guide, "Task execution IAM role",
+/// secrets; aws/aws-cdk#4498: CDK grants the SSM read but not kms:Decrypt on a customer managed
+/// key). The agent calls ssm:GetParameters; the parameter check judges ssm:GetParameter on the
+/// same parameter ARN, which IAM policies grant alike in practice (CDK's grantRead gives both).
+/// Secrets Manager references need a secret check, which is not built: named as not checked.
+fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut Inferred) {
+    let role = execution_role(properties.get("ExecutionRoleArn"), resolver, &out.planned);
+    let mut refs: Vec<(String, Value)> = Vec::new();
+    if let Some(Value::Array(containers)) = properties.get("ContainerDefinitions") {
+        for (c, container) in containers.iter().enumerate() {
+            if let Some(Value::Array(secrets)) = container.get("Secrets") {
+                for (s, secret) in secrets.iter().enumerate() {
+                    if let Some(v) = secret.get("ValueFrom") {
+                        refs.push((format!("Properties.ContainerDefinitions[{c}].Secrets[{s}].ValueFrom"), v.clone()));
+                    }
+                }
+            }
+            if let Some(Value::Array(options)) = container.pointer("/LogConfiguration/SecretOptions") {
+                for (s, secret) in options.iter().enumerate() {
+                    if let Some(v) = secret.get("ValueFrom") {
+                        refs.push((
+                            format!(
+                                "Properties.ContainerDefinitions[{c}].LogConfiguration.SecretOptions[{s}].ValueFrom"
+                            ),
+                            v.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (property, value) in refs {
+        let source = Source { logical_id: id.to_owned(), property };
+        let text = match resolver.value(&value) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(u) => {
+                out.gaps.push(Gap {
+                    check: CheckKind::Parameter,
+                    subject: id.to_owned(),
+                    source,
+                    why: format!("a secret of task {id}: {u}"),
+                });
+                continue;
+            }
+        };
+        // `arn:aws:ssm:R:A:parameter/NAME` (a hierarchical NAME keeps its leading slash), or a name.
+        let name = if let Some(rest) = text.strip_prefix("arn:") {
+            match rest.splitn(5, ':').nth(4) {
+                Some(res) if rest.split(':').nth(1) == Some("ssm") => match res.strip_prefix("parameter") {
+                    Some(n) if n.matches('/').count() > 1 => n.to_owned(),
+                    Some(n) => n.trim_start_matches('/').to_owned(),
+                    None => text.clone(),
+                },
+                _ => {
+                    out.gaps.push(Gap {
+                        check: CheckKind::Parameter,
+                        subject: text.clone(),
+                        source,
+                        why: format!(
+                            "task {id} reads this secret from Secrets Manager; the secret check is not built yet"
+                        ),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            text.clone()
+        };
+        match &role {
+            Ok((principal, how)) => {
+                let readers = vec![principal.clone()];
+                if !out.spec.parameters.iter().any(|p| p.name == name && p.readers == readers) {
+                    out.spec.parameters.push(Parameter { name: name.clone(), readers });
+                }
+                out.inferences.push(Inference {
+                    check: CheckKind::Parameter,
+                    subject: name,
+                    source,
+                    why: format!("the ECS agent reads this secret for task {id} as its execution role, {how}"),
+                });
+            }
+            Err(why) => out.gaps.push(Gap {
+                check: CheckKind::Parameter,
+                subject: name,
+                source,
+                why: format!("task {id}'s execution role is not known: {why}"),
+            }),
+        }
+    }
+}
+
+/// A role given as `Fn::GetAtt Role.Arn` of a role the stack creates, or as an ARN.
+fn execution_role(
+    v: Option<&Value>,
+    resolver: &Resolver<'_>,
+    planned: &[planned::PlannedRole],
+) -> Result<(PrincipalArn, String), String> {
+    let v = v.ok_or("the task definition has no ExecutionRoleArn")?;
+    let att = v.get("Fn::GetAtt").and_then(|a| match a {
+        Value::Array(p) => p.first().and_then(Value::as_str).map(str::to_owned),
+        Value::String(s) => s.split('.').next().map(str::to_owned),
+        _ => None,
+    });
+    if let Some(role_id) = att {
+        return planned
+            .iter()
+            .find(|p| p.logical_id == role_id)
+            .map(|p| (p.arn.clone(), format!("{role_id}, which this stack creates")))
+            .ok_or_else(|| format!("the role {role_id} cannot be named (no account or partition given)"));
+    }
+    match resolver.value(v) {
+        Ok(Value::String(arn)) => {
+            PrincipalArn::parse(&arn).map(|p| (p, "an existing role".to_owned())).map_err(|e| e.to_string())
+        }
+        Ok(other) => Err(format!("ExecutionRoleArn is {other}")),
+        Err(u) => Err(u.to_string()),
+    }
+}
+
 /// The role a custom resource's function runs as: `ServiceToken` -> the function -> its `Role`,
 /// a role the stack creates (named by its logical id) or an existing one (its ARN).
 fn function_role(
@@ -705,6 +830,26 @@ mod tests {
         let out = infer(&delegated, &env(), None);
         assert!(out.failures.is_empty(), "{:?}", out.failures);
         assert_eq!(out.spec.hosted_zone.map(|z| z.zone_id), Some("ZPARENT".into()));
+    }
+
+    #[test]
+    fn ecs_secrets_are_read_by_the_task_execution_role() {
+        let t = Template::from_value(&json!({"Resources": {
+            "ExecRole": {"Type": "AWS::IAM::Role", "Properties": {}},
+            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "ExecutionRoleArn": {"Fn::GetAtt": ["ExecRole", "Arn"]},
+                "ContainerDefinitions": [{"Secrets": [
+                    {"Name": "DB", "ValueFrom": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ssm:us-east-1:111111111111:parameter/app/db/password"]]}},
+                    {"Name": "FLAT", "ValueFrom": "arn:aws:ssm:us-east-1:111111111111:parameter/flat"},
+                    {"Name": "API", "ValueFrom": "arn:aws:secretsmanager:us-east-1:111111111111:secret:api-AbCdEf"}]}]}}
+        }}))
+        .unwrap();
+        let out = infer(&t, &env(), None);
+        let names: Vec<&str> = out.spec.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["/app/db/password", "flat"]);
+        assert_eq!(out.spec.parameters[0].readers[0].to_string(), "arn:aws:iam::111111111111:role/ExecRole");
+        assert_eq!(out.gaps.len(), 1);
+        assert!(out.gaps[0].why.contains("Secrets Manager"), "{:?}", out.gaps);
     }
 
     #[test]
