@@ -288,6 +288,13 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
         }
     };
     let spec = match Spec::from_value(&properties, Origin::Properties) {
+        Ok(spec) if spec.is_empty() => {
+            return Outcome::Failed {
+                head: "Preflight's properties ask for nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone".into(),
+                lines: vec![],
+                report: None,
+            };
+        }
         Ok(spec) => spec,
         Err(e) => {
             return Outcome::Failed {
@@ -346,6 +353,13 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn outcome_of(report: Report) -> Outcome {
+    if let Some(why) = &report.blocked {
+        return Outcome::Failed {
+            head: format!("Preflight could not run, so nothing was verified: {why}"),
+            lines: vec![],
+            report: Some(report),
+        };
+    }
     let counts = report.counts();
     match report.verdict() {
         Verdict::Pass => {
@@ -559,6 +573,11 @@ mod tests {
         }
     }
 
+    /// Properties with something to check (an empty spec is refused).
+    fn some() -> Value {
+        json!({"Parameters": [{"Name": "/p", "Readers": []}]})
+    }
+
     fn event(kind: &str, props: Value) -> Value {
         let mut e = json!({
             "RequestType": kind, "ResponseURL": URL, "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/app/1",
@@ -607,23 +626,37 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_with_an_empty_spec_succeeds_with_counts() {
+    async fn create_with_an_empty_spec_fails_saying_there_is_nothing_to_check() {
         let (out, puts) =
             answer(event("Create", json!({"ServiceToken": "x"})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
         assert_eq!(puts, std::slice::from_ref(&out));
-        assert_eq!(out["Status"], "SUCCESS");
-        assert_eq!(out["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "0", "Passed": "0"}));
+        assert_eq!(out["Status"], "FAILED");
+        assert!(
+            out["Reason"].as_str().unwrap().starts_with("Preflight's properties ask for nothing to check"),
+            "{out}"
+        );
         assert_eq!(out["StackId"], "arn:aws:cloudformation:us-east-1:111111111111:stack/app/1");
         assert_eq!(out["PhysicalResourceId"], "preflight-Preflight-e9302fc68a575e5b");
     }
 
     #[tokio::test]
+    async fn a_run_that_could_not_look_fails_and_never_passes() {
+        let mut blocked = Report::new(vec![], OnUnknown::Warn);
+        blocked.blocked = Some("it could not identify the account (sts:GetCallerIdentity): no credentials".into());
+        let Outcome::Failed { head, .. } = outcome_of(blocked) else { panic!("a blocked run must fail") };
+        assert_eq!(
+            head,
+            "Preflight could not run, so nothing was verified: it could not identify the account (sts:GetCallerIdentity): no credentials"
+        );
+    }
+
+    #[tokio::test]
     async fn physical_id_is_deterministic_on_create_and_echoed_after() {
-        let (a, _) = answer(event("Create", json!({})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
+        let (a, _) = answer(event("Create", some()), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
         let (b, _) = answer(event("Create", json!({"Bogus": 1})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
         assert_eq!(a["PhysicalResourceId"], b["PhysicalResourceId"]);
         assert_eq!(b["Status"], "FAILED");
-        let (u, _) = answer(event("Update", json!({})), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
+        let (u, _) = answer(event("Update", some()), Fake::Findings(vec![], OnUnknown::Warn), 60).await;
         let (d, _) = answer(event("Delete", json!({})), Fake::Panics, 60).await;
         assert_eq!(
             (u["PhysicalResourceId"].as_str(), d["PhysicalResourceId"].as_str()),
@@ -691,7 +724,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_without_a_usable_url_are_not_answered_but_return_the_response() {
-        let mut ev = event("Create", json!({}));
+        let mut ev = event("Create", some());
         ev["ResponseURL"] = json!("https://evil.example.com/x?sig=1");
         let (out, puts) = answer(ev, Fake::Findings(vec![], OnUnknown::Warn), 60).await;
         assert!(puts.is_empty());
@@ -702,7 +735,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_check_still_gets_an_answer() {
-        let (out, puts) = answer(event("Create", json!({})), Fake::Panics, 60).await;
+        let (out, puts) = answer(event("Create", some()), Fake::Panics, 60).await;
         assert_eq!(puts.len(), 1);
         assert_eq!(out["Status"], "FAILED");
         assert!(
@@ -716,7 +749,7 @@ mod tests {
     #[tokio::test]
     async fn a_run_near_the_deadline_fails_in_time_naming_what_was_pending() {
         let started = std::time::Instant::now();
-        let (out, puts) = answer(event("Create", json!({})), Fake::Hangs, 4).await;
+        let (out, puts) = answer(event("Create", some()), Fake::Hangs, 4).await;
         let took = started.elapsed();
         // The budget is the 4 s left less the 2.5 s margin: not sooner, and not later.
         assert!(took >= Duration::from_millis(1400), "answered after only {took:?}");
@@ -729,10 +762,10 @@ mod tests {
     async fn unknowns_fail_only_under_on_unknown_fail() {
         let mut u = fail(1, 1);
         u.status = Status::Unknown;
-        let (out, _) = answer(event("Create", json!({})), Fake::Findings(vec![u.clone()], OnUnknown::Warn), 60).await;
+        let (out, _) = answer(event("Create", some()), Fake::Findings(vec![u.clone()], OnUnknown::Warn), 60).await;
         assert_eq!(out["Status"], "SUCCESS");
         assert!(out["Reason"].as_str().unwrap().contains("unknowns are warnings"));
-        let (out, _) = answer(event("Create", json!({})), Fake::Findings(vec![u], OnUnknown::Fail), 60).await;
+        let (out, _) = answer(event("Create", some()), Fake::Findings(vec![u], OnUnknown::Fail), 60).await;
         assert_eq!(out["Status"], "FAILED");
         assert!(out["Reason"].as_str().unwrap().contains("1) [parameter] role `r1` cannot decrypt"));
     }
@@ -741,7 +774,7 @@ mod tests {
     async fn the_body_fits_4096_bytes_whatever_the_findings() {
         for (count, len) in [(1, 1), (3, 10), (40, 20), (1000, 3), (2, 5000), (1, 100_000)] {
             let findings: Vec<Finding> = (0..count).map(|i| fail(i, len)).collect();
-            let (out, puts) = answer(event("Create", json!({})), Fake::Findings(findings, OnUnknown::Warn), 60).await;
+            let (out, puts) = answer(event("Create", some()), Fake::Findings(findings, OnUnknown::Warn), 60).await;
             let text = serde_json::to_string(&puts[0]).unwrap();
             assert!(text.len() <= MAX_RESPONSE_BYTES, "{count}x{len}: {} bytes", text.len());
             let reason = out["Reason"].as_str().unwrap();

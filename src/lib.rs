@@ -39,5 +39,10 @@ pub async fn run_planned<S: FactSource>(
     let mut report = Report::new(checks::judge(spec, &facts), spec.options.on_unknown);
     report.region = facts.region.clone();
     report.account = facts.identity.as_ref().and_then(|i| i.as_ref().ok()).map(|i| i.account.clone());
+    report.blocked = match (&facts.identity, &facts.region) {
+        (Some(Err(e)), _) => Some(format!("it could not identify the account (sts:GetCallerIdentity): {e}")),
+        (Some(Ok(_)), None) => Some("no AWS region is configured".to_owned()),
+        _ => None,
+    };
     report
 }

@@ -55,10 +55,14 @@ fn help_explains_the_commands_and_exit_status() {
 }
 
 #[test]
-fn an_empty_spec_passes_without_aws() {
+fn an_empty_spec_exits_2_saying_there_is_nothing_to_check() {
     let out = preflight(&["check", "--spec", "tests/specs/empty.json", "--endpoint-url", "http://127.0.0.1:9"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "Preflight\n\nPASS: 0 failed, 0 unknown, 0 passed\n");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "no report that could read as a pass");
+    assert_eq!(
+        text(&out.stderr),
+        "error: the spec `tests/specs/empty.json` has nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out\n"
+    );
 }
 
 #[test]
@@ -134,19 +138,17 @@ fn on_unknown_fail_exits_1() {
 }
 
 #[test]
-fn unreachable_aws_makes_every_finding_unknown_not_pass() {
+fn unreachable_aws_is_could_not_run_never_a_pass() {
     let out = preflight(
         &["check", "--spec", "tests/specs/example.yaml", "--region", "us-east-1", "--format", "json"],
         &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("AWS_MAX_ATTEMPTS", "1")],
     );
-    assert_eq!(out.status.code(), Some(0), "unknowns warn by default");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let findings = report["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), 6, "one finding per item of the spec");
-    for f in findings {
-        assert_eq!(f["status"], "unknown");
-        assert!(f["message"].as_str().unwrap().contains("could not reach AWS"), "{f}");
-    }
+    assert_eq!(out.status.code(), Some(2), "could not run: {}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "no report that could read as a pass: {}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    assert!(err.starts_with("error: Preflight could not run: it could not identify the account (sts:GetCallerIdentity): `sts:GetCallerIdentity` could not reach AWS"), "{err}");
+    assert!(err.contains("give it credentials") && err.contains("--region or AWS_REGION"), "{err}");
 }
 
 #[test]

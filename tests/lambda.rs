@@ -40,25 +40,26 @@ fn one_put(puts: &[support::Recorded]) -> Value {
 }
 
 #[tokio::test]
-async fn create_with_an_empty_spec_answers_success_and_calls_no_aws_api() {
+async fn create_with_an_empty_spec_fails_saying_so_and_calls_no_aws_api() {
     let aws = Receiver::start(vec![]).await;
-    let (api, receiver, lambda) = setup(&aws.base, &[]).await;
+    let (api, receiver, _lambda) = setup(&aws.base, &[]).await;
     let result = api
         .invoke(&event("Create", &response_url(&receiver), json!({"ServiceToken": "x"})), Duration::from_secs(30))
         .await;
     let body = one_put(&receiver.requests());
     assert_eq!(result.as_ref(), Ok(&body), "the invocation result is the response object");
-    assert_eq!(body["Status"], "SUCCESS");
-    assert_eq!(body["Data"], json!({"Status": "pass", "Failed": "0", "Unknown": "0", "Passed": "0"}));
+    assert_eq!(body["Status"], "FAILED", "a check of nothing is never a pass");
+    assert!(
+        body["Reason"].as_str().unwrap().starts_with(
+            "Preflight's properties ask for nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone"
+        ),
+        "{body}"
+    );
     assert_eq!(body["RequestId"], "6e4b9c7a-2f1d-4a3b-9c8d-1e2f3a4b5c6d");
     assert_eq!(body["LogicalResourceId"], "Preflight");
     // FNV-1a of the stack id and logical id: stable across builds and runs.
     assert_eq!(body["PhysicalResourceId"], "preflight-Preflight-2cfe8e3b034e0480");
     assert!(aws.requests().is_empty(), "an empty spec needs no AWS call: {:?}", aws.requests());
-    let log = lambda.wait_for_output("\"preflight report\"");
-    let report_line = log.lines().find(|l| l.contains("\"preflight report\"")).expect("the report is logged");
-    let line: Value = serde_json::from_str(report_line).expect("the report line is one JSON object");
-    assert_eq!(line["report"]["status"], "pass");
 }
 
 #[tokio::test]
@@ -275,7 +276,7 @@ async fn a_non_aws_response_url_is_refused_without_loopback_permission() {
         LambdaProcess::start(&api, &[("AWS_ENDPOINT_URL", &aws.base), ("PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL", "0")]);
     let result =
         api.invoke(&event("Create", &response_url(&receiver), json!({})), Duration::from_secs(30)).await.unwrap();
-    assert_eq!(result["Status"], "SUCCESS", "the decision is still returned to the invoker");
+    assert_eq!(result["Status"], "FAILED", "the decision (nothing to check) is still returned to the invoker");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.requests().is_empty(), "no PUT to a loopback URL without PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL=1");
     assert!(lambda.wait_for_output("not answering").contains("not answering: the event's ResponseURL was refused"));

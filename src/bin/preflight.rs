@@ -420,11 +420,14 @@ async fn check(
     {
         return fail(format!("--endpoint-url: not a URL: `{endpoint}`"));
     }
+    if spec.is_empty() && stacks.is_empty() {
+        return fail(format!(
+            "the spec `{}` has nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out",
+            path.map(|p| p.display().to_string()).unwrap_or_default()
+        ));
+    }
     let config = load_config(&connection).await;
     let Some(region) = config.region().map(ToString::to_string) else {
-        if spec.is_empty() && stacks.is_empty() {
-            return print_report(&preflight::Report::new(vec![], spec.options.on_unknown), format);
-        }
         return fail("no AWS region: pass --region or set AWS_REGION".into());
     };
     let source = AwsFacts::new(&config);
@@ -499,6 +502,12 @@ async fn check(
 }
 
 fn print_report(report: &preflight::Report, format: Format) -> ExitCode {
+    if let Some(why) = &report.blocked {
+        // Nothing was looked at: no report that could be read as a pass.
+        return fail(format!(
+            "Preflight could not run: {why}; give it credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role) and a region (--region or AWS_REGION)"
+        ));
+    }
     let text = match format {
         Format::Json => format!("{:#}\n", report.to_json()),
         Format::Text => {

@@ -226,6 +226,9 @@ pub struct Report {
     /// The account and region the run looked at, when known.
     pub account: Option<String>,
     pub region: Option<String>,
+    /// Why Preflight could not look at all (no account identified, no region): such a run
+    /// proves nothing and never passes.
+    pub blocked: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -236,6 +239,9 @@ struct ReportJson<'a> {
     account: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<&'a str>,
+    /// Why Preflight could not run, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
     findings: Vec<&'a Finding>,
 }
 
@@ -244,7 +250,7 @@ impl Report {
     /// each group by check and subject, so every rendering reads the same way.
     pub fn new(mut findings: Vec<Finding>, on_unknown: OnUnknown) -> Self {
         findings.sort_by(|a, b| (a.status, a.check, &a.subject).cmp(&(b.status, b.check, &b.subject)));
-        Self { findings, on_unknown, account: None, region: None }
+        Self { findings, on_unknown, account: None, region: None, blocked: None }
     }
 
     pub fn counts(&self) -> Counts {
@@ -259,10 +265,11 @@ impl Report {
         c
     }
 
-    /// Fail if any finding fails, or is unknown under `OnUnknown: fail`; else pass.
+    /// Fail if Preflight could not look, if any finding fails, or is unknown under
+    /// `OnUnknown: fail`; else pass.
     pub fn verdict(&self) -> Verdict {
         let c = self.counts();
-        if c.failed > 0 || (c.unknown > 0 && self.on_unknown == OnUnknown::Fail) {
+        if self.blocked.is_some() || c.failed > 0 || (c.unknown > 0 && self.on_unknown == OnUnknown::Fail) {
             Verdict::Fail
         } else {
             Verdict::Pass
@@ -310,6 +317,7 @@ impl Report {
             summary: self.summary(),
             account: self.account.as_deref(),
             region: self.region.as_deref(),
+            error: self.blocked.as_deref(),
             findings: self.findings.iter().collect(),
         };
         serde_json::to_value(json).unwrap_or(serde_json::Value::Null)
