@@ -345,6 +345,40 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
     }
 }
 
+/// The invocation's deadline from the runtime's `Lambda-Runtime-Deadline-Ms` header, which Lambda
+/// sets to epoch milliseconds. Local emulators send other things (cargo-lambda's `cargo lambda
+/// watch` sends `600000`, a duration): a value that cannot be an epoch time (before 2001) is taken
+/// as absent, and the deadline becomes `now` plus the function's configured timeout
+/// (`AWS_LAMBDA_FUNCTION_TIMEOUT`, seconds, as emulators set it) or, without one, the value read as
+/// a duration. The second value says what was done, for the log.
+pub fn deadline_of(
+    header_ms: u64,
+    now: SystemTime,
+    configured_timeout: Option<Duration>,
+) -> (SystemTime, Option<String>) {
+    // 2001-01-01T00:00:00Z in epoch milliseconds: no real invocation is older.
+    const EPOCH_2001_MS: u64 = 978_307_200_000;
+    if header_ms >= EPOCH_2001_MS {
+        return (SystemTime::UNIX_EPOCH + Duration::from_millis(header_ms), None);
+    }
+    match configured_timeout {
+        Some(t) => (
+            now + t,
+            Some(format!(
+                "the runtime's deadline `{header_ms}` is not an epoch time (a local emulator?): using the configured timeout of {}s",
+                t.as_secs()
+            )),
+        ),
+        None => (
+            now + Duration::from_millis(header_ms),
+            Some(format!(
+                "the runtime's deadline `{header_ms}` is not an epoch time (a local emulator?) and no timeout is configured: taking it as {}s left",
+                header_ms / 1000
+            )),
+        ),
+    }
+}
+
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(s) => *s,
@@ -637,6 +671,19 @@ mod tests {
         );
         assert_eq!(out["StackId"], "arn:aws:cloudformation:us-east-1:111111111111:stack/app/1");
         assert_eq!(out["PhysicalResourceId"], "preflight-Preflight-e9302fc68a575e5b");
+    }
+
+    #[test]
+    fn a_deadline_that_is_no_epoch_time_falls_back_to_the_configured_timeout() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let real = 1_800_000_060_000;
+        assert_eq!(deadline_of(real, now, None), (SystemTime::UNIX_EPOCH + Duration::from_millis(real), None));
+        let (d, note) = deadline_of(600_000, now, Some(Duration::from_secs(30)));
+        assert_eq!(d, now + Duration::from_secs(30));
+        assert!(note.unwrap().contains("using the configured timeout of 30s"));
+        let (d, note) = deadline_of(600_000, now, None);
+        assert_eq!(d, now + Duration::from_secs(600));
+        assert!(note.unwrap().contains("taking it as 600s left"));
     }
 
     #[tokio::test]

@@ -329,3 +329,22 @@ async fn every_file_in_events_gets_its_documented_answer() {
         assert!(reason.contains(path), "{path} missing from {reason}");
     }
 }
+
+#[tokio::test]
+async fn a_relative_deadline_from_a_local_emulator_still_runs_the_checks() {
+    // cargo-lambda's emulator sends `lambda-runtime-deadline-ms: 600000`, a duration.
+    let (api, receiver, lambda) = setup("http://127.0.0.1:9", &[("AWS_MAX_ATTEMPTS", "1")]).await;
+    let props = json!({"Parameters": [{"Name": "/p", "Readers": []}]});
+    api.invoke_with_deadline_header(
+        &event("Create", &response_url(&receiver), props),
+        600_000,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let body = one_put(&receiver.requests());
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(!reason.contains("ran out of time"), "the checks ran: {reason}");
+    assert!(reason.contains("could not run") && reason.contains("could not reach AWS"), "{reason}");
+    assert!(lambda.wait_for_output("not an epoch time").contains("taking it as 600s left"));
+}

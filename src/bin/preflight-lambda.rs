@@ -2,7 +2,7 @@
 //! then hands every event to `preflight::cfn::handle`, which always answers CloudFormation.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use preflight::aws::{AwsFacts, Connection, load_config};
@@ -58,8 +58,16 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (engine, sink) = (Arc::clone(&engine), sink.clone());
         async move {
+            let timeout = std::env::var("AWS_LAMBDA_FUNCTION_TIMEOUT")
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let (deadline, note) = cfn::deadline_of(event.context.deadline, SystemTime::now(), timeout);
+            if let Some(note) = note {
+                tracing::warn!("{note}");
+            }
             let invocation = Invocation {
-                deadline: UNIX_EPOCH + Duration::from_millis(event.context.deadline),
+                deadline,
                 log_group: event.context.env_config.log_group.clone(),
                 log_stream: event.context.env_config.log_stream.clone(),
             };

@@ -221,13 +221,24 @@ impl RuntimeApi {
     /// Invokes the function with `event` and `timeout` until its deadline; returns the invocation
     /// result (Ok) or the runtime error it reported (Err).
     pub async fn invoke(&self, event: &Value, timeout: Duration) -> Result<Value, String> {
+        let deadline = SystemTime::now() + timeout;
+        let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis();
+        self.invoke_with_deadline_header(event, deadline_ms, timeout).await
+    }
+
+    /// As [`Self::invoke`], with the raw value of the deadline header (what an emulator sends);
+    /// waits up to `timeout` (plus 10 s) for the result.
+    pub async fn invoke_with_deadline_header(
+        &self,
+        event: &Value,
+        deadline_ms: u128,
+        timeout: Duration,
+    ) -> Result<Value, String> {
         let id = {
             let mut n = self.next_id.lock().unwrap();
             *n += 1;
             format!("invoke-{n}")
         };
-        let deadline = SystemTime::now() + timeout;
-        let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis();
         self.queue.send(Queued { id: id.clone(), body: event.to_string(), deadline_ms }).unwrap();
         let until = tokio::time::Instant::now() + timeout + Duration::from_secs(10);
         loop {
