@@ -6,8 +6,12 @@
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/python-env.sh
-cargo build --quiet --locked --bin preflight
+say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+say "Python tools for the local AWS and DNS (.venv: moto, dnslib; installed once)"
+PREFLIGHT_REQUIREMENTS=tests/requirements-demo.txt source scripts/python-env.sh
+# The same build as the test command (scripts/test.sh): after it, nothing is rebuilt.
+say "building Preflight (the first build of the AWS SDK crates takes minutes on 2 cores; later runs reuse it)"
+cargo build --locked --workspace --all-targets
 work=$(mktemp -d)
 trap 'exec 4>&- 5>&- 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -19,6 +23,7 @@ run() {
   for _ in $(seq 100); do grep -q READY "$work/moto-$variant" 2>/dev/null && break; sleep 0.1; done
   local url; url=$(sed -n 's/^READY //p' "$work/moto-$variant")
   local spec="$work/spec-$variant.json"
+  say "seeding the $variant account into the local AWS ($url)"
   .venv/bin/python tests/support/seed.py "$url" "$variant" "$spec"
   # Story 3's DNS: com delegates example.com to the registrar-created zone.
   mkfifo "$work/dns-stdin-$variant"

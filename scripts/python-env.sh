@@ -11,11 +11,16 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     echo "error: python3 has no venv module: install python3-venv" >&2; exit 1
   fi
 fi
+# PREFLIGHT_REQUIREMENTS picks a smaller set (the demo's); the default is everything the tests use.
+requirements=${PREFLIGHT_REQUIREMENTS:-tests/requirements.txt}
 stamp=.venv/.requirements.sha256
-wanted=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+wanted=$(cat "$requirements" tests/requirements-demo.txt | sha256sum | cut -d' ' -f1)
+full=$(cat tests/requirements.txt tests/requirements-demo.txt | sha256sum | cut -d' ' -f1)
+have=$(cat "$stamp" 2>/dev/null || true)
+# The full set includes the demo's: a venv made for the tests serves the demo as it is.
+if [ ! -x .venv/bin/python ] || { [ "$have" != "$wanted" ] && [ "$have" != "$full" ]; }; then
   python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
   echo "$wanted" > "$stamp"
 fi
