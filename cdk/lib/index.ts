@@ -319,12 +319,8 @@ function render(props: PreflightProps, stack: Stack): Record<string, unknown> {
   }
   if (props.keyPolicies?.length) {
     out.KeyPolicies = props.keyPolicies.map((k, i) => ({
-      Policy:
-        k.policy instanceof iam.PolicyDocument
-          ? stack.toJsonString(k.policy)
-          : typeof k.policy === 'string'
-            ? k.policy
-            : stack.toJsonString(k.policy),
+      // A PolicyDocument (of any copy of aws-cdk-lib) or an object renders through the stack; no instanceof.
+      Policy: typeof k.policy === 'string' ? k.policy : stack.toJsonString(k.policy),
       Administrators: k.administrators.map((r, j) => roleArn(r, `keyPolicies[${i}].administrators[${j}]`)),
     }));
   }
@@ -488,7 +484,9 @@ class RunFirst implements IAspect {
     this.done = true;
     const stack = node as Stack;
     const check = this.preflight.resource.node.defaultChild as CfnResource;
-    const resources = stack.node.findAll().filter((c): c is CfnResource => c instanceof CfnResource && Stack.of(c) === stack);
+    // CfnResource.isCfnResource, not instanceof: an app may hold another copy of aws-cdk-lib (the
+    // construct installed from a folder), whose classes instanceof does not recognise.
+    const resources = stack.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === stack);
     const byId = new Map<string, CfnResource>();
     for (const r of resources) {
       byId.set(stack.resolve((r as CfnElement).logicalId) as string, r);
@@ -497,16 +495,16 @@ class RunFirst implements IAspect {
       const ids = new Set<string>();
       references(stack.resolve((r as unknown as { _toCloudFormation(): unknown })._toCloudFormation()), ids);
       const direct = [...ids].map((id) => byId.get(id)).filter((x): x is CfnResource => x !== undefined);
-      const explicit = r.obtainDependencies().filter((x): x is CfnResource => x instanceof CfnResource);
+      const explicit = r.obtainDependencies().filter((x): x is CfnResource => CfnResource.isCfnResource(x));
       const constructDeps = [r, ...scopesOf(r, stack)].flatMap((c) =>
         c.node.dependencies.flatMap((d) =>
-          d.node.findAll().filter((x): x is CfnResource => x instanceof CfnResource && Stack.of(x) === stack),
+          d.node.findAll().filter((x): x is CfnResource => CfnResource.isCfnResource(x) && Stack.of(x) === stack),
         ),
       );
       return [...direct, ...explicit, ...constructDeps];
     };
     const own = new Set<CfnResource>(
-      this.preflight.node.findAll().filter((c): c is CfnResource => c instanceof CfnResource),
+      this.preflight.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c)),
     );
     // What the check needs first: its references, closed over theirs, plus policies of roles.
     const needed = new Set<CfnResource>();
