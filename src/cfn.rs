@@ -644,18 +644,13 @@ mod tests {
 
     fn fail(i: usize, len: usize) -> Finding {
         Finding {
-            check: CheckKind::Parameter,
-            subject: format!("/app/p{i:04}"),
-            principal: None,
-            status: Status::Fail,
-            message: format!("role `r{i}` cannot decrypt \"parameter\" {}", "é\u{1}x".repeat(len)),
             fix: Some("add kms:Decrypt".into()),
-            evidence: vec![],
-            access: None,
-            deciding: vec![],
-            change: None,
-            stack: None,
-            source: None,
+            ..Finding::new(
+                CheckKind::Parameter,
+                format!("/app/p{i:04}"),
+                Status::Fail,
+                format!("role `r{i}` cannot decrypt \"parameter\" {}", "é\u{1}x".repeat(len)),
+            )
         }
     }
 

@@ -46,24 +46,7 @@ fn seed(moto: &FreshMoto, variant: &str) -> String {
 }
 
 fn check(moto: &FreshMoto, cdk_out: &std::path::Path) -> (i32, Value) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args(["check", "--cdk-out", cdk_out.to_str().unwrap(), "--format", "json", "--region", "us-east-1"])
-        .args(["--endpoint-url", &moto.url])
-        .envs([("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_CONFIG_FILE", "/nonexistent/x")])
-        .envs([("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x")])
-        .envs(support::TEST_CREDENTIALS.iter().copied())
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let report =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap(), report)
+    support::check_json(&moto.url, &["--cdk-out", cdk_out.to_str().unwrap()], &[])
 }
 
 const EXEC_ROLE: &str = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1";

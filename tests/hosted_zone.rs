@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use support::DnsHierarchy;
 
@@ -53,27 +51,7 @@ fn check(zone_id: &str, records: &[&str], dns: &DnsHierarchy) -> (i32, Value) {
                       "Options": {"DnsRootServers": dns.roots(&["127.0.0.10"])}});
     let path = std::env::temp_dir().join(format!("preflight-hz-{}-{zone_id}.json", std::process::id()));
     std::fs::write(&path, spec.to_string()).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args(["check", "--spec", path.to_str().unwrap(), "--format", "json", "--region", "us-east-1"])
-        .args(["--endpoint-url", support::moto()])
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/x"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
-        ])
-        .output()
-        .unwrap();
-    let report =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap_or(-1), report)
+    support::check_json(support::moto(), &["--spec", path.to_str().unwrap()], &[])
 }
 
 /// The one finding about `subject`.
@@ -309,7 +287,7 @@ fn a_zone_that_does_not_exist_fails() {
 }
 
 /// Runs `preflight check --template` on a template whose ACM certificate is DNS-validated in
-/// `zone_id`, with the DNS roots given by flag: no spec.
+/// `zone_id`, with the DNS roots given by the environment: no spec.
 fn check_template(zone_id: &str, domain: &str, dns: &DnsHierarchy) -> (i32, Value) {
     let template = json!({"Resources": {"Cert": {"Type": "AWS::CertificateManager::Certificate", "Properties": {
         "DomainName": domain, "ValidationMethod": "DNS",
@@ -317,28 +295,9 @@ fn check_template(zone_id: &str, domain: &str, dns: &DnsHierarchy) -> (i32, Valu
     let path = std::env::temp_dir().join(format!("preflight-hz-template-{}-{zone_id}.json", std::process::id()));
     std::fs::write(&path, template.to_string()).unwrap();
     let roots = dns.roots(&["127.0.0.10"]);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("PREFLIGHT_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args(["check", "--template", path.to_str().unwrap(), "--format", "json", "--region", "us-east-1"])
-        .args(["--role-arn", "arn:aws:iam::123456789012:role/deployer", "--endpoint-url", support::moto()])
-        .env("PREFLIGHT_DNS_ROOT_SERVERS", roots[0].as_str().unwrap())
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/x"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
-        ])
-        .output()
-        .unwrap();
-    let report =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap_or(-1), report)
+    let role = "arn:aws:iam::123456789012:role/deployer";
+    let args = ["--template", path.to_str().unwrap(), "--role-arn", role];
+    support::check_json(support::moto(), &args, &[("PREFLIGHT_DNS_ROOT_SERVERS", roots[0].as_str().unwrap())])
 }
 
 #[test]

@@ -21,25 +21,12 @@ fn seed(moto: &FreshMoto, variant: &str) -> String {
 }
 
 fn check(moto: &FreshMoto, template: &str, role: &str) -> (i32, Value) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .args(["check", "--template", support::repo().join(template).to_str().unwrap()])
-        .args(["--role-arn", role, "--stack-name", "App", "--format", "json", "--region", "us-east-1"])
-        .args(["--endpoint-url", &moto.url])
-        .envs([("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_CONFIG_FILE", "/nonexistent/x")])
-        .envs([("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x")])
-        .envs(support::TEST_CREDENTIALS.iter().copied())
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let report =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap(), report)
+    let path = support::repo().join(template);
+    support::check_json(
+        &moto.url,
+        &["--template", path.to_str().unwrap(), "--role-arn", role, "--stack-name", "App"],
+        &[],
+    )
 }
 
 fn by_check<'a>(report: &'a Value, check: &str) -> Vec<&'a Value> {

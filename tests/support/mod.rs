@@ -484,24 +484,53 @@ pub const TEST_CREDENTIALS: &[(&str, &str)] = &[("AWS_ACCESS_KEY_ID", "testing")
 /// Runs `preflight check --spec SPEC --format FORMAT` against the local AWS at `url` with only
 /// `credentials` (no profile, no metadata service): its exit code and standard output.
 pub fn check_cli(url: &str, spec: &std::path::Path, format: &str, credentials: &[(&str, &str)]) -> (i32, String) {
+    let (code, out, _) =
+        preflight_check(url, &["--spec", spec.to_str().unwrap(), "--format", format], &[], credentials);
+    (code, out)
+}
+
+/// Runs `preflight check ARGS --region us-east-1 --endpoint-url URL` with only `credentials` and
+/// `env` from the environment (no profile, no metadata service, no PREFLIGHT_ variables): exit
+/// code, standard output and standard error.
+pub fn preflight_check(
+    url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    credentials: &[(&str, &str)],
+) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
+        if k.starts_with("AWS_") || k.starts_with("PREFLIGHT_") {
             cmd.env_remove(k);
         }
     }
     let out = cmd
-        .args(["check", "--spec", spec.to_str().unwrap(), "--format", format, "--region", "us-east-1"])
-        .args(["--endpoint-url", url])
+        .arg("check")
+        .args(args)
+        .args(["--region", "us-east-1", "--endpoint-url", url])
         .envs([
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("AWS_CONFIG_FILE", "/nonexistent/x"),
             ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/x"),
         ])
         .envs(credentials.iter().copied())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`preflight_check`] with `--format json` and the moto credentials: exit code and report.
+pub fn check_json(url: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let (code, out, err) = preflight_check(url, &all, env, TEST_CREDENTIALS);
+    let report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (code, report)
 }
 
 /// Replaces KMS key ids (random in moto) with a fixed text, for golden comparisons.

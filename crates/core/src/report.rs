@@ -88,6 +88,25 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding with nothing but its check, subject, status and sentence; the rest is added by
+    /// the `with_*` methods or set directly.
+    pub fn new(check: CheckKind, subject: impl Into<String>, status: Status, message: String) -> Self {
+        Finding {
+            check,
+            subject: subject.into(),
+            principal: None,
+            status,
+            message,
+            fix: None,
+            evidence: vec![],
+            access: None,
+            deciding: vec![],
+            change: None,
+            stack: None,
+            source: None,
+        }
+    }
+
     /// This finding with the KMS use it judged and the statements that decided it.
     #[must_use]
     pub fn with_access(mut self, access: Access, deciding: Vec<Deciding>) -> Self {
@@ -425,20 +444,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn finding(check: CheckKind, subject: &str, status: Status) -> Finding {
-        Finding {
-            check,
-            subject: subject.into(),
-            principal: None,
-            status,
-            message: format!("{subject} is {status:?}"),
-            fix: None,
-            evidence: vec![],
-            access: None,
-            deciding: vec![],
-            change: None,
-            stack: None,
-            source: None,
-        }
+        Finding::new(check, subject, status, format!("{subject} is {status:?}"))
     }
 
     fn needs(principal: &str, action: &str, via: &str) -> Finding {

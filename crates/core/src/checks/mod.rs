@@ -45,20 +45,9 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
     };
     let has_blocker = blocked.is_some();
     let mut unknown = |check: CheckKind, subject: String, what: String, why: &str| {
-        findings.push(Finding {
-            check,
-            subject,
-            principal: None,
-            status: Status::Unknown,
-            message: format!("{what} was not checked: {why}"),
-            fix: has_blocker.then(|| "give Preflight working credentials and a region, then run again".to_owned()),
-            evidence: vec![],
-            access: None,
-            deciding: vec![],
-            change: None,
-            stack: None,
-            source: None,
-        });
+        let mut f = Finding::new(check, subject, Status::Unknown, format!("{what} was not checked: {why}"));
+        f.fix = has_blocker.then(|| "give Preflight working credentials and a region, then run again".to_owned());
+        findings.push(f);
     };
     if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
         unknown(
@@ -115,20 +104,7 @@ impl Item {
         fix: Option<String>,
         evidence: Vec<String>,
     ) -> Finding {
-        Finding {
-            check: self.check,
-            subject: self.subject.clone(),
-            principal,
-            status,
-            message,
-            fix,
-            evidence,
-            access: None,
-            deciding: vec![],
-            change: None,
-            stack: None,
-            source: None,
-        }
+        Finding { principal, fix, evidence, ..Finding::new(self.check, self.subject.clone(), status, message) }
     }
 
     /// Something could not be judged, for a reason with no fix to offer.

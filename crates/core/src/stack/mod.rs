@@ -90,26 +90,18 @@ impl Inferred {
     /// the items they name in the merged spec.
     pub fn merge_into(&mut self, mut explicit: Spec) -> Spec {
         let offset = explicit.key_policies.len();
-        for i in self.inferences.iter_mut().filter(|i| i.check == CheckKind::KeyPolicy) {
-            if let Some(n) = i
-                .subject
+        // `KeyPolicies[n]` names the n-th key policy: after the explicit ones, it moves by as many.
+        let shift = |subject: &mut String| {
+            let n = subject
                 .strip_prefix("KeyPolicies[")
                 .and_then(|s| s.strip_suffix(']'))
-                .and_then(|n| n.parse::<usize>().ok())
-            {
-                i.subject = format!("KeyPolicies[{}]", n + offset);
+                .and_then(|n| n.parse::<usize>().ok());
+            if let Some(n) = n {
+                *subject = format!("KeyPolicies[{}]", n + offset);
             }
-        }
-        for g in self.gaps.iter_mut().filter(|g| g.check == CheckKind::KeyPolicy) {
-            if let Some(n) = g
-                .subject
-                .strip_prefix("KeyPolicies[")
-                .and_then(|s| s.strip_suffix(']'))
-                .and_then(|n| n.parse::<usize>().ok())
-            {
-                g.subject = format!("KeyPolicies[{}]", n + offset);
-            }
-        }
+        };
+        self.inferences.iter_mut().filter(|i| i.check == CheckKind::KeyPolicy).for_each(|i| shift(&mut i.subject));
+        self.gaps.iter_mut().filter(|g| g.check == CheckKind::KeyPolicy).for_each(|g| shift(&mut g.subject));
         explicit.parameters.extend(self.spec.parameters.iter().cloned());
         explicit.key_policies.extend(self.spec.key_policies.iter().cloned());
         match (&explicit.hosted_zone, &self.spec.hosted_zone) {
@@ -160,18 +152,9 @@ impl Inferred {
         let fails = self.failures.iter().map(|g| (g, Status::Fail, g.why.clone()));
         gaps.chain(fails)
             .map(|(g, status, message)| Finding {
-                check: g.check,
-                subject: g.subject.clone(),
-                principal: None,
-                status,
-                message,
-                fix: None,
-                evidence: vec![],
-                access: None,
-                deciding: vec![],
-                change: None,
                 stack: stack.map(str::to_owned),
                 source: Some(g.source.clone()),
+                ..Finding::new(g.check, g.subject.clone(), status, message)
             })
             .collect()
     }
