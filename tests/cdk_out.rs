@@ -36,13 +36,7 @@ fn synth_with(app: &str, variant: &str, extra: &[&str]) -> PathBuf {
 }
 
 fn seed(moto: &FreshMoto, variant: &str) -> String {
-    let out = Command::new(support::python())
-        .arg(support::repo().join("tests/support/seed_template.py"))
-        .args([moto.url.as_str(), variant])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    moto.seed_template(variant)
 }
 
 fn check(moto: &FreshMoto, cdk_out: &std::path::Path) -> (i32, Value) {

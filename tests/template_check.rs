@@ -11,13 +11,7 @@ use serde_json::Value;
 use support::FreshMoto;
 
 fn seed(moto: &FreshMoto, variant: &str) -> String {
-    let out = Command::new(support::python())
-        .arg(support::repo().join("tests/support/seed_template.py"))
-        .args([moto.url.as_str(), variant])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    moto.seed_template(variant)
 }
 
 fn check(moto: &FreshMoto, template: &str, role: &str) -> (i32, Value) {

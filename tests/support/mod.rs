@@ -451,6 +451,18 @@ impl FreshMoto {
         (spec, Some(dns))
     }
 
+    /// Seeds `variant` with `tests/support/seed_template.py` (the stack-model tests' accounts) and
+    /// returns what it prints (an execution role's or a key's ARN).
+    pub fn seed_template(&self, variant: &str) -> String {
+        let out = Command::new(python())
+            .arg(repo().join("tests/support/seed_template.py"))
+            .args([self.url.as_str(), variant])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "seeding {variant} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     /// The zones the seed made (`<spec>.zones.json`): label -> {id, ns}.
     pub fn zones(spec: &std::path::Path) -> Value {
         serde_json::from_str(&std::fs::read_to_string(format!("{}.zones.json", spec.display())).unwrap()).unwrap()
