@@ -66,6 +66,19 @@ fn an_empty_spec_exits_2_saying_there_is_nothing_to_check() {
 }
 
 #[test]
+fn an_endless_spec_or_template_is_refused_without_filling_memory() {
+    let out = preflight(&["check", "--spec", "/dev/zero"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: spec file `/dev/zero` is larger than 4194304 bytes; a spec is far smaller (is it the right file?)\n"
+    );
+    let out = preflight(&["infer", "--template", "/dev/zero"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "error: template `/dev/zero` is larger than 1048576 bytes\n");
+}
+
+#[test]
 fn an_invalid_spec_exits_2_naming_every_path() {
     let out = preflight(&["check", "--spec", "tests/specs/invalid.yaml"], &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -226,17 +226,18 @@ fn fail(message: String) -> ExitCode {
 }
 
 fn read_bounded(path: &std::path::Path, what: &str) -> Result<String, ExitCode> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.len() > MAX_TEMPLATE_BYTES => Err(fail(format!(
-            "{what} `{}` is {} bytes; at most {MAX_TEMPLATE_BYTES} are read",
-            path.display(),
-            bytes.len()
-        ))),
-        Ok(bytes) => {
-            String::from_utf8(bytes).map_err(|_| fail(format!("{what} `{}` is not UTF-8 text", path.display())))
-        }
-        Err(e) => Err(fail(format!("cannot read {what} `{}`: {e}", path.display()))),
+    use std::io::Read as _;
+    // At most one byte past the limit: `/dev/zero` or a huge file never fills memory.
+    let mut bytes = Vec::new();
+    if let Err(e) =
+        std::fs::File::open(path).and_then(|f| f.take(MAX_TEMPLATE_BYTES as u64 + 1).read_to_end(&mut bytes))
+    {
+        return Err(fail(format!("cannot read {what} `{}`: {e}", path.display())));
     }
+    if bytes.len() > MAX_TEMPLATE_BYTES {
+        return Err(fail(format!("{what} `{}` is larger than {MAX_TEMPLATE_BYTES} bytes", path.display())));
+    }
+    String::from_utf8(bytes).map_err(|_| fail(format!("{what} `{}` is not UTF-8 text", path.display())))
 }
 
 /// The stacks `args` names: one template, or the stacks of a cloud assembly; none without either.

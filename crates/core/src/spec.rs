@@ -125,6 +125,8 @@ pub enum SpecError {
     Read { path: String, source: std::io::Error },
     #[error("spec file `{path}` is not valid {format}: {message}")]
     Syntax { path: String, format: &'static str, message: String },
+    #[error("spec file `{path}` is larger than {limit} bytes; a spec is far smaller (is it the right file?)")]
+    TooLarge { path: String, limit: usize },
     #[error("{}", join_issues(.0))]
     Invalid(Vec<SpecIssue>),
 }
@@ -135,6 +137,8 @@ fn join_issues(issues: &[SpecIssue]) -> String {
 
 /// KMS key policy documents are at most 32 KB (KMS quotas: "Key policy document size").
 const MAX_KEY_POLICY_BYTES: usize = 32_768;
+/// Spec files are read up to this size.
+pub const MAX_SPEC_BYTES: usize = 4 * 1024 * 1024;
 
 const TOP: &[&str] = &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options"];
 const TOP_PROPERTIES: &[&str] =
@@ -157,8 +161,22 @@ impl Spec {
 
     /// Reads a YAML or JSON spec file (JSON is YAML; a `.json` file is parsed as strict JSON).
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
+        use std::io::Read as _;
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: shown.clone(), source })?;
+        let read_error = |source| SpecError::Read { path: shown.clone(), source };
+        // Read at most one byte past the limit: `/dev/zero` or a huge file never fills memory.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_SPEC_BYTES as u64 + 1).read_to_end(&mut bytes))
+            .map_err(read_error)?;
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Err(SpecError::TooLarge { path: shown, limit: MAX_SPEC_BYTES });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| SpecError::Syntax {
+            path: shown.clone(),
+            format: "UTF-8 text",
+            message: e.to_string(),
+        })?;
         let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let value: Value = if is_json {
             serde_json::from_str(&text).map_err(|e| SpecError::Syntax {
