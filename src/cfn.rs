@@ -649,7 +649,10 @@ mod tests {
                 CheckKind::Parameter,
                 format!("/app/p{i:04}"),
                 Status::Fail,
-                format!("role `r{i}` cannot decrypt \"parameter\" {}", "é\u{1}x".repeat(len)),
+                preflight_core::said::Said::Legacy {
+                    message: format!("role `r{i}` cannot decrypt \"parameter\" {}", "é\u{1}x".repeat(len)),
+                    fix: None,
+                },
             )
         }
     }

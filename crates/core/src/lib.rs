@@ -14,6 +14,7 @@ pub mod kms;
 pub mod plan;
 pub mod policy;
 pub mod report;
+pub mod said;
 pub mod simulate;
 pub mod spec;
 pub mod stack;

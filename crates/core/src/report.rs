@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::policy::Deciding;
+use crate::said::Said;
 use crate::spec::OnUnknown;
 
 /// Which check produced a finding.
@@ -63,6 +64,9 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
     pub status: Status,
+    /// What was found, as data: its `kind` and the values it rests on. `message` and `fix` are
+    /// rendered from it.
+    pub found: Said,
     /// One sentence: who, what, why.
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,16 +92,18 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding with nothing but its check, subject, status and sentence; the rest is added by
-    /// the `with_*` methods or set directly.
-    pub fn new(check: CheckKind, subject: impl Into<String>, status: Status, message: String) -> Self {
+    /// A finding with its check, subject, status and what it found, its sentence and fix
+    /// rendered from that; the rest is added by the `with_*` methods or set directly.
+    pub fn new(check: CheckKind, subject: impl Into<String>, status: Status, found: impl Into<Said>) -> Self {
+        let found = found.into();
         Finding {
             check,
             subject: subject.into(),
             principal: None,
             status,
-            message,
-            fix: None,
+            message: found.sentence(),
+            fix: found.fix(),
+            found,
             evidence: vec![],
             access: None,
             deciding: vec![],
@@ -115,9 +121,19 @@ impl Finding {
         self
     }
 
-    /// This finding with its fix as a change; `fix` keeps only the alternatives.
+    /// This finding with its fix as a change; `fix` keeps only the other ways out.
     #[must_use]
-    pub fn with_change(mut self, change: Option<Change>, alternatives: Option<String>) -> Self {
+    pub fn with_change(mut self, change: Option<Change>) -> Self {
+        if change.is_some() {
+            self.change = change;
+            self.fix = self.found.alternatives();
+        }
+        self
+    }
+
+    // TEMPORARY while the checks move to data.
+    #[must_use]
+    pub fn with_change_text(mut self, change: Option<Change>, alternatives: Option<String>) -> Self {
         if change.is_some() {
             self.change = change;
             self.fix = alternatives;
@@ -444,7 +460,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn finding(check: CheckKind, subject: &str, status: Status) -> Finding {
-        Finding::new(check, subject, status, format!("{subject} is {status:?}"))
+        Finding::new(check, subject, status, Said::Legacy { message: format!("{subject} is {status:?}"), fix: None })
     }
 
     fn needs(principal: &str, action: &str, via: &str) -> Finding {
@@ -527,7 +543,7 @@ mod tests {
         assert_eq!(json["summary"], "1 failed, 1 unknown, 1 passed");
         assert_eq!(
             json["findings"][0],
-            serde_json::json!({"check": "parameter", "subject": "/a", "status": "fail", "message": "/a is Fail", "evidence": []})
+            serde_json::json!({"check": "parameter", "subject": "/a", "status": "fail", "found": {"message": "/a is Fail", "fix": null}, "message": "/a is Fail", "evidence": []})
         );
     }
 

@@ -126,7 +126,7 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
             return out;
         }
     };
-    let label = key_label(reference, key);
+    let label = key_label(reference, key).to_string();
     if key.info.state != KeyState::Enabled {
         out.push(item.finding(
             None,
@@ -202,7 +202,7 @@ pub(crate) fn check(b: &Bootstrap, facts: &Facts, env: &Env<'_>) -> Vec<Finding>
                     Some(format!("add a key-policy statement allowing {action} for {principal} with kms:ViaService {via} (CDK's own bootstrap key allows every principal of the account through S3), or re-bootstrap with the default key: cdk bootstrap {env_name}{qualifier_flag} without --bootstrap-kms-key-id")),
                     evidence(&o),
                 )
-                .with_change(
+                .with_change_text(
                     key_policy_change(&q, key, &who, false),
                     Some(format!("re-bootstrap with the default key: cdk bootstrap {env_name}{qualifier_flag} without --bootstrap-kms-key-id")),
                 ),

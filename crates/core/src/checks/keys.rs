@@ -52,7 +52,7 @@ fn one(k: &KeyRequirement, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             return vec![item(k).unknown(format!("key `{reference}` was not read"))];
         }
     };
-    let label = key_label(&reference, key);
+    let label = key_label(&reference, key).to_string();
     let policy = match key_policy(key) {
         Ok(p) => p,
         Err(why) => {
@@ -66,7 +66,10 @@ fn one(k: &KeyRequirement, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             out.push(item(k).finding(
                 Some(principal.to_string()),
                 Status::Fail,
-                format!("`{principal}` cannot use key {label}: {}", who.why.clone().unwrap_or_default()),
+                format!(
+                    "`{principal}` cannot use key {label}: {}",
+                    who.why.as_ref().map(ToString::to_string).unwrap_or_default()
+                ),
                 Some("create the role or correct the ARN".into()),
                 vec![],
             ));
@@ -192,7 +195,7 @@ fn principal_action(
                     Some(fix),
                     evidence(&o),
                 )
-                .with_change(change, alternatives)
+                .with_change_text(change, alternatives)
         }
     };
     found.with_access(access(&q, key), o.explanation.clone())

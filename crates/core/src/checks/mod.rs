@@ -18,6 +18,8 @@ use crate::facts::{FetchError, KeyManager};
 use crate::kms::{self, Decision, Inputs, Outcome};
 use crate::policy::{Context, Policy, Request};
 use crate::report::{Access, Change, CheckKind, Finding, Status};
+use crate::said::run::{self, Blocker, Section};
+use crate::said::{KeyRef, PoliciesUnknown, Said};
 use crate::spec::Spec;
 
 /// Where the checks run: Preflight's account, region and partition.
@@ -29,50 +31,20 @@ pub(crate) struct Env<'a> {
 
 /// Judges every section of `spec` against `facts`.
 pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
-    let mut findings = Vec::new();
     let env = match (&facts.identity, facts.region.as_deref()) {
         (Some(Ok(identity)), Some(region)) => {
             let partition = identity.arn.split(':').nth(1).unwrap_or("aws");
-            Some(Env { account: &identity.account, region, partition })
+            Ok(Env { account: &identity.account, region, partition })
         }
-        _ => None,
+        (Some(Err(e)), _) => Err(Blocker::Identity { unread: e.into() }),
+        (Some(Ok(_)), None) => Err(Blocker::NoRegion),
+        (None, _) => Err(Blocker::IdentityNotRead),
     };
-    let blocked: Option<String> = match (&facts.identity, &env) {
-        (Some(Err(e)), _) => Some(format!("could not identify the account Preflight runs in: {e}")),
-        (Some(Ok(_)), None) => Some("no AWS region is configured".to_owned()),
-        (None, _) => Some("the account Preflight runs in was not read".to_owned()),
-        (Some(Ok(_)), Some(_)) => None,
+    let env = match env {
+        Ok(env) => env,
+        Err(why) => return not_checked(spec, &why),
     };
-    let has_blocker = blocked.is_some();
-    let mut unknown = |check: CheckKind, subject: String, what: String, why: &str| {
-        let mut f = Finding::new(check, subject, Status::Unknown, format!("{what} was not checked: {why}"));
-        f.fix = has_blocker.then(|| "give Preflight working credentials and a region, then run again".to_owned());
-        findings.push(f);
-    };
-    if let (Some(b), Some(why)) = (&spec.bootstrap, &blocked) {
-        unknown(
-            CheckKind::Bootstrap,
-            b.toolkit_stack_name.clone(),
-            format!("the CDK bootstrap environment `{}`", b.qualifier),
-            why,
-        );
-    }
-    if let (Some(z), Some(why)) = (&spec.hosted_zone, &blocked) {
-        unknown(CheckKind::HostedZone, z.zone_id.clone(), format!("hosted zone `{}`", z.zone_id), why);
-    }
-    let Some(env) = env else {
-        let why = blocked.unwrap_or_else(|| "the account Preflight runs in is not known".to_owned());
-        for p in &spec.parameters {
-            unknown(CheckKind::Parameter, p.name.clone(), format!("parameter `{}`", p.name), &why);
-        }
-        for k in &spec.keys {
-            unknown(CheckKind::Key, k.key.to_string(), format!("key `{}`", k.key), &why);
-        }
-        for (i, _) in spec.key_policies.iter().enumerate() {
-            unknown(CheckKind::KeyPolicy, format!("KeyPolicies[{i}]"), format!("key policy KeyPolicies[{i}]"), &why);
-        }
-        return findings;
-    };
+    let mut findings = Vec::new();
     if let Some(b) = &spec.bootstrap {
         findings.extend(bootstrap::check(b, facts, &env));
     }
@@ -81,6 +53,35 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
     findings.extend(key_policy::check(&spec.key_policies, facts, &env));
     if let Some(z) = &spec.hosted_zone {
         findings.extend(hosted_zone::check(z, facts, env.account));
+    }
+    findings
+}
+
+/// Every section of `spec` as not checked, for the run's reason.
+fn not_checked(spec: &Spec, why: &Blocker) -> Vec<Finding> {
+    let one = |check: CheckKind, subject: String, what: Section| {
+        Finding::new(check, subject, Status::Unknown, run::Said::NotChecked { what, why: why.clone() })
+    };
+    let mut findings = Vec::new();
+    if let Some(b) = &spec.bootstrap {
+        let what = Section::Bootstrap { qualifier: b.qualifier.clone() };
+        findings.push(one(CheckKind::Bootstrap, b.toolkit_stack_name.clone(), what));
+    }
+    if let Some(z) = &spec.hosted_zone {
+        findings.push(one(
+            CheckKind::HostedZone,
+            z.zone_id.clone(),
+            Section::HostedZone { zone_id: z.zone_id.clone() },
+        ));
+    }
+    for p in &spec.parameters {
+        findings.push(one(CheckKind::Parameter, p.name.clone(), Section::Parameter { name: p.name.clone() }));
+    }
+    for k in &spec.keys {
+        findings.push(one(CheckKind::Key, k.key.to_string(), Section::Key { key: k.key.to_string() }));
+    }
+    for (index, _) in spec.key_policies.iter().enumerate() {
+        findings.push(one(CheckKind::KeyPolicy, format!("KeyPolicies[{index}]"), Section::KeyPolicy { index }));
     }
     findings
 }
@@ -96,6 +97,18 @@ impl Item {
         Self { check, subject: subject.into() }
     }
 
+    /// A finding about this item: `found` is what it found, as data.
+    pub fn said(
+        &self,
+        principal: Option<String>,
+        status: Status,
+        found: impl Into<Said>,
+        evidence: Vec<String>,
+    ) -> Finding {
+        Finding { principal, evidence, ..Finding::new(self.check, self.subject.clone(), status, found) }
+    }
+
+    // TEMPORARY while the checks move to data.
     pub fn finding(
         &self,
         principal: Option<String>,
@@ -104,29 +117,24 @@ impl Item {
         fix: Option<String>,
         evidence: Vec<String>,
     ) -> Finding {
-        Finding { principal, fix, evidence, ..Finding::new(self.check, self.subject.clone(), status, message) }
+        self.said(principal, status, Said::Legacy { message, fix }, evidence)
     }
 
-    /// Something could not be judged, for a reason with no fix to offer.
+    // TEMPORARY while the checks move to data.
     pub fn unknown(&self, message: String) -> Finding {
         self.finding(None, Status::Unknown, message, None, vec![])
     }
 
-    /// A read failed, so something could not be judged: unknown, with `head` ("X was not
-    /// checked") and the error, and, when Preflight's own role was denied, the permission to add.
+    // TEMPORARY while the checks move to data.
     pub fn unread(&self, head: &str, e: &FetchError) -> Finding {
-        self.finding(None, Status::Unknown, format!("{head}: {e}"), access_fix(e), vec![])
+        let u = crate::said::Unread::from(e);
+        self.finding(None, Status::Unknown, format!("{head}: {e}"), u.fix(), vec![])
     }
 }
 
-/// The fix for a read Preflight's own role was denied.
-pub(crate) fn access_fix(e: &FetchError) -> Option<String> {
-    match e {
-        FetchError::AccessDenied { action, .. } => {
-            Some(format!("allow {action} in Preflight's role (see template.yaml)"))
-        }
-        _ => None,
-    }
+// TEMPORARY while the checks move to data.
+pub(crate) fn why_not(o: &Outcome) -> String {
+    crate::said::NotAllowed::from(o).to_string()
 }
 
 /// What is known of a principal's own policies.
@@ -134,20 +142,21 @@ pub(crate) struct PrincipalPolicies {
     /// `None`: not known; `why` says why.
     pub identity: Option<Vec<Policy>>,
     pub boundary: Option<Policy>,
-    pub why: Option<String>,
+    pub why: Option<PoliciesUnknown>,
     /// The role does not exist.
     pub missing: bool,
 }
 
 /// Reads a principal's identity policies and boundary from the facts.
 pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>) -> PrincipalPolicies {
-    let unknown = |why: String| PrincipalPolicies { identity: None, boundary: None, why: Some(why), missing: false };
+    let unknown =
+        |why: PoliciesUnknown| PrincipalPolicies { identity: None, boundary: None, why: Some(why), missing: false };
     if p.account().as_str() != env.account {
-        return unknown(format!(
-            "the IAM policies of `{p}` live in account {} and cannot be read from account {}",
-            p.account(),
-            env.account
-        ));
+        return unknown(PoliciesUnknown::OtherAccount {
+            principal: p.to_string(),
+            account: p.account().to_string(),
+            ours: env.account.to_owned(),
+        });
     }
     let name = match p.kind() {
         PrincipalKind::Role { name, .. } => name,
@@ -156,7 +165,7 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
             return PrincipalPolicies { identity: Some(vec![]), boundary: None, why: None, missing: false };
         }
         PrincipalKind::User { .. } => {
-            return unknown(format!("the IAM policies of user `{p}` are not read by this version of Preflight"));
+            return unknown(PoliciesUnknown::User { principal: p.to_string() });
         }
     };
     let role = match facts.roles.get(name) {
@@ -165,12 +174,12 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
             return PrincipalPolicies {
                 identity: None,
                 boundary: None,
-                why: Some(format!("role `{name}` does not exist in account {}", env.account)),
+                why: Some(PoliciesUnknown::RoleMissing { role: name.to_string(), account: env.account.to_owned() }),
                 missing: true,
             };
         }
-        Some(Err(e)) => return unknown(format!("the policies of role `{name}` could not be read: {e}")),
-        None => return unknown(format!("the policies of role `{name}` were not read")),
+        Some(Err(e)) => return unknown(PoliciesUnknown::RoleUnread { role: name.to_string(), unread: e.into() }),
+        None => return unknown(PoliciesUnknown::RoleNotRead { role: name.to_string() }),
     };
     let mut identity = Vec::new();
     let docs = role.inline.iter().map(|(n, d)| (format!("inline policy `{n}` of role {name}"), d)).chain(
@@ -180,9 +189,9 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
         match doc {
             Ok(text) => match Policy::parse(&label, &serde_json::Value::String(text.clone())) {
                 Ok(p) => identity.push(p),
-                Err(e) => return unknown(format!("{e}")),
+                Err(e) => return unknown(PoliciesUnknown::PolicyInvalid { error: e.to_string() }),
             },
-            Err(e) => return unknown(format!("{label} could not be read: {e}")),
+            Err(e) => return unknown(PoliciesUnknown::PolicyUnread { policy: label, unread: e.into() }),
         }
     }
     let boundary = match &role.boundary {
@@ -190,24 +199,24 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
         Some((arn, Ok(text))) => {
             match Policy::parse("permissions boundary", &serde_json::Value::String(text.clone())) {
                 Ok(p) => Some(p),
-                Err(e) => return unknown(format!("the permissions boundary `{arn}` could not be parsed: {e}")),
+                Err(e) => {
+                    return unknown(PoliciesUnknown::BoundaryInvalid { boundary: arn.clone(), error: e.to_string() });
+                }
             }
         }
-        Some((arn, Err(e))) => return unknown(format!("the permissions boundary `{arn}` could not be read: {e}")),
+        Some((arn, Err(e))) => {
+            return unknown(PoliciesUnknown::BoundaryUnread { boundary: arn.clone(), unread: e.into() });
+        }
     };
     PrincipalPolicies { identity: Some(identity), boundary, why: None, missing: false }
 }
 
-/// `alias/app-data` (customer managed key 1234...) for messages.
-pub(crate) fn key_label(reference: &str, facts: &KeyFacts) -> String {
-    let manager = match facts.info.manager {
-        KeyManager::Aws => "AWS managed key",
-        KeyManager::Customer => "customer managed key",
-    };
-    if reference == facts.info.key_id || reference == facts.info.arn {
-        format!("`{}` ({manager})", facts.info.key_id)
-    } else {
-        format!("`{reference}` ({manager} {})", facts.info.key_id)
+/// A key as findings name it: the reference the user gave, with its id and manager.
+pub(crate) fn key_label(reference: &str, facts: &KeyFacts) -> KeyRef {
+    KeyRef {
+        reference: reference.to_owned(),
+        key_id: facts.info.key_id.clone(),
+        aws_managed: facts.info.manager == KeyManager::Aws,
     }
 }
 
@@ -354,18 +363,6 @@ pub(crate) fn evidence(o: &Outcome) -> Vec<String> {
     e
 }
 
-/// Why an outcome is not an allow, in a few words for a message.
-pub(crate) fn why_not(o: &Outcome) -> String {
-    match o.decision {
-        Decision::ExplicitDeny => {
-            let by: Vec<String> = o.explanation.iter().map(ToString::to_string).collect();
-            format!("denied explicitly by {}", by.join(", "))
-        }
-        Decision::Unknown => o.unknown_reasons.join("; "),
-        _ => o.missing.join("; "),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,6 +462,11 @@ mod tests {
         let env = Env { account: "111111111111", region: "us-east-1", partition: "aws" };
         let who = principal_policies(&p, &f, &env);
         assert!(who.identity.is_none());
-        assert!(who.why.unwrap().contains("live in account 222222222222 and cannot be read from account 111111111111"));
+        assert!(
+            who.why
+                .unwrap()
+                .to_string()
+                .contains("live in account 222222222222 and cannot be read from account 111111111111")
+        );
     }
 }

@@ -82,7 +82,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             return vec![item(p).unknown(format!("the key `{reference}` of parameter `{name}` was not read"))];
         }
     };
-    let label = key_label(&reference, key);
+    let label = key_label(&reference, key).to_string();
     if key.info.state != KeyState::Enabled {
         return vec![item(p).finding(
             None,
@@ -125,7 +125,10 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             out.push(item(p).finding(
                 principal,
                 Status::Fail,
-                format!("`{reader}` cannot read parameter `{name}`: {}", who.why.clone().unwrap_or_default()),
+                format!(
+                    "`{reader}` cannot read parameter `{name}`: {}",
+                    who.why.as_ref().map(ToString::to_string).unwrap_or_default()
+                ),
                 Some("create the role or correct the ARN".into()),
                 vec![],
             ));
@@ -181,7 +184,7 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
                 if status == Status::Pass {
                     status = Status::Unknown;
                 }
-                problems.push(who.why.clone().unwrap_or_default());
+                problems.push(who.why.as_ref().map(ToString::to_string).unwrap_or_default());
             }
         }
         match decrypt.decision {
@@ -218,8 +221,9 @@ fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
             "where the key policy delegates to IAM (an arn:{}:iam::{}:root statement), allow kms:Decrypt on {} in the role's IAM policy; or re-create the parameter under alias/aws/ssm (a parameter's key cannot be changed in place)",
             env.partition, env.account, key.info.arn
         ));
-        let found =
-            item(p).finding(principal, status, message, fix, ev).with_change(change, Some(alternatives.join("; ")));
+        let found = item(p)
+            .finding(principal, status, message, fix, ev)
+            .with_change_text(change, Some(alternatives.join("; ")));
         out.push(found.with_access(access(&q, key), decrypt.explanation.clone()));
     }
     out

@@ -154,7 +154,7 @@ impl Inferred {
             .map(|(g, status, message)| Finding {
                 stack: stack.map(str::to_owned),
                 source: Some(g.source.clone()),
-                ..Finding::new(g.check, g.subject.clone(), status, message)
+                ..Finding::new(g.check, g.subject.clone(), status, crate::said::Said::Legacy { message, fix: None })
             })
             .collect()
     }
