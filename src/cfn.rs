@@ -213,7 +213,7 @@ enum Outcome {
 }
 
 /// Handles one event: decides, answers CloudFormation exactly once when the event carries a
-/// usable ResponseURL, logs the full report, and returns the response object (so a local invoke
+/// usable ResponseURL, logs what it decided (the full report when checks ran), and returns the response object (so a local invoke
 /// shows it). Never returns an error and never panics on any input.
 pub async fn handle<R: Runner, K: ResponseSink>(
     event: Value,
@@ -229,11 +229,7 @@ pub async fn handle<R: Runner, K: ResponseSink>(
     };
     let outcome = decide(&event, &ids, invocation, runner).await;
     let body = response_body(&ids, &outcome, invocation);
-    if let Some(report) = match &outcome {
-        Outcome::Success { report, .. } | Outcome::Failed { report, .. } => report,
-    } {
-        log_report(&ids, report);
-    }
+    log_outcome(&ids, &outcome);
     match url {
         Ok(url) => {
             let text = body.to_string();
@@ -484,15 +480,19 @@ fn response_body(ids: &EventIds, outcome: &Outcome, invocation: &Invocation) -> 
             ("Passed".to_owned(), c.passed.to_string()),
         ]);
     }
-    let where_logged = if invocation.log_group.is_empty() {
-        "full report in the function's log".to_owned()
-    } else {
-        format!("full report in CloudWatch Logs group {} stream {}", invocation.log_group, invocation.log_stream)
+    // Only a run has a report to point to; the other outcomes say all in their reason.
+    let where_logged = match report {
+        None => None,
+        Some(_) if invocation.log_group.is_empty() => Some("full report in the function's log".to_owned()),
+        Some(_) => Some(format!(
+            "full report in CloudWatch Logs group {} stream {}",
+            invocation.log_group, invocation.log_stream
+        )),
     };
     response.reason = Some(String::new());
     let mut body = serde_json::to_value(&response).unwrap_or(Value::Null);
     let base = body.to_string().len();
-    let reason = fit_reason(head, lines, &where_logged, MAX_RESPONSE_BYTES.saturating_sub(base));
+    let reason = fit_reason(head, lines, where_logged.as_deref(), MAX_RESPONSE_BYTES.saturating_sub(base));
     if let Some(map) = body.as_object_mut() {
         map.insert("Reason".to_owned(), Value::String(reason));
     }
@@ -506,9 +506,12 @@ fn escaped_len(text: &str) -> usize {
 
 /// Builds `head. 1) line 2) line ... (+N more) (where)` within `budget` escaped bytes: failures
 /// first, the rest counted, the log location always last when there is room for it.
-fn fit_reason(head: &str, lines: &[String], tail: &str, budget: usize) -> String {
-    let tail_of = |more: usize| {
-        if more > 0 { format!(" (+{more} more; {tail})") } else { format!(" ({tail})") }
+fn fit_reason(head: &str, lines: &[String], tail: Option<&str>, budget: usize) -> String {
+    let tail_of = |more: usize| match (more, tail) {
+        (0, None) => String::new(),
+        (0, Some(tail)) => format!(" ({tail})"),
+        (more, None) => format!(" (+{more} more)"),
+        (more, Some(tail)) => format!(" (+{more} more; {tail})"),
     };
     let mut reason = truncate_to(head, budget.saturating_sub(escaped_len(&tail_of(lines.len()))));
     let mut shown = 0;
@@ -554,15 +557,28 @@ fn truncate_to(text: &str, budget: usize) -> String {
 }
 
 /// Writes the whole report as one JSON line, the record behind the Reason's summary.
-fn log_report(ids: &EventIds, report: &Report) {
-    let line = serde_json::json!({
-        "level": "INFO",
-        "message": "preflight report",
+/// Logs what was decided, one JSON line: the full report of a run, or the reason of an outcome
+/// that ran no checks (a delete, a rollback, invalid properties, the deadline, an internal error).
+/// Never the ResponseURL.
+fn log_outcome(ids: &EventIds, outcome: &Outcome) {
+    let (level, status, head, report) = match outcome {
+        Outcome::Success { reason, report } => ("INFO", "SUCCESS", reason, report),
+        Outcome::Failed { head, report, .. } => ("ERROR", "FAILED", head, report),
+    };
+    let mut line = serde_json::json!({
+        "level": level,
+        "message": if report.is_some() { "preflight report" } else { "preflight outcome" },
         "requestId": ids.request_id,
         "stackId": ids.stack_id,
         "logicalResourceId": ids.logical_resource_id,
-        "report": report.to_json(),
+        "status": status,
     });
+    if let Some(map) = line.as_object_mut() {
+        match report {
+            Some(report) => map.insert("report".into(), report.to_json()),
+            None => map.insert("reason".into(), Value::String(head.clone())),
+        };
+    }
     println!("{line}");
 }
 
@@ -714,10 +730,8 @@ mod tests {
         let (out, puts) = answer(event("Delete", json!({"Bogus": true})), Fake::Panics, 60).await;
         assert_eq!(puts.len(), 1);
         assert_eq!(out["Status"], "SUCCESS");
-        assert_eq!(
-            out["Reason"],
-            "Preflight checks nothing on delete (full report in CloudWatch Logs group /aws/lambda/preflight stream 2026/11/23/[$LATEST]abc)"
-        );
+        // No checks ran, so no report is promised.
+        assert_eq!(out["Reason"], "Preflight checks nothing on delete");
     }
 
     #[tokio::test]

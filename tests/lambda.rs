@@ -284,7 +284,7 @@ async fn a_non_aws_response_url_is_refused_without_loopback_permission() {
 
 #[tokio::test]
 async fn every_file_in_events_gets_its_documented_answer() {
-    let (api, receiver, _lambda) = setup(moto(), &[]).await;
+    let (api, receiver, lambda) = setup(moto(), &[]).await;
     let expected = [
         ("create.json", "FAILED", "parameter `/app/db/password` does not exist in account 123456789012"),
         ("update.json", "FAILED", "key `alias/app-data` does not exist in account 123456789012"),
@@ -318,6 +318,27 @@ async fn every_file_in_events_gets_its_documented_answer() {
         let body = puts.last().unwrap().json();
         assert_eq!(&body["Status"], status, "{file}: {body}");
         assert!(body["Reason"].as_str().unwrap().contains(words), "{file}: {}", body["Reason"]);
+    }
+    // Every answer is logged: the runs with their report, the others with their reason, and a
+    // Reason promises a report only where one was logged.
+    let log = lambda.wait_for_output("Preflight's properties are invalid");
+    let lines: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
+    let logged = |kind: &str| -> Vec<(String, String)> {
+        lines
+            .iter()
+            .filter(|l| l["message"] == kind)
+            .map(|l| (l["status"].as_str().unwrap().to_owned(), l["reason"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    };
+    assert_eq!(logged("preflight report").len(), 2, "{log}");
+    let outcomes = logged("preflight outcome");
+    let statuses: Vec<&str> = outcomes.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(statuses, ["SUCCESS", "SUCCESS", "FAILED"], "{log}");
+    assert!(outcomes[2].1.starts_with("Preflight's properties are invalid: "), "{outcomes:?}");
+    for body in receiver.requests().iter().map(|r| r.json()) {
+        let promises = body["Reason"].as_str().unwrap().contains("full report in");
+        let ran = body["Data"].get("Status").is_some();
+        assert_eq!(promises, ran, "{body}");
     }
     let invalid = receiver.requests().last().unwrap().json();
     let reason = invalid["Reason"].as_str().unwrap().to_owned();

@@ -1,17 +1,146 @@
-//! The stack model's findings.
+//! The stack model's findings: an inferred item that cannot be judged before the stack exists,
+//! and what the template alone proves to fail.
 
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Said {}
+pub enum Said {
+    /// An item the template implies was not checked.
+    NotChecked { subject: String, why: Unjudged },
+    /// A certificate is validated in a zone the stack creates and nothing delegates: DNS
+    /// validation waits until CloudFormation times out.
+    CertificateZoneNotDelegated { certificate: String, zone: String, name: String },
+}
+
+/// Why an inferred item could not be judged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Unjudged {
+    /// The identity that applies a key policy is not known.
+    KeyPolicyApplierUnknown,
+    KeyPolicyNotJson {
+        error: String,
+    },
+    KeyPolicyNotObject,
+    KeyPolicyDependsOn {
+        expression: String,
+    },
+    RecordNameUnresolved,
+    ZoneIdUnresolved,
+    /// The record names its zone by name only.
+    ZoneNamedByName,
+    /// One hosted zone is checked per run.
+    OneZonePerRun {
+        checked: String,
+        zone: String,
+    },
+    CustomResourceRoleUnknown {
+        resource: String,
+        why: RoleUnknown,
+    },
+    TaskSecretUnresolved {
+        task: String,
+        expression: String,
+    },
+    /// A Secrets Manager secret: its check is not built.
+    SecretCheckNotBuilt {
+        task: String,
+    },
+    TaskRoleUnknown {
+        task: String,
+        why: RoleUnknown,
+    },
+}
+
+/// Why the role that reads something cannot be named.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum RoleUnknown {
+    NoExecutionRoleArn,
+    /// A role of the stack whose ARN cannot be built (no account or partition given).
+    CannotName {
+        role: String,
+    },
+    DependsOn {
+        expression: String,
+    },
+    NotAnArn {
+        error: String,
+    },
+    NotAString {
+        value: String,
+    },
+    TokenNotAFunction,
+    FunctionNotInTemplate {
+        function: String,
+    },
+    FunctionWithoutRole {
+        function: String,
+    },
+}
+
+impl std::fmt::Display for RoleUnknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoExecutionRoleArn => f.write_str("the task definition has no ExecutionRoleArn"),
+            Self::CannotName { role } => write!(f, "the role {role} cannot be named (no account or partition given)"),
+            Self::DependsOn { expression } => f.write_str(expression),
+            Self::NotAnArn { error } => f.write_str(error),
+            Self::NotAString { value } => write!(f, "ExecutionRoleArn is {value}"),
+            Self::TokenNotAFunction => f.write_str("its ServiceToken is not the ARN of a function of this stack"),
+            Self::FunctionNotInTemplate { function } => write!(f, "{function} is not in the template"),
+            Self::FunctionWithoutRole { function } => write!(f, "{function} has no Role"),
+        }
+    }
+}
+
+impl std::fmt::Display for Unjudged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::KeyPolicyApplierUnknown => {
+                f.write_str("the identity that applies the key policy (the stack's execution identity) is not known")
+            }
+            Self::KeyPolicyNotJson { error } => write!(f, "its KeyPolicy is not a JSON object: {error}"),
+            Self::KeyPolicyNotObject => f.write_str("its KeyPolicy is not an object"),
+            Self::KeyPolicyDependsOn { expression } => write!(f, "its KeyPolicy depends on {expression}"),
+            Self::RecordNameUnresolved => f.write_str("its record name cannot be resolved before the stack exists"),
+            Self::ZoneIdUnresolved => f.write_str("its hosted zone id cannot be resolved before the stack exists"),
+            Self::ZoneNamedByName => f.write_str(
+                "the record names its zone by HostedZoneName; give the zone's id (HostedZoneId) to have its delegation checked",
+            ),
+            Self::OneZonePerRun { checked, zone } => {
+                write!(f, "one hosted zone is checked per run ({checked}); check {zone} with a spec naming it")
+            }
+            Self::CustomResourceRoleUnknown { resource, why } => write!(
+                f,
+                "the custom resource {resource} reads it with decryption, but its function's role is not known: {why}"
+            ),
+            Self::TaskSecretUnresolved { task, expression } => write!(f, "a secret of task {task}: {expression}"),
+            Self::SecretCheckNotBuilt { task } => {
+                write!(f, "task {task} reads this secret from Secrets Manager; the secret check is not built yet")
+            }
+            Self::TaskRoleUnknown { task, why } => write!(f, "task {task}'s execution role is not known: {why}"),
+        }
+    }
+}
 
 impl Said {
-    pub(super) fn sentence(&self) -> String {
-        match *self {}
+    pub(crate) fn sentence(&self) -> String {
+        match self {
+            Said::NotChecked { subject, why } => format!("{subject} was not checked: {why}"),
+            Said::CertificateZoneNotDelegated { certificate, zone, name } => format!(
+                "certificate {certificate} is validated in hosted zone {zone}, which this stack creates, but nothing in the stack delegates that zone to its name servers: DNS validation of {name} will wait until CloudFormation times out"
+            ),
+        }
     }
 
     pub(super) fn fix(&self) -> Option<String> {
-        match *self {}
+        match self {
+            Said::NotChecked { .. } => None,
+            Said::CertificateZoneNotDelegated { zone, .. } => Some(format!(
+                "delegate the domain of hosted zone {zone} to its name servers (an NS record set in the parent zone, in this stack or at the registrar) before the certificate is created, or validate in a zone the domain is already delegated to"
+            )),
+        }
     }
 }

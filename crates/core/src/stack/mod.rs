@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::arn::PrincipalArn;
 use crate::report::{CheckKind, Finding, Status};
+use crate::said::stack::{self as said, RoleUnknown, Unjudged};
 use crate::spec::{HostedZone, KeyPolicyCheck, Parameter, Spec};
 pub use resolve::{Resolver, StackEnv, Unresolved};
 pub use template::{Template, TemplateError};
@@ -50,13 +51,37 @@ pub struct Inference {
     pub why: String,
 }
 
-/// What could not be judged, and why: each becomes an `unknown` finding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What could not be judged, and why (each becomes an `unknown` finding), or what the template
+/// alone shows to fail.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Gap {
     pub check: CheckKind,
     pub subject: String,
     pub source: Source,
+    /// `found`'s reason (or, for a failure, its sentence) in words.
     pub why: String,
+    /// What was found, as data.
+    #[serde(skip)]
+    pub found: said::Said,
+}
+
+impl Gap {
+    /// `subject` could not be judged, for `why`.
+    fn unjudged(check: CheckKind, subject: impl Into<String>, source: Source, why: Unjudged) -> Self {
+        let subject = subject.into();
+        Gap {
+            check,
+            source,
+            why: why.to_string(),
+            found: said::Said::NotChecked { subject: subject.clone(), why },
+            subject,
+        }
+    }
+
+    /// The template alone shows `found`.
+    fn failure(check: CheckKind, subject: impl Into<String>, source: Source, found: said::Said) -> Self {
+        Gap { check, subject: subject.into(), source, why: found.sentence(), found }
+    }
 }
 
 /// The spec a template implies, with a source for every item.
@@ -111,15 +136,8 @@ impl Inferred {
                     self.inferences.iter().find(|i| i.check == CheckKind::HostedZone).map(|i| i.source.clone());
                 self.inferences.retain(|i| i.check != CheckKind::HostedZone);
                 if let Some(source) = source {
-                    self.gaps.push(Gap {
-                        check: CheckKind::HostedZone,
-                        subject: z.zone_id.clone(),
-                        source,
-                        why: format!(
-                            "one hosted zone is checked per run ({}); check {} with a spec naming it",
-                            mine.zone_id, z.zone_id
-                        ),
-                    });
+                    let why = Unjudged::OneZonePerRun { checked: mine.zone_id.clone(), zone: z.zone_id.clone() };
+                    self.gaps.push(Gap::unjudged(CheckKind::HostedZone, z.zone_id.clone(), source, why));
                 }
             }
             _ => {}
@@ -148,13 +166,13 @@ impl Inferred {
     /// carrying its stack and source.
     pub fn gap_findings(&self) -> Vec<Finding> {
         let stack = self.stack.as_deref();
-        let gaps = self.gaps.iter().map(|g| (g, Status::Unknown, format!("{} was not checked: {}", g.subject, g.why)));
-        let fails = self.failures.iter().map(|g| (g, Status::Fail, g.why.clone()));
+        let gaps = self.gaps.iter().map(|g| (g, Status::Unknown));
+        let fails = self.failures.iter().map(|g| (g, Status::Fail));
         gaps.chain(fails)
-            .map(|(g, status, message)| Finding {
+            .map(|(g, status)| Finding {
                 stack: stack.map(str::to_owned),
                 source: Some(g.source.clone()),
-                ..Finding::new(g.check, g.subject.clone(), status, crate::said::Said::Legacy { message, fix: None })
+                ..Finding::new(g.check, g.subject.clone(), status, g.found.clone())
             })
             .collect()
     }
@@ -258,36 +276,31 @@ fn zones(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
         for (zone, zone_name, name, property) in sets {
             let source = Source { logical_id: id.clone(), property };
             let Some(name) = text(name).map(|n| n.trim_end_matches('.').to_ascii_lowercase()) else {
-                out.gaps.push(Gap {
-                    check: CheckKind::HostedZone,
-                    subject: id.clone(),
-                    source,
-                    why: "its record name cannot be resolved before the stack exists".into(),
-                });
+                out.gaps.push(Gap::unjudged(CheckKind::HostedZone, id.clone(), source, Unjudged::RecordNameUnresolved));
                 continue;
             };
             if let Some(zone_id) = in_stack_zone(zone) {
                 if r.kind == "AWS::CertificateManager::Certificate" && !delegates(template, resolver, &zone_id) {
-                    out.failures.push(Gap {
-                        check: CheckKind::HostedZone,
-                        subject: zone_id.clone(),
-                        source,
-                        why: format!(
-                            "certificate {id} is validated in hosted zone {zone_id}, which this stack creates, but nothing in the stack delegates that zone to its name servers: DNS validation of {name} will wait until CloudFormation times out"
-                        ),
-                    });
+                    let found = said::Said::CertificateZoneNotDelegated {
+                        certificate: id.clone(),
+                        zone: zone_id.clone(),
+                        name: name.clone(),
+                    };
+                    out.failures.push(Gap::failure(CheckKind::HostedZone, zone_id.clone(), source, found));
                 }
                 continue;
             }
             match text(zone) {
                 Some(z) => writes.push((z.trim_start_matches("/hostedzone/").to_owned(), name, source)),
-                None if zone_name.is_some() => out.gaps.push(Gap {
-                    check: CheckKind::HostedZone,
-                    subject: text(zone_name).unwrap_or_else(|| id.clone()),
+                None if zone_name.is_some() => out.gaps.push(Gap::unjudged(
+                    CheckKind::HostedZone,
+                    text(zone_name).unwrap_or_else(|| id.clone()),
                     source,
-                    why: "the record names its zone by HostedZoneName; give the zone's id (HostedZoneId) to have its delegation checked".into(),
-                }),
-                None => out.gaps.push(Gap { check: CheckKind::HostedZone, subject: id.clone(), source, why: "its hosted zone id cannot be resolved before the stack exists".into() }),
+                    Unjudged::ZoneNamedByName,
+                )),
+                None => {
+                    out.gaps.push(Gap::unjudged(CheckKind::HostedZone, id.clone(), source, Unjudged::ZoneIdUnresolved));
+                }
             }
         }
     }
@@ -307,12 +320,8 @@ fn zones(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
                 });
             }
         } else if !out.gaps.iter().any(|g| g.check == CheckKind::HostedZone && g.subject == zone) {
-            out.gaps.push(Gap {
-                check: CheckKind::HostedZone,
-                subject: zone.clone(),
-                source,
-                why: format!("one hosted zone is checked per run ({first}); check {zone} with a spec naming it"),
-            });
+            let why = Unjudged::OneZonePerRun { checked: first.clone(), zone: zone.clone() };
+            out.gaps.push(Gap::unjudged(CheckKind::HostedZone, zone.clone(), source, why));
         }
     }
     out.spec.hosted_zone = Some(HostedZone { zone_id: first, record_names: names });
@@ -420,10 +429,9 @@ fn key_policy(
     let Some(policy) = properties.get("KeyPolicy") else { return };
     let source = Source { logical_id: id.to_owned(), property: "Properties.KeyPolicy".into() };
     let subject = format!("KeyPolicies[{}]", out.spec.key_policies.len());
-    let gap = |why: String| Gap { check: CheckKind::KeyPolicy, subject: subject.clone(), source: source.clone(), why };
+    let gap = |why: Unjudged| Gap::unjudged(CheckKind::KeyPolicy, subject.clone(), source.clone(), why);
     let Some(execution) = execution else {
-        out.gaps
-            .push(gap("the identity that applies the key policy (the stack's execution identity) is not known".into()));
+        out.gaps.push(gap(Unjudged::KeyPolicyApplierUnknown));
         return;
     };
     let resolved = match resolver.value(policy) {
@@ -431,16 +439,16 @@ fn key_policy(
         Ok(Value::String(s)) => match serde_json::from_str::<Map<String, Value>>(&s) {
             Ok(m) => m,
             Err(e) => {
-                out.gaps.push(gap(format!("its KeyPolicy is not a JSON object: {e}")));
+                out.gaps.push(gap(Unjudged::KeyPolicyNotJson { error: e.to_string() }));
                 return;
             }
         },
         Ok(_) => {
-            out.gaps.push(gap("its KeyPolicy is not an object".into()));
+            out.gaps.push(gap(Unjudged::KeyPolicyNotObject));
             return;
         }
         Err(u) => {
-            out.gaps.push(gap(format!("its KeyPolicy depends on {u}")));
+            out.gaps.push(gap(Unjudged::KeyPolicyDependsOn { expression: u.to_string() }));
             return;
         }
     };
@@ -511,14 +519,10 @@ fn custom_resource_reads(
                         why: format!("the custom resource {id} calls ssm:GetParameter WithDecryption as its function's role, {how}"),
                     });
                 }
-                Err(why) => out.gaps.push(Gap {
-                    check: CheckKind::Parameter,
-                    subject: name,
-                    source: source.clone(),
-                    why: format!(
-                        "the custom resource {id} reads it with decryption, but its function's role is not known: {why}"
-                    ),
-                }),
+                Err(why) => {
+                    let why = Unjudged::CustomResourceRoleUnknown { resource: id.to_owned(), why: why.clone() };
+                    out.gaps.push(Gap::unjudged(CheckKind::Parameter, name, source.clone(), why));
+                }
             }
         }
     }
@@ -563,12 +567,8 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
             Ok(Value::String(s)) => s,
             Ok(other) => other.to_string(),
             Err(u) => {
-                out.gaps.push(Gap {
-                    check: CheckKind::Parameter,
-                    subject: id.to_owned(),
-                    source,
-                    why: format!("a secret of task {id}: {u}"),
-                });
+                let why = Unjudged::TaskSecretUnresolved { task: id.to_owned(), expression: u.to_string() };
+                out.gaps.push(Gap::unjudged(CheckKind::Parameter, id, source, why));
                 continue;
             }
         };
@@ -581,14 +581,8 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
                     None => text.clone(),
                 },
                 _ => {
-                    out.gaps.push(Gap {
-                        check: CheckKind::Parameter,
-                        subject: text.clone(),
-                        source,
-                        why: format!(
-                            "task {id} reads this secret from Secrets Manager; the secret check is not built yet"
-                        ),
-                    });
+                    let why = Unjudged::SecretCheckNotBuilt { task: id.to_owned() };
+                    out.gaps.push(Gap::unjudged(CheckKind::Parameter, text.clone(), source, why));
                     continue;
                 }
             }
@@ -608,12 +602,10 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
                     why: format!("the ECS agent reads this secret for task {id} as its execution role, {how}"),
                 });
             }
-            Err(why) => out.gaps.push(Gap {
-                check: CheckKind::Parameter,
-                subject: name,
-                source,
-                why: format!("task {id}'s execution role is not known: {why}"),
-            }),
+            Err(why) => {
+                let why = Unjudged::TaskRoleUnknown { task: id.to_owned(), why: why.clone() };
+                out.gaps.push(Gap::unjudged(CheckKind::Parameter, name, source, why));
+            }
         }
     }
 }
@@ -623,8 +615,8 @@ fn execution_role(
     v: Option<&Value>,
     resolver: &Resolver<'_>,
     planned: &[planned::PlannedRole],
-) -> Result<(PrincipalArn, String), String> {
-    let v = v.ok_or("the task definition has no ExecutionRoleArn")?;
+) -> Result<(PrincipalArn, String), RoleUnknown> {
+    let v = v.ok_or(RoleUnknown::NoExecutionRoleArn)?;
     let att = v.get("Fn::GetAtt").and_then(|a| match a {
         Value::Array(p) => p.first().and_then(Value::as_str).map(str::to_owned),
         Value::String(s) => s.split('.').next().map(str::to_owned),
@@ -635,14 +627,12 @@ fn execution_role(
             .iter()
             .find(|p| p.logical_id == role_id)
             .map(|p| (p.arn.clone(), format!("{role_id}, which this stack creates")))
-            .ok_or_else(|| format!("the role {role_id} cannot be named (no account or partition given)"));
+            .ok_or(RoleUnknown::CannotName { role: role_id });
     }
     match resolver.value(v) {
-        Ok(Value::String(arn)) => {
-            PrincipalArn::parse(&arn).map(|p| (p, "an existing role".to_owned())).map_err(|e| e.to_string())
-        }
-        Ok(other) => Err(format!("ExecutionRoleArn is {other}")),
-        Err(u) => Err(u.to_string()),
+        Ok(Value::String(arn)) => existing_role(&arn),
+        Ok(other) => Err(RoleUnknown::NotAString { value: other.to_string() }),
+        Err(u) => Err(RoleUnknown::DependsOn { expression: u.to_string() }),
     }
 }
 
@@ -653,7 +643,7 @@ fn function_role(
     template: &Template,
     resolver: &Resolver<'_>,
     planned: &[planned::PlannedRole],
-) -> Result<(PrincipalArn, String), String> {
+) -> Result<(PrincipalArn, String), RoleUnknown> {
     let target = |v: Option<&Value>| -> Option<String> {
         let att = v?.get("Fn::GetAtt")?;
         match att {
@@ -662,23 +652,28 @@ fn function_role(
             _ => None,
         }
     };
-    let function = target(token).ok_or("its ServiceToken is not the ARN of a function of this stack")?;
-    let f = template.resource(&function).ok_or_else(|| format!("{function} is not in the template"))?;
+    let function = target(token).ok_or(RoleUnknown::TokenNotAFunction)?;
+    let Some(f) = template.resource(&function) else { return Err(RoleUnknown::FunctionNotInTemplate { function }) };
     let role = f.properties.get("Role");
     if let Some(role_id) = target(role) {
         return planned
             .iter()
             .find(|p| p.logical_id == role_id)
             .map(|p| (p.arn.clone(), format!("{role_id}, which this stack creates")))
-            .ok_or_else(|| format!("the role {role_id} cannot be named (no account or partition given)"));
+            .ok_or(RoleUnknown::CannotName { role: role_id });
     }
     match role.map(|r| resolver.value(r)) {
-        Some(Ok(Value::String(arn))) => {
-            PrincipalArn::parse(&arn).map(|p| (p, "an existing role".to_owned())).map_err(|e| e.to_string())
-        }
-        Some(Err(u)) => Err(u.to_string()),
-        _ => Err(format!("{function} has no Role")),
+        Some(Ok(Value::String(arn))) => existing_role(&arn),
+        Some(Err(u)) => Err(RoleUnknown::DependsOn { expression: u.to_string() }),
+        _ => Err(RoleUnknown::FunctionWithoutRole { function }),
     }
+}
+
+/// An existing role given by its ARN.
+fn existing_role(arn: &str) -> Result<(PrincipalArn, String), RoleUnknown> {
+    PrincipalArn::parse(arn)
+        .map(|p| (p, "an existing role".to_owned()))
+        .map_err(|e| RoleUnknown::NotAnArn { error: e.to_string() })
 }
 
 /// Calls `f(path, text)` for every string in `v`, with its path (`Properties.A.B[0]`).
@@ -771,7 +766,10 @@ mod tests {
             "its KeyPolicy depends on `AWS::AccountId (not given)` cannot be resolved before the stack exists"
         );
         let out = infer(&t, &env(), None);
-        assert!(out.gaps[0].why.contains("execution identity"), "{:?}", out.gaps);
+        assert_eq!(
+            out.gaps[0].found,
+            said::Said::NotChecked { subject: "KeyPolicies[0]".into(), why: Unjudged::KeyPolicyApplierUnknown }
+        );
     }
 
     #[test]
@@ -795,6 +793,17 @@ mod tests {
         let gaps: Vec<(&str, &str)> =
             out.gaps.iter().map(|g| (g.subject.as_str(), g.source.logical_id.as_str())).collect();
         assert_eq!(gaps, [("named.com.", "ByName"), ("Z9", "Other")]);
+        let why: Vec<&said::Said> = out.gaps.iter().map(|g| &g.found).collect();
+        assert_eq!(
+            why,
+            [
+                &said::Said::NotChecked { subject: "named.com.".into(), why: Unjudged::ZoneNamedByName },
+                &said::Said::NotChecked {
+                    subject: "Z9".into(),
+                    why: Unjudged::OneZonePerRun { checked: "Z2".into(), zone: "Z9".into() }
+                },
+            ]
+        );
     }
 
     #[test]
@@ -805,6 +814,14 @@ mod tests {
         let alone = Template::from_value(&json!({"Resources": {"Zone": zone, "Cert": cert}})).unwrap();
         let out = infer(&alone, &env(), None);
         assert_eq!(out.failures.len(), 1);
+        assert_eq!(
+            out.failures[0].found,
+            said::Said::CertificateZoneNotDelegated {
+                certificate: "Cert".into(),
+                zone: "Zone".into(),
+                name: "app.example.com".into()
+            }
+        );
         assert!(out.failures[0].why.contains("nothing in the stack delegates that zone"), "{:?}", out.failures);
         let delegated = Template::from_value(&json!({"Resources": {"Zone": zone, "Cert": cert,
             "Delegation": {"Type": "AWS::Route53::RecordSet", "Properties": {"HostedZoneId": "ZPARENT", "Name": "app.example.com.",
@@ -832,7 +849,11 @@ mod tests {
         assert_eq!(names, ["/app/db/password", "flat"]);
         assert_eq!(out.spec.parameters[0].readers[0].to_string(), "arn:aws:iam::111111111111:role/ExecRole");
         assert_eq!(out.gaps.len(), 1);
-        assert!(out.gaps[0].why.contains("Secrets Manager"), "{:?}", out.gaps);
+        assert!(
+            matches!(&out.gaps[0].found, said::Said::NotChecked { why: Unjudged::SecretCheckNotBuilt { task }, .. } if task == "Task"),
+            "{:?}",
+            out.gaps
+        );
     }
 
     #[test]
