@@ -12,352 +12,272 @@ use crate::delegation::{Delegation, Lookup, ParentAnswer, name_set};
 use crate::facts::{ApiDelegation, Facts, HostedZoneFacts, is_within};
 use crate::facts::{FetchError, ZoneInfo};
 use crate::report::{CheckKind, Finding, Status};
+use crate::said::hosted_zone::{Absence, Said, ServerAnswer, Source, ZoneRef};
 use crate::spec::HostedZone;
 
-fn finding(subject: &str, status: Status, message: String, fix: Option<String>, evidence: Vec<String>) -> Finding {
-    Item::new(CheckKind::HostedZone, subject).finding(None, status, message, fix, evidence)
+/// A finding of this check about `subject`.
+fn finding(subject: &str, status: Status, found: Said, evidence: Vec<String>) -> Finding {
+    Item::new(CheckKind::HostedZone, subject).said(None, status, found, evidence)
 }
 
-/// `Z1 (example.com)`, with `, created by the Route 53 registrar` when it was.
-fn zone_label(z: &ZoneInfo) -> String {
-    if z.registrar_created() {
-        format!("{} ({}, created by the Route 53 registrar)", z.id, z.name)
-    } else {
-        format!("{} ({})", z.id, z.name)
-    }
+/// A zone as findings name it: `Z1 (example.com)`, with `, created by the Route 53 registrar`
+/// when it was.
+fn zone_label(z: &ZoneInfo) -> ZoneRef {
+    ZoneRef { id: z.id.clone(), name: z.name.clone(), registrar_created: z.registrar_created() }
 }
 
+/// A list of name servers as a set.
 fn set(names: &[String]) -> BTreeSet<String> {
     names.iter().cloned().collect()
 }
 
-/// Judges the hosted zone section.
+/// Judges the hosted zone section: the zone itself, each record name the stack writes, then the
+/// zone's kind and the delegation of its domain.
 pub(crate) fn check(spec: &HostedZone, facts: &Facts, account: &str) -> Vec<Finding> {
-    let subject = spec.zone_id.as_str();
-    let Some(hz) = &facts.hosted_zone else {
-        return vec![finding(subject, Status::Unknown, format!("hosted zone `{subject}` was not read"), None, vec![])];
+    let (hz, zone) = match the_zone(spec, facts, account) {
+        Ok(read) => read,
+        Err(f) => return vec![*f],
     };
-    let zone = match &hz.zone {
-        Ok(z) => z,
+    let others: Vec<&ZoneInfo> = namesakes(hz, zone);
+    let mut out: Vec<Finding> = spec.record_names.iter().filter_map(|r| record_name(r, hz, zone)).collect();
+    out.push(zone_kind(hz, zone, &others).unwrap_or_else(|| delegation(hz, zone, &others)));
+    out
+}
+
+/// The zone: read, and existing in the account. Else the one finding of the section.
+fn the_zone<'a>(
+    spec: &HostedZone,
+    facts: &'a Facts,
+    account: &str,
+) -> Result<(&'a HostedZoneFacts, &'a ZoneInfo), Box<Finding>> {
+    let subject = spec.zone_id.as_str();
+    let zone_id = spec.zone_id.clone();
+    let Some(hz) = &facts.hosted_zone else {
+        return Err(Box::new(finding(subject, Status::Unknown, Said::ZoneNotRead { zone_id }, vec![])));
+    };
+    match &hz.zone {
+        Ok(z) => Ok((hz, z)),
         Err(e @ FetchError::NotFound { .. }) => {
-            return vec![finding(
-                subject,
-                Status::Fail,
-                format!("hosted zone `{subject}` does not exist in account {account}, so nothing the stack writes to it can be served"),
-                Some("set HostedZone.ZoneId (and the stack's hosted zone) to an existing public zone: `aws route53 list-hosted-zones-by-name --dns-name <domain>` lists them".into()),
-                vec![e.to_string()],
-            )];
+            let found = Said::ZoneMissing { zone_id, account: account.to_owned() };
+            Err(Box::new(finding(subject, Status::Fail, found, vec![e.to_string()])))
         }
         Err(e) => {
-            return vec![
-                Item::new(CheckKind::HostedZone, subject)
-                    .unread(&format!("hosted zone `{subject}` was not checked"), e),
-            ];
-        }
-    };
-    let mut out = records(spec, hz, zone);
-    out.push(delegation(hz, zone));
-    out
-}
-
-/// The record names: inside the zone, and not at or below an NS cut inside it.
-fn records(spec: &HostedZone, hz: &HostedZoneFacts, zone: &ZoneInfo) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for r in &spec.record_names {
-        if !is_within(r, &zone.name) {
-            out.push(finding(
-                r,
-                Status::Fail,
-                format!(
-                    "record name `{r}` lies outside hosted zone {}, so Route 53 rejects it there and no answer for it can come from this zone",
-                    zone_label(zone)
-                ),
-                Some(format!("write `{r}` into the hosted zone of its own domain, or correct HostedZone.RecordNames and the names the stack writes")),
-                vec![],
-            ));
-            continue;
-        }
-        match hz.cuts.get(r) {
-            Some(Ok(Some((cut, ns)))) => out.push(finding(
-                r,
-                Status::Fail,
-                format!(
-                    "record name `{r}` lies at or below the NS cut at `{cut}` inside hosted zone {}: Route 53 accepts the record, but resolvers are referred to {} and never see it",
-                    zone_label(zone),
-                    name_set(&set(ns))
-                ),
-                Some(format!(
-                    "write `{r}` into the zone that `{cut}` is delegated to (served by {}), or remove the NS records of `{cut}` from {}",
-                    name_set(&set(ns)),
-                    zone.id
-                )),
-                vec![format!("zone {}: {cut} NS {}", zone.id, name_set(&set(ns)))],
-            )),
-            Some(Err(e)) => out.push(Item::new(CheckKind::HostedZone, r).unread(
-                &format!("whether record name `{r}` lies below an NS cut in hosted zone {} was not checked", zone.id),
-                e,
-            )),
-            Some(Ok(None)) | None => {}
+            Err(Box::new(finding(subject, Status::Unknown, Said::ZoneUnread { zone_id, unread: e.into() }, vec![])))
         }
     }
-    out
 }
 
-/// Where a delegated set came from, for messages and evidence.
-struct Source {
-    /// `the parent zone com` / `the Route 53 Domains registration of ...`.
-    said_by: String,
-    /// The zone the delegation lives in, when known.
-    parent: Option<String>,
-    evidence: Vec<String>,
+/// The other public zones with the zone's name.
+fn namesakes<'a>(hz: &'a HostedZoneFacts, zone: &ZoneInfo) -> Vec<&'a ZoneInfo> {
+    let namesakes: &[ZoneInfo] = hz.namesakes.as_deref().unwrap_or_default();
+    namesakes.iter().filter(|z| z.id != zone.id).collect()
 }
 
+/// A record name: inside the zone, and not at or below an NS cut inside it.
+fn record_name(r: &str, hz: &HostedZoneFacts, zone: &ZoneInfo) -> Option<Finding> {
+    if !is_within(r, &zone.name) {
+        let found = Said::RecordOutsideZone { record: r.to_owned(), zone: zone_label(zone) };
+        return Some(finding(r, Status::Fail, found, vec![]));
+    }
+    below_cut(r, hz, zone)
+}
+
+/// A record name inside the zone: not at or below an NS cut inside it, where resolvers are
+/// referred elsewhere.
+fn below_cut(r: &str, hz: &HostedZoneFacts, zone: &ZoneInfo) -> Option<Finding> {
+    match hz.cuts.get(r)? {
+        Ok(Some((cut, ns))) => {
+            let name_servers = set(ns);
+            let evidence = vec![format!("zone {}: {cut} NS {}", zone.id, name_set(&name_servers))];
+            let found =
+                Said::RecordBelowCut { record: r.to_owned(), cut: cut.clone(), zone: zone_label(zone), name_servers };
+            Some(finding(r, Status::Fail, found, evidence))
+        }
+        Err(e) => {
+            let found = Said::CutUnread { record: r.to_owned(), zone_id: zone.id.clone(), unread: e.into() };
+            Some(finding(r, Status::Unknown, found, vec![]))
+        }
+        Ok(None) => None,
+    }
+}
+
+/// The zone and its namesakes with their name servers, as evidence.
+fn zone_evidence(hz: &HostedZoneFacts, zone: &ZoneInfo, others: &[&ZoneInfo]) -> Vec<String> {
+    let mut evidence = vec![format!("zone {}: name servers {}", zone_label(zone), name_set(&set(&zone.name_servers)))];
+    evidence.extend(
+        others.iter().map(|z| format!("zone {}: name servers {}", zone_label(z), name_set(&set(&z.name_servers)))),
+    );
+    if let Err(e) = &hz.namesakes {
+        evidence.push(format!("other zones named {} could not be listed: {e}", zone.name));
+    }
+    evidence
+}
+
+/// The zone's kind: a private zone has no delegation and is never seen by ACM. `None` for a
+/// public zone.
+fn zone_kind(hz: &HostedZoneFacts, zone: &ZoneInfo, others: &[&ZoneInfo]) -> Option<Finding> {
+    if !zone.private {
+        return None;
+    }
+    let found = Said::PrivateZone { zone: zone_label(zone), public: others.first().map(|p| zone_label(p)) };
+    Some(finding(&zone.id, Status::Fail, found, zone_evidence(hz, zone, others)))
+}
+
+/// The walk's path and the servers it skipped, as evidence.
 fn dns_evidence(lookup: &Lookup) -> Vec<String> {
     let mut e = vec![format!("walk: {}", lookup.path.join(" -> "))];
     e.extend(lookup.skipped.iter().map(|s| format!("skipped {s}")));
     e
 }
 
-/// The delegation finding.
-fn delegation(hz: &HostedZoneFacts, zone: &ZoneInfo) -> Finding {
-    let apex = zone.name.as_str();
-    let subject = zone.id.as_str();
-    let namesakes: &[ZoneInfo] = hz.namesakes.as_deref().unwrap_or_default();
-    let others: Vec<&ZoneInfo> = namesakes.iter().filter(|z| z.id != zone.id).collect();
-    let mut zone_evidence =
-        vec![format!("zone {}: name servers {}", zone_label(zone), name_set(&set(&zone.name_servers)))];
-    zone_evidence.extend(
-        others.iter().map(|z| format!("zone {}: name servers {}", zone_label(z), name_set(&set(&z.name_servers)))),
-    );
-    if let Err(e) = &hz.namesakes {
-        zone_evidence.push(format!("other zones named {apex} could not be listed: {e}"));
-    }
-    if zone.private {
-        let public = others.first();
-        return finding(
-            subject,
-            Status::Fail,
-            format!(
-                "hosted zone {} is a private zone: it answers only inside its VPCs and has no delegation, so ACM DNS validation and the internet never see its records",
-                zone_label(zone)
-            ),
-            Some(match public {
-                Some(p) => format!("use the public hosted zone {} for {apex}", zone_label(p)),
-                None => {
-                    format!("create a public hosted zone for {apex}, delegate {apex} to its name servers, and use it")
-                }
-            }),
-            zone_evidence,
-        );
-    }
+/// The delegation of the zone's domain, as the parent zone's servers give it, or the account's
+/// records when the DNS cannot be reached.
+fn delegation(hz: &HostedZoneFacts, zone: &ZoneInfo, others: &[&ZoneInfo]) -> Finding {
+    let zone_evidence = zone_evidence(hz, zone, others);
     let Some(lookup) = &hz.lookup else {
-        return finding(
-            subject,
-            Status::Unknown,
-            format!("the delegation of {apex} was not looked up"),
-            None,
-            zone_evidence,
-        );
+        let found = Said::DelegationNotLookedUp { apex: zone.name.clone() };
+        return finding(&zone.id, Status::Unknown, found, zone_evidence);
     };
-    let mut evidence = dns_evidence(lookup);
+    let evidence = dns_evidence(lookup);
     match &lookup.delegation {
         Delegation::Agreed { parent, answer, servers } => {
-            evidence.insert(0, format!("parent zone {parent} ({}): {answer}", servers.join(", ")));
-            evidence.extend(zone_evidence);
-            let source =
-                Source { said_by: format!("the parent zone {parent}"), parent: Some(parent.clone()), evidence };
-            match answer {
-                ParentAnswer::Referral(ns) => compare(ns, source, zone, &others),
-                ParentAnswer::NxDomain | ParentAnswer::NoData => not_delegated(answer, source, zone),
-                ParentAnswer::ChildAnswer(ns) => finding(
-                    subject,
-                    Status::Unknown,
-                    format!(
-                        "the delegation of {apex} could not be read apart from the zone itself: the servers of the parent zone {parent} also serve {apex} and answer with its own NS set {}",
-                        name_set(ns)
-                    ),
-                    Some(format!("check the NS records of {apex} in the parent zone {parent} where it is hosted")),
-                    source.evidence,
-                ),
-            }
+            agreed(parent, answer, servers, zone, others, evidence, zone_evidence)
         }
-        Delegation::Disagree { parent, answers } => {
-            for (server, answer) in answers {
-                evidence.insert(0, format!("parent zone {parent}, {server}: {answer}"));
-            }
-            evidence.extend(zone_evidence);
-            let ours = set(&zone.name_servers);
-            let any_ours = answers.iter().any(|(_, a)| matches!(a, ParentAnswer::Referral(ns) if *ns == ours));
-            let summary: Vec<String> = answers.iter().map(|(s, a)| format!("{s} gives {a}")).collect();
-            if any_ours {
-                finding(
-                    subject,
-                    Status::Unknown,
-                    format!(
-                        "the servers of the parent zone {parent} disagree about the delegation of {apex} ({}): a change of delegation is still propagating, so some resolvers (ACM among them) may not reach hosted zone {} yet",
-                        summary.join("; "),
-                        zone_label(zone)
-                    ),
-                    Some("wait until every server of the parent zone gives the same name servers (usually minutes, up to the parent's TTL), then deploy again".into()),
-                    evidence,
-                )
-            } else {
-                finding(
-                    subject,
-                    Status::Fail,
-                    format!(
-                        "hosted zone {} is not the zone {apex} is delegated to: the servers of the parent zone {parent} disagree ({}), and none lists its name servers {}",
-                        zone_label(zone),
-                        summary.join("; "),
-                        name_set(&ours)
-                    ),
-                    Some(format!(
-                        "set the name servers of {apex} at the registrar or in the parent zone {parent} to {}, then wait for the parent's servers to agree",
-                        name_set(&ours)
-                    )),
-                    evidence,
-                )
-            }
+        Delegation::Disagree { parent, answers } => disagreed(parent, answers, zone, evidence, zone_evidence),
+        Delegation::Unreachable { why } => unreachable(why, hz, zone, others, evidence, zone_evidence),
+    }
+}
+
+/// The one answer every server of the parent zone gave: a referral (compared with the zone's
+/// name servers), no delegation at all, or the child zone's own NS set.
+fn agreed(
+    parent: &str,
+    answer: &ParentAnswer,
+    servers: &[String],
+    zone: &ZoneInfo,
+    others: &[&ZoneInfo],
+    mut evidence: Vec<String>,
+    zone_evidence: Vec<String>,
+) -> Finding {
+    evidence.insert(0, format!("parent zone {parent} ({}): {answer}", servers.join(", ")));
+    evidence.extend(zone_evidence);
+    let source = Source::Parent { zone: parent.to_owned() };
+    match answer {
+        ParentAnswer::Referral(ns) => compare(ns, source, zone, others, evidence),
+        ParentAnswer::NxDomain => not_delegated(Absence::NxDomain, source, zone, evidence),
+        ParentAnswer::NoData => not_delegated(Absence::NoData, source, zone, evidence),
+        ParentAnswer::ChildAnswer(ns) => {
+            let found =
+                Said::ParentServesZone { apex: zone.name.clone(), parent: parent.to_owned(), name_servers: ns.clone() };
+            finding(&zone.id, Status::Unknown, found, evidence)
         }
-        Delegation::Unreachable { why } => {
-            evidence.insert(0, format!("DNS: {why}"));
-            evidence.extend(zone_evidence);
-            match &hz.api {
-                Some(ApiDelegation::Found { ns, source }) => {
-                    evidence.insert(1, format!("from the API: {source}: {}", name_set(ns)));
-                    let said_by = format!("{source} (from the API: the DNS could not be reached: {why})");
-                    compare(ns, Source { said_by, parent: None, evidence }, zone, &others)
-                }
-                Some(ApiDelegation::NotDelegated { source }) => {
-                    let said_by = format!("{source} (from the API: the DNS could not be reached: {why})");
-                    not_delegated(&ParentAnswer::NoData, Source { said_by, parent: None, evidence }, zone)
-                }
-                Some(ApiDelegation::Unknown { why: api_why }) => finding(
-                    subject,
-                    Status::Unknown,
-                    format!(
-                        "whether hosted zone {} is the zone {apex} is delegated to was not checked: the DNS could not be reached ({why}), and the account's records do not settle it ({api_why})",
-                        zone_label(zone)
-                    ),
-                    Some("let Preflight's function reach the DNS (UDP and TCP port 53: a NAT gateway, or no VPC), or register the domain or host its parent zone in this account".into()),
-                    evidence,
-                ),
-                None => finding(
-                    subject,
-                    Status::Unknown,
-                    format!("the delegation of {apex} was not checked: the DNS could not be reached ({why})"),
-                    None,
-                    evidence,
-                ),
-            }
+    }
+}
+
+/// The servers of the parent zone disagree: propagating when some list the zone's name servers,
+/// else the zone is not the one delegated to.
+fn disagreed(
+    parent: &str,
+    answers: &[(String, ParentAnswer)],
+    zone: &ZoneInfo,
+    mut evidence: Vec<String>,
+    zone_evidence: Vec<String>,
+) -> Finding {
+    for (server, answer) in answers {
+        evidence.insert(0, format!("parent zone {parent}, {server}: {answer}"));
+    }
+    evidence.extend(zone_evidence);
+    let ours = set(&zone.name_servers);
+    let any_ours = answers.iter().any(|(_, a)| matches!(a, ParentAnswer::Referral(ns) if *ns == ours));
+    let said: Vec<ServerAnswer> =
+        answers.iter().map(|(s, a)| ServerAnswer { server: s.clone(), answer: a.to_string() }).collect();
+    let (zone_ref, parent) = (zone_label(zone), parent.to_owned());
+    if any_ours {
+        let found = Said::DelegationPropagating { zone: zone_ref, parent, answers: said };
+        finding(&zone.id, Status::Unknown, found, evidence)
+    } else {
+        let found = Said::NotDelegatedByAnyServer { zone: zone_ref, parent, answers: said, name_servers: ours };
+        finding(&zone.id, Status::Fail, found, evidence)
+    }
+}
+
+/// The DNS could not be reached: the delegation as the account's own records give it, when they
+/// settle it.
+fn unreachable(
+    why: &str,
+    hz: &HostedZoneFacts,
+    zone: &ZoneInfo,
+    others: &[&ZoneInfo],
+    mut evidence: Vec<String>,
+    zone_evidence: Vec<String>,
+) -> Finding {
+    evidence.insert(0, format!("DNS: {why}"));
+    evidence.extend(zone_evidence);
+    let from_api = |source: &str| Source::Api { source: source.to_owned(), dns_unreachable: why.to_owned() };
+    match &hz.api {
+        Some(ApiDelegation::Found { ns, source }) => {
+            evidence.insert(1, format!("from the API: {source}: {}", name_set(ns)));
+            compare(ns, from_api(source), zone, others, evidence)
+        }
+        Some(ApiDelegation::NotDelegated { source }) => {
+            not_delegated(Absence::NoData, from_api(source), zone, evidence)
+        }
+        Some(ApiDelegation::Unknown { why: api_why }) => {
+            let found = Said::DelegationUnknown {
+                zone: zone_label(zone),
+                dns_unreachable: why.to_owned(),
+                api_why: api_why.clone(),
+            };
+            finding(&zone.id, Status::Unknown, found, evidence)
+        }
+        None => {
+            let found = Said::DnsUnreachable { apex: zone.name.clone(), why: why.to_owned() };
+            finding(&zone.id, Status::Unknown, found, evidence)
         }
     }
 }
 
 /// The zone's domain does not exist at the parent, or has no NS records there.
-fn not_delegated(answer: &ParentAnswer, source: Source, zone: &ZoneInfo) -> Finding {
-    let apex = &zone.name;
-    let why = match answer {
-        ParentAnswer::NxDomain => format!("{} answers that {apex} does not exist (NXDOMAIN)", source.said_by),
-        _ => format!("{} has no NS records for {apex}", source.said_by),
-    };
-    let where_ = match &source.parent {
-        Some(p) if p.contains('.') => format!("in the parent zone {p}"),
-        Some(p) => format!("at the registrar of {apex} (the parent zone is {p})"),
-        None => "at the registrar or in the parent zone".to_owned(),
-    };
-    finding(
-        &zone.id,
-        Status::Fail,
-        format!(
-            "{apex} is not delegated at all, so hosted zone {} is not consulted by anyone: {why}",
-            zone_label(zone)
-        ),
-        Some(format!("delegate {apex} to {} {where_}", name_set(&set(&zone.name_servers)))),
-        source.evidence,
-    )
+fn not_delegated(absence: Absence, source: Source, zone: &ZoneInfo, evidence: Vec<String>) -> Finding {
+    let found = Said::NotDelegated { zone: zone_label(zone), source, absence, name_servers: set(&zone.name_servers) };
+    finding(&zone.id, Status::Fail, found, evidence)
 }
 
-/// Compares the delegated set with the zone's own name servers.
-fn compare(delegated: &BTreeSet<String>, source: Source, zone: &ZoneInfo, others: &[&ZoneInfo]) -> Finding {
-    let apex = &zone.name;
+/// Compares the delegated set with the zone's own name servers: the same, fewer of them, some
+/// of them mixed with others, or others only.
+fn compare(
+    delegated: &BTreeSet<String>,
+    source: Source,
+    zone: &ZoneInfo,
+    others: &[&ZoneInfo],
+    evidence: Vec<String>,
+) -> Finding {
     let ours = set(&zone.name_servers);
-    let matching = others.iter().find(|z| set(&z.name_servers) == *delegated);
-    let said = format!("{} lists {}", source.said_by, name_set(delegated));
-    let served = format!("{} is served by {}", zone.id, name_set(&ours));
-    let where_ = match &source.parent {
-        Some(p) if p.contains('.') => format!("in the parent zone {p}"),
-        _ => "at the registrar".to_owned(),
-    };
-    if *delegated == ours {
-        return finding(
-            &zone.id,
-            Status::Pass,
-            format!(
-                "hosted zone {} is the zone {apex} is delegated to: {said}, its own name servers",
-                zone_label(zone)
-            ),
-            None,
-            source.evidence,
-        );
-    }
-    if delegated.is_subset(&ours) && !delegated.is_empty() {
-        return finding(
-            &zone.id,
-            Status::Pass,
-            format!(
-                "hosted zone {} is the zone {apex} is delegated to, with less redundancy than it could have: {said}, {} of the zone's {} name servers",
-                zone_label(zone),
-                delegated.len(),
-                ours.len()
-            ),
-            None,
-            source.evidence,
-        );
-    }
-    let overlap = delegated.intersection(&ours).count();
-    if overlap > 0 {
+    let (zone_ref, delegated_set) = (zone_label(zone), delegated.clone());
+    let (status, found) = if *delegated == ours {
+        (Status::Pass, Said::Delegated { zone: zone_ref, source, delegated: delegated_set })
+    } else if delegated.is_subset(&ours) && !delegated.is_empty() {
+        let found = Said::DelegatedToSubset { zone: zone_ref, source, delegated: delegated_set, name_servers: ours };
+        (Status::Pass, found)
+    } else if delegated.intersection(&ours).next().is_some() {
         let foreign: BTreeSet<String> = delegated.difference(&ours).cloned().collect();
-        return finding(
-            &zone.id,
-            Status::Fail,
-            format!(
-                "{apex} is only partly delegated to hosted zone {}: {said}; {served}; resolvers that pick {} get answers from another zone, so records written here (ACM validation among them) are seen only some of the time",
-                zone_label(zone),
-                name_set(&foreign)
-            ),
-            Some(format!("set the name servers of {apex} {where_} to exactly {}", name_set(&ours))),
-            source.evidence,
-        );
-    }
-    let (tail, fix) = match matching {
-        Some(m) => (
-            format!("; the delegated set matches {}", zone_label(m)),
-            format!(
-                "use hosted zone {} (HostedZone.ZoneId and the zone the stack writes to), or, to keep {}, set the name servers of {apex} {where_} to {}",
-                m.id,
-                zone.id,
-                name_set(&ours)
-            ),
-        ),
-        None => (
-            format!("; no hosted zone named {apex} in this account has that set"),
-            format!("set the name servers of {apex} {where_} to {}", name_set(&ours)),
-        ),
+        let found =
+            Said::PartlyDelegated { zone: zone_ref, source, delegated: delegated_set, name_servers: ours, foreign };
+        (Status::Fail, found)
+    } else {
+        let matches = others.iter().find(|z| set(&z.name_servers) == *delegated).map(|m| zone_label(m));
+        let found =
+            Said::DelegatedElsewhere { zone: zone_ref, source, delegated: delegated_set, name_servers: ours, matches };
+        (Status::Fail, found)
     };
-    finding(
-        &zone.id,
-        Status::Fail,
-        format!("hosted zone {} is not the zone {apex} is delegated to: {said}; {served}{tail}", zone_label(zone)),
-        Some(fix),
-        source.evidence,
-    )
+    finding(&zone.id, status, found, evidence)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::delegation::Lookup;
+    use crate::said::{self, Unread};
     use std::collections::BTreeMap;
 
     fn zone(id: &str, ns: &[&str], comment: Option<&str>) -> ZoneInfo {
@@ -389,16 +309,34 @@ mod tests {
         }
     }
 
+    fn agreed(parent: &str, answer: ParentAnswer) -> Delegation {
+        Delegation::Agreed { parent: parent.into(), answer, servers: vec!["a.gtld-servers.net (192.5.6.30:53)".into()] }
+    }
+
     fn referral(set: &[&str]) -> Delegation {
-        Delegation::Agreed {
-            parent: "com".into(),
-            answer: ParentAnswer::Referral(ns(set)),
-            servers: vec!["a.gtld-servers.net (192.5.6.30:53)".into()],
-        }
+        agreed("com", ParentAnswer::Referral(ns(set)))
+    }
+
+    fn unreachable() -> Delegation {
+        Delegation::Unreachable { why: "no server of zone . gave a usable answer".into() }
     }
 
     fn spec(records: &[&str]) -> HostedZone {
         HostedZone { zone_id: "Z2".into(), record_names: records.iter().map(|s| (*s).to_owned()).collect() }
+    }
+
+    /// What each finding found, for the hosted zone check.
+    fn found(out: &[Finding]) -> Vec<&Said> {
+        out.iter()
+            .map(|f| match &f.found {
+                said::Said::HostedZone(s) => s,
+                other => panic!("not a hosted zone finding: {other:?}"),
+            })
+            .collect()
+    }
+
+    fn z2_ref() -> ZoneRef {
+        ZoneRef { id: "Z2".into(), name: "example.com".into(), registrar_created: false }
     }
 
     #[test]
@@ -410,12 +348,26 @@ mod tests {
         let out = check(&spec(&[]), &f, "1");
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].status, Status::Unknown);
+        assert!(matches!(
+            found(&out)[..],
+            [Said::ZoneUnread { zone_id, unread: Unread { denied_action: Some(action), .. } }]
+                if zone_id == "Z2" && action == "route53:GetHostedZone"
+        ));
         assert_eq!(out[0].fix.as_deref(), Some("allow route53:GetHostedZone in Preflight's role (see template.yaml)"));
         if let Some(hz) = f.hosted_zone.as_mut() {
             hz.zone = Err(FetchError::not_found("route53:GetHostedZone", "No hosted zone found"));
         }
         let out = check(&spec(&[]), &f, "1");
         assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Fail]);
+        assert_eq!(found(&out), [&Said::ZoneMissing { zone_id: "Z2".into(), account: "1".into() }]);
+    }
+
+    #[test]
+    fn a_zone_never_read_is_unknown() {
+        let out = check(&spec(&["_x.example.com"]), &Facts::default(), "1");
+        assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Unknown]);
+        assert_eq!(found(&out), [&Said::ZoneNotRead { zone_id: "Z2".into() }]);
+        assert_eq!(out[0].message, "hosted zone `Z2` was not read");
     }
 
     #[test]
@@ -426,6 +378,8 @@ mod tests {
         }
         let out = check(&spec(&[]), &f, "1");
         assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Pass], "{out:#?}");
+        assert!(matches!(found(&out)[..], [Said::Delegated { .. }]));
+        assert!(out[0].evidence.iter().any(|e| e.starts_with("other zones named example.com could not be listed")));
     }
 
     #[test]
@@ -437,6 +391,16 @@ mod tests {
         let f = &out[0];
         assert_eq!(f.status, Status::Fail);
         assert_eq!(
+            found(&out),
+            [&Said::DelegatedElsewhere {
+                zone: z2_ref(),
+                source: Source::Parent { zone: "com".into() },
+                delegated: ns(&["ns-1.a.com", "ns-2.a.net"]),
+                name_servers: ns(&["ns-3.b.com", "ns-4.b.net"]),
+                matches: Some(ZoneRef { id: "Z1".into(), name: "example.com".into(), registrar_created: true }),
+            }]
+        );
+        assert_eq!(
             f.message,
             "hosted zone Z2 (example.com) is not the zone example.com is delegated to: the parent zone com lists {ns-1.a.com, ns-2.a.net}; Z2 is served by {ns-3.b.com, ns-4.b.net}; the delegated set matches Z1 (example.com, created by the Route 53 registrar)"
         );
@@ -444,14 +408,112 @@ mod tests {
     }
 
     #[test]
+    fn a_delegation_to_no_zone_of_the_account_says_so() {
+        let out = check(&spec(&[]), &facts(zone("Z2", &["a"], None), vec![], referral(&["m", "n"]), None), "1");
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(
+            matches!(found(&out)[..], [Said::DelegatedElsewhere { matches: None, delegated, .. }] if *delegated == ns(&["m", "n"]))
+        );
+    }
+
+    #[test]
     fn a_subset_passes_and_an_overlap_fails_as_partial() {
         let z = zone("Z2", &["a", "b", "c", "d"], None);
         let sub = check(&spec(&[]), &facts(z.clone(), vec![], referral(&["a", "b"]), None), "1");
         assert_eq!(sub[0].status, Status::Pass);
+        assert!(matches!(
+            found(&sub)[..],
+            [Said::DelegatedToSubset { delegated, name_servers, .. }] if delegated.len() == 2 && name_servers.len() == 4
+        ));
         assert!(sub[0].message.contains("2 of the zone's 4"));
         let partial = check(&spec(&[]), &facts(z, vec![], referral(&["a", "x"]), None), "1");
         assert_eq!(partial[0].status, Status::Fail);
-        assert!(partial[0].message.contains("only partly delegated"), "{}", partial[0].message);
+        assert!(
+            matches!(&found(&partial)[..], [Said::PartlyDelegated { foreign, .. }] if *foreign == ns(&["x"])),
+            "{}",
+            partial[0].message
+        );
+    }
+
+    #[test]
+    fn the_fix_says_where_to_set_the_name_servers() {
+        let z = zone("Z2", &["a", "b"], None);
+        let under_tld = check(&spec(&[]), &facts(z.clone(), vec![], referral(&["a", "x"]), None), "1");
+        assert_eq!(
+            under_tld[0].fix.as_deref(),
+            Some("set the name servers of example.com at the registrar to exactly {a, b}")
+        );
+        let inner =
+            check(&spec(&[]), &facts(z, vec![], agreed("co.uk", ParentAnswer::Referral(ns(&["a", "x"]))), None), "1");
+        assert_eq!(
+            inner[0].fix.as_deref(),
+            Some("set the name servers of example.com in the parent zone co.uk to exactly {a, b}")
+        );
+    }
+
+    #[test]
+    fn a_domain_the_parent_does_not_delegate_fails() {
+        let z = zone("Z2", &["a", "b"], None);
+        let nx = check(&spec(&[]), &facts(z.clone(), vec![], agreed("com", ParentAnswer::NxDomain), None), "1");
+        assert_eq!(
+            found(&nx),
+            [&Said::NotDelegated {
+                zone: z2_ref(),
+                source: Source::Parent { zone: "com".into() },
+                absence: Absence::NxDomain,
+                name_servers: ns(&["a", "b"]),
+            }]
+        );
+        assert_eq!(nx[0].status, Status::Fail);
+        assert_eq!(
+            nx[0].fix.as_deref(),
+            Some("delegate example.com to {a, b} at the registrar of example.com (the parent zone is com)")
+        );
+        let nodata = check(&spec(&[]), &facts(z, vec![], agreed("co.uk", ParentAnswer::NoData), None), "1");
+        assert!(matches!(found(&nodata)[..], [Said::NotDelegated { absence: Absence::NoData, .. }]));
+        assert_eq!(nodata[0].fix.as_deref(), Some("delegate example.com to {a, b} in the parent zone co.uk"));
+    }
+
+    #[test]
+    fn a_parent_that_serves_the_zone_itself_leaves_it_unknown() {
+        let z = zone("Z2", &["a"], None);
+        let out = check(&spec(&[]), &facts(z, vec![], agreed("com", ParentAnswer::ChildAnswer(ns(&["a"]))), None), "1");
+        assert_eq!(out[0].status, Status::Unknown);
+        assert_eq!(
+            found(&out),
+            [&Said::ParentServesZone { apex: "example.com".into(), parent: "com".into(), name_servers: ns(&["a"]) }]
+        );
+    }
+
+    #[test]
+    fn disagreeing_parent_servers_are_propagation_when_one_lists_the_zone_else_a_failure() {
+        let z = zone("Z2", &["a", "b"], None);
+        let disagree = |first: &[&str]| Delegation::Disagree {
+            parent: "com".into(),
+            answers: vec![
+                ("s1".into(), ParentAnswer::Referral(ns(first))),
+                ("s2".into(), ParentAnswer::Referral(ns(&["x"]))),
+            ],
+        };
+        let out = check(&spec(&[]), &facts(z.clone(), vec![], disagree(&["a", "b"]), None), "1");
+        assert_eq!(out[0].status, Status::Unknown);
+        assert!(matches!(
+            &found(&out)[..],
+            [Said::DelegationPropagating { answers, .. }]
+                if answers == &[
+                    ServerAnswer { server: "s1".into(), answer: "referral to {a, b}".into() },
+                    ServerAnswer { server: "s2".into(), answer: "referral to {x}".into() },
+                ]
+        ));
+        let out = check(&spec(&[]), &facts(z, vec![], disagree(&["a"]), None), "1");
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(
+            matches!(&found(&out)[..], [Said::NotDelegatedByAnyServer { name_servers, .. }] if *name_servers == ns(&["a", "b"]))
+        );
+        assert_eq!(
+            out[0].evidence[..2],
+            ["parent zone com, s2: referral to {x}", "parent zone com, s1: referral to {a}"]
+        );
     }
 
     #[test]
@@ -460,14 +522,75 @@ mod tests {
         let out = check(
             &spec(&[]),
             &facts(
-                z,
+                z.clone(),
                 vec![],
-                Delegation::Unreachable { why: "no server of zone . gave a usable answer".into() },
+                unreachable(),
                 Some(ApiDelegation::Unknown { why: "example.com is not registered".into() }),
             ),
             "1",
         );
         assert_eq!(out[0].status, Status::Unknown);
+        assert!(
+            matches!(found(&out)[..], [Said::DelegationUnknown { api_why, .. }] if api_why == "example.com is not registered")
+        );
+        let out = check(&spec(&[]), &facts(z, vec![], unreachable(), None), "1");
+        assert_eq!(out[0].status, Status::Unknown);
+        assert!(matches!(found(&out)[..], [Said::DnsUnreachable { .. }]));
+    }
+
+    #[test]
+    fn unreachable_dns_falls_back_on_the_accounts_records() {
+        let z = zone("Z2", &["a", "b"], None);
+        let source = "the Route 53 Domains registration of example.com";
+        let api = Some(ApiDelegation::Found { ns: ns(&["a", "b"]), source: source.into() });
+        let out = check(&spec(&[]), &facts(z.clone(), vec![], unreachable(), api), "1");
+        assert_eq!(out[0].status, Status::Pass);
+        let from_api =
+            Source::Api { source: source.into(), dns_unreachable: "no server of zone . gave a usable answer".into() };
+        assert_eq!(
+            found(&out),
+            [&Said::Delegated { zone: z2_ref(), source: from_api.clone(), delegated: ns(&["a", "b"]) }]
+        );
+        assert_eq!(out[0].evidence[1], "from the API: the Route 53 Domains registration of example.com: {a, b}");
+        let api = Some(ApiDelegation::NotDelegated { source: source.into() });
+        let out = check(&spec(&[]), &facts(z, vec![], unreachable(), api), "1");
+        assert_eq!(out[0].status, Status::Fail);
+        assert!(
+            matches!(&found(&out)[..], [Said::NotDelegated { source, absence: Absence::NoData, .. }] if *source == from_api)
+        );
+        assert_eq!(
+            out[0].fix.as_deref(),
+            Some("delegate example.com to {a, b} at the registrar or in the parent zone")
+        );
+    }
+
+    #[test]
+    fn a_private_zone_fails_naming_a_public_namesake() {
+        let mut private = zone("Z2", &[], None);
+        private.private = true;
+        let public = zone("Z1", &["x"], None);
+        let out = check(&spec(&[]), &facts(private.clone(), vec![public], referral(&["x"]), None), "1");
+        assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Fail]);
+        assert_eq!(
+            found(&out),
+            [&Said::PrivateZone {
+                zone: z2_ref(),
+                public: Some(ZoneRef { id: "Z1".into(), name: "example.com".into(), registrar_created: false }),
+            }]
+        );
+        let out = check(&spec(&[]), &facts(private, vec![], referral(&["x"]), None), "1");
+        assert!(matches!(found(&out)[..], [Said::PrivateZone { public: None, .. }]));
+    }
+
+    #[test]
+    fn a_delegation_not_looked_up_is_unknown() {
+        let mut f = facts(zone("Z2", &["a"], None), vec![], referral(&["a"]), None);
+        if let Some(hz) = f.hosted_zone.as_mut() {
+            hz.lookup = None;
+        }
+        let out = check(&spec(&[]), &f, "1");
+        assert_eq!(out[0].status, Status::Unknown);
+        assert_eq!(found(&out), [&Said::DelegationNotLookedUp { apex: "example.com".into() }]);
     }
 
     #[test]
@@ -477,6 +600,41 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].subject, "_x.example.org");
         assert_eq!(out[0].status, Status::Fail);
+        assert_eq!(found(&out)[0], &Said::RecordOutsideZone { record: "_x.example.org".into(), zone: z2_ref() });
         assert_eq!(out[1].status, Status::Pass);
+    }
+
+    #[test]
+    fn a_record_below_an_ns_cut_fails_and_an_unread_cut_is_unknown() {
+        let mut f = facts(zone("Z2", &["a"], None), vec![], referral(&["a"]), None);
+        if let Some(hz) = f.hosted_zone.as_mut() {
+            hz.cuts.insert(
+                "_x.sub.example.com".into(),
+                Ok(Some(("sub.example.com".into(), vec!["n2".into(), "n1".into()]))),
+            );
+            hz.cuts.insert("_y.example.com".into(), Err(crate::facts::denied("route53:ListResourceRecordSets")));
+            hz.cuts.insert("_z.example.com".into(), Ok(None));
+        }
+        let out = check(&spec(&["_x.sub.example.com", "_y.example.com", "_z.example.com"]), &f, "1");
+        assert_eq!(out.iter().map(|x| x.status).collect::<Vec<_>>(), [Status::Fail, Status::Unknown, Status::Pass]);
+        assert_eq!(
+            found(&out)[0],
+            &Said::RecordBelowCut {
+                record: "_x.sub.example.com".into(),
+                cut: "sub.example.com".into(),
+                zone: z2_ref(),
+                name_servers: ns(&["n1", "n2"]),
+            }
+        );
+        assert_eq!(out[0].evidence, ["zone Z2: sub.example.com NS {n1, n2}"]);
+        assert!(matches!(
+            found(&out)[1],
+            Said::CutUnread { record, zone_id, unread: Unread { denied_action: Some(_), .. } }
+                if record == "_y.example.com" && zone_id == "Z2"
+        ));
+        assert_eq!(
+            out[1].fix.as_deref(),
+            Some("allow route53:ListResourceRecordSets in Preflight's role (see template.yaml)")
+        );
     }
 }
