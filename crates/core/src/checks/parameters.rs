@@ -6,240 +6,273 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Env, Item, Question, access, ask, evidence, key_label, key_policy, key_policy_change, principal_policies, why_not,
+    Env, Item, PrincipalPolicies, Question, access, ask, evidence, key_label, key_policy, key_policy_change,
+    principal_policies, role_of,
 };
-use crate::facts::Facts;
-use crate::facts::FetchError;
-use crate::kms::{Decision, KeyState};
-use crate::policy::{Context, Request, Tri, evaluate_identity};
+use crate::arn::PrincipalArn;
+use crate::facts::{Facts, FetchError, KeyFacts, ParameterInfo};
+use crate::kms::{Decision, KeyState, Outcome};
+use crate::policy::{Context, Policy, Request, Tri, evaluate_identity};
 use crate::report::{CheckKind, Finding, Status};
+use crate::said::parameter::{KeyRecovery, Problem, Said};
+use crate::said::{KeyRef, NotAllowed};
 use crate::spec::Parameter;
 
+/// The finding of a rule that ends a parameter's check: nothing after it can be judged.
+type Stop = Box<Finding>;
+
+/// A finding of this check about `p`.
 fn item(p: &Parameter) -> Item {
     Item::new(CheckKind::Parameter, p.name.clone())
 }
 
+/// A finding about the parameter as a whole, that ends its check.
+fn stop(p: &Parameter, status: Status, found: Said) -> Stop {
+    Box::new(item(p).said(None, status, found, vec![]))
+}
+
+/// Judges each parameter: the rules of [`parameter`], then each reader by [`reader`].
 pub(crate) fn check(parameters: &[Parameter], facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
-    parameters.iter().flat_map(|p| one(p, facts, env)).collect()
+    parameters.iter().flat_map(|p| parameter(p, facts, env).unwrap_or_else(|stop| vec![*stop])).collect()
 }
 
-fn one(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Vec<Finding> {
-    let name = &p.name;
-    let info = match facts.parameters.get(name) {
-        Some(Ok(Some(info))) => info,
-        Some(Ok(None)) => {
-            return vec![item(p).finding(
-                None,
-                Status::Fail,
-                format!("parameter `{name}` does not exist in account {} region {}", env.account, env.region),
-                Some(format!(
-                    "create it as a SecureString (aws ssm put-parameter --name {name} --type SecureString), or correct the name"
-                )),
-                vec![],
-            )];
-        }
-        Some(Err(e)) => {
-            return vec![item(p).unread(&format!("parameter `{name}` was not checked"), e)];
-        }
-        None => {
-            return vec![item(p).unknown(format!("parameter `{name}` was not read"))];
-        }
-    };
-    if info.kind != "SecureString" {
-        return vec![item(p).finding(
-            None,
-            Status::Fail,
-            format!("parameter `{name}` is a {}, not a SecureString: its value is stored unencrypted", info.kind),
-            Some("re-create it as a SecureString (a parameter's type and key cannot be changed in place)".into()),
-            vec![],
-        )];
-    }
-    let Some(reference) = info.key_id.clone() else {
-        return vec![item(p).unknown(format!(
-            "parameter `{name}` was not checked: DescribeParameters named no key for this SecureString"
-        ))];
-    };
-    let key = match facts.keys.get(&reference) {
-        Some(Ok(k)) => k,
-        Some(Err(e @ FetchError::NotFound { .. })) => {
-            return vec![
-                item(p).finding(
-                    None,
-                    Status::Fail,
-                    format!("parameter `{name}` is encrypted under key `{reference}`, which does not exist: {e}"),
-                    Some(
-                        "re-create the parameter under an existing key (a parameter's key cannot be changed in place)"
-                            .into(),
-                    ),
-                    vec![],
-                ),
-            ];
-        }
-        Some(Err(e)) => {
-            return vec![item(p).unread(&format!("the key `{reference}` of parameter `{name}` was not checked"), e)];
-        }
-        None => {
-            return vec![item(p).unknown(format!("the key `{reference}` of parameter `{name}` was not read"))];
-        }
-    };
-    let label = key_label(&reference, key).to_string();
-    if key.info.state != KeyState::Enabled {
-        return vec![item(p).finding(
-            None,
-            Status::Fail,
-            format!("parameter `{name}` cannot be read by anyone: its key {label} is {}", key.info.state),
-            Some(match key.info.state {
-                KeyState::Disabled => "enable the key (aws kms enable-key), or re-create the parameter under a usable key".into(),
-                KeyState::PendingDeletion => "cancel the key's deletion (aws kms cancel-key-deletion) and enable it, or re-create the parameter under a usable key".into(),
-                _ => "re-create the parameter under a usable key".into(),
-            }),
-            vec![],
-        )];
-    }
-    let policy = match key_policy(key) {
-        Ok(policy) => policy,
-        Err(why) => {
-            return vec![
-                item(p).unknown(format!("readers of parameter `{name}` were not checked: key {label}: {why}")),
-            ];
-        }
-    };
+/// One parameter, rule by rule; the first that fails ends it with its finding.
+fn parameter(p: &Parameter, facts: &Facts, env: &Env<'_>) -> Result<Vec<Finding>, Stop> {
+    let info = exists(p, facts, env)?;
+    let reference = secure_string(p, info)?;
+    let key = key_exists(p, reference, facts)?;
+    let label = key_label(reference, key);
+    key_enabled(p, key, &label)?;
+    let policy = key_policy_known(p, key, &label)?;
     if p.readers.is_empty() {
-        return vec![item(p).finding(
-            None,
-            Status::Pass,
-            format!("parameter `{name}` is a SecureString under key {label}, which is enabled"),
-            None,
-            vec![],
-        )];
+        return Ok(vec![encrypted(p, label)]);
     }
-    let parameter_arn =
-        format!("arn:{}:ssm:{}:{}:parameter/{}", env.partition, env.region, env.account, name.trim_start_matches('/'));
-    let via = format!("ssm.{}.amazonaws.com", env.region);
-    let ec = BTreeMap::from([("PARAMETER_ARN".to_owned(), parameter_arn.clone())]);
-    let mut out = Vec::new();
-    for reader in &p.readers {
-        let who = principal_policies(reader, facts, env);
-        let principal = Some(reader.to_string());
-        if who.missing {
-            out.push(item(p).finding(
-                principal,
-                Status::Fail,
-                format!(
-                    "`{reader}` cannot read parameter `{name}`: {}",
-                    who.why.as_ref().map(ToString::to_string).unwrap_or_default()
-                ),
-                Some("create the role or correct the ARN".into()),
-                vec![],
-            ));
-            continue;
-        }
-        if reader.account().as_str() != env.account && info.tier.as_deref() != Some("Advanced") {
-            out.push(item(p).finding(
-                principal,
-                Status::Fail,
-                format!("`{reader}` in account {} cannot read parameter `{name}` of account {}: standard-tier parameters cannot be shared with other accounts", reader.account(), env.account),
-                Some("read it from a role in this account, or use an advanced-tier parameter shared through AWS RAM, or a Secrets Manager secret with a resource policy".into()),
-                vec![],
-            ));
-            continue;
-        }
-        // IAM: ssm:GetParameter on the parameter ARN.
-        let get = match &who.identity {
-            Some(identity) => {
-                let mut ctx = Context::default();
-                crate::kms::derive_context(&mut ctx, reader, &key.info.arn, &BTreeMap::new());
-                let req =
-                    Request { principal: reader, action: "ssm:GetParameter", resource: &parameter_arn, context: &ctx };
-                Some(evaluate_identity(identity, who.boundary.as_ref(), &req))
-            }
-            None => None,
-        };
-        let q = Question::through(reader, "kms:Decrypt", &via, &ec);
-        let decrypt = ask(&q, key, &policy, &who);
-        let mut change = None;
-        let mut problems = Vec::new();
-        let mut fixes = Vec::new();
-        let mut status = Status::Pass;
-        let mut ev = evidence(&decrypt);
-        match &get {
-            Some(g) if g.allowed.is_no() => {
-                status = Status::Fail;
-                problems.push(if g.explicit_deny {
-                    format!("ssm:GetParameter on `{parameter_arn}` is denied explicitly by {}", list(&g.deciding))
-                } else {
-                    format!("no IAM policy of the role allows ssm:GetParameter on `{parameter_arn}`")
-                });
-                fixes.push(format!("allow ssm:GetParameter on {parameter_arn} in the role's IAM policy"));
-            }
-            Some(g) if matches!(g.allowed, Tri::Unknown(_)) => {
-                status = Status::Unknown;
-                problems.push(format!(
-                    "whether IAM allows ssm:GetParameter depends on {}",
-                    g.allowed.unknown_keys().iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                ));
-            }
-            Some(g) => ev.extend(g.deciding.iter().map(|d| format!("ssm:GetParameter allowed by {d}"))),
-            None => {
-                if status == Status::Pass {
-                    status = Status::Unknown;
-                }
-                problems.push(who.why.as_ref().map(ToString::to_string).unwrap_or_default());
-            }
-        }
-        match decrypt.decision {
-            Decision::Allow if decrypt.error.is_none() => {}
-            Decision::Unknown => {
-                if status == Status::Pass {
-                    status = Status::Unknown;
-                }
-                problems.push(format!("kms:Decrypt of key {label}: {}", why_not(&decrypt)));
-            }
-            _ => {
-                status = Status::Fail;
-                problems.push(format!("kms:Decrypt of key {label} through SSM is not allowed: {}", why_not(&decrypt)));
-                change = key_policy_change(&q, key, &who, true);
-                fixes.push(format!(
-                    "add a key-policy statement allowing kms:Decrypt for {} with kms:ViaService {via} (and kms:EncryptionContext:PARAMETER_ARN {parameter_arn}), or delegate to IAM with the account root and allow it in the role's policy, or re-create the parameter under alias/aws/ssm",
-                    role_arn(reader)
-                ));
-            }
-        }
-        let message = match status {
-            Status::Pass => format!("`{reader}` can read parameter `{name}` (SecureString under key {label})"),
-            Status::Fail => format!("`{reader}` cannot read parameter `{name}`: {}", problems.join("; ")),
-            Status::Unknown => {
-                format!("whether `{reader}` can read parameter `{name}` is unknown: {}", problems.join("; "))
-            }
-        };
-        let fix = (!fixes.is_empty()).then(|| fixes.join("; "));
-        // With the key-policy statement as the change, the text keeps what else must change and
-        // the other ways out.
-        let mut alternatives: Vec<String> =
-            fixes.iter().filter(|f| !f.starts_with("add a key-policy")).cloned().collect();
-        alternatives.push(format!(
-            "where the key policy delegates to IAM (an arn:{}:iam::{}:root statement), allow kms:Decrypt on {} in the role's IAM policy; or re-create the parameter under alias/aws/ssm (a parameter's key cannot be changed in place)",
-            env.partition, env.account, key.info.arn
-        ));
-        let found = item(p)
-            .finding(principal, status, message, fix, ev)
-            .with_change_text(change, Some(alternatives.join("; ")));
-        out.push(found.with_access(access(&q, key), decrypt.explanation.clone()));
-    }
-    out
+    let readable = Readable::new(p, info, key, policy, label, env);
+    Ok(p.readers.iter().map(|r| reader(&readable, r, facts, env)).collect())
 }
 
-fn list(d: &[crate::policy::Deciding]) -> String {
-    d.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+/// The parameter exists, and DescribeParameters read it.
+fn exists<'a>(p: &Parameter, facts: &'a Facts, env: &Env<'_>) -> Result<&'a ParameterInfo, Stop> {
+    let name = p.name.clone();
+    match facts.parameters.get(&p.name) {
+        Some(Ok(Some(info))) => Ok(info),
+        Some(Ok(None)) => Err(stop(
+            p,
+            Status::Fail,
+            Said::ParameterMissing { name, account: env.account.to_owned(), region: env.region.to_owned() },
+        )),
+        Some(Err(e)) => Err(stop(p, Status::Unknown, Said::ParameterUnread { name, unread: e.into() })),
+        None => Err(stop(p, Status::Unknown, Said::ParameterNotRead { name })),
+    }
 }
 
-/// The role ARN of a session, for statements that name it.
-fn role_arn(p: &crate::arn::PrincipalArn) -> String {
-    match p.kind() {
-        crate::arn::PrincipalKind::AssumedRole { role, .. } => {
-            format!("arn:{}:iam::{}:role/{role}", p.partition(), p.account())
+/// The parameter is a SecureString (its value encrypted), and DescribeParameters names its key.
+fn secure_string<'a>(p: &Parameter, info: &'a ParameterInfo) -> Result<&'a str, Stop> {
+    let name = p.name.clone();
+    if info.kind != "SecureString" {
+        return Err(stop(p, Status::Fail, Said::NotSecureString { name, kind: info.kind.clone() }));
+    }
+    info.key_id.as_deref().ok_or_else(|| stop(p, Status::Unknown, Said::NoKeyNamed { name }))
+}
+
+/// The parameter's key exists, and DescribeKey read it.
+fn key_exists<'a>(p: &Parameter, reference: &str, facts: &'a Facts) -> Result<&'a KeyFacts, Stop> {
+    let (name, key) = (p.name.clone(), reference.to_owned());
+    match facts.keys.get(reference) {
+        Some(Ok(k)) => Ok(k),
+        Some(Err(e @ FetchError::NotFound { .. })) => {
+            Err(stop(p, Status::Fail, Said::KeyMissing { name, key, error: e.to_string() }))
         }
-        _ => p.to_string(),
+        Some(Err(e)) => Err(stop(p, Status::Unknown, Said::KeyUnread { name, key, unread: e.into() })),
+        None => Err(stop(p, Status::Unknown, Said::KeyNotRead { name, key })),
+    }
+}
+
+/// The parameter's key is enabled: under any other state no one can read the parameter.
+fn key_enabled(p: &Parameter, key: &KeyFacts, label: &KeyRef) -> Result<(), Stop> {
+    let recovery = match key.info.state {
+        KeyState::Enabled => return Ok(()),
+        KeyState::Disabled => KeyRecovery::Enable,
+        KeyState::PendingDeletion => KeyRecovery::CancelDeletion,
+        _ => KeyRecovery::None,
+    };
+    let state = key.info.state.to_string();
+    Err(stop(p, Status::Fail, Said::KeyNotEnabled { name: p.name.clone(), key: label.clone(), state, recovery }))
+}
+
+/// The key policy was read and parses: without it no reader can be judged.
+fn key_policy_known(p: &Parameter, key: &KeyFacts, label: &KeyRef) -> Result<Policy, Stop> {
+    key_policy(key).map_err(|why| {
+        stop(p, Status::Unknown, Said::KeyPolicyUnknown { name: p.name.clone(), key: label.clone(), why })
+    })
+}
+
+/// With no readers to judge: the parameter is a SecureString under an enabled key, a pass.
+fn encrypted(p: &Parameter, key: KeyRef) -> Finding {
+    item(p).said(None, Status::Pass, Said::Encrypted { name: p.name.clone(), key }, vec![])
+}
+
+/// A parameter under a usable key: what each reader is judged against.
+struct Readable<'a> {
+    p: &'a Parameter,
+    info: &'a ParameterInfo,
+    key: &'a KeyFacts,
+    policy: Policy,
+    label: KeyRef,
+    parameter_arn: String,
+    /// The SSM endpoint of the region, the `kms:ViaService` of SSM's calls.
+    via: String,
+    /// The encryption context SSM decrypts with.
+    ec: BTreeMap<String, String>,
+    partition: String,
+    account: String,
+}
+
+impl<'a> Readable<'a> {
+    fn new(
+        p: &'a Parameter,
+        info: &'a ParameterInfo,
+        key: &'a KeyFacts,
+        policy: Policy,
+        label: KeyRef,
+        env: &Env<'_>,
+    ) -> Self {
+        let parameter_arn = format!(
+            "arn:{}:ssm:{}:{}:parameter/{}",
+            env.partition,
+            env.region,
+            env.account,
+            p.name.trim_start_matches('/')
+        );
+        let via = format!("ssm.{}.amazonaws.com", env.region);
+        let ec = BTreeMap::from([("PARAMETER_ARN".to_owned(), parameter_arn.clone())]);
+        Readable {
+            p,
+            info,
+            key,
+            policy,
+            label,
+            parameter_arn,
+            via,
+            ec,
+            partition: env.partition.to_owned(),
+            account: env.account.to_owned(),
+        }
+    }
+}
+
+/// One reader: its role exists, it is in this account unless the parameter can be shared, and
+/// IAM allows it ssm:GetParameter and KMS kms:Decrypt through SSM. Both of these last two are
+/// judged, and the finding names every problem.
+fn reader(r: &Readable<'_>, reader: &PrincipalArn, facts: &Facts, env: &Env<'_>) -> Finding {
+    let who = principal_policies(reader, facts, env);
+    let principal = Some(reader.to_string());
+    if let Some(found) = role_exists(r, reader, &who).or_else(|| shared(r, reader, env)) {
+        return item(r.p).said(principal, Status::Fail, found, vec![]);
+    }
+    let q = Question::through(reader, "kms:Decrypt", &r.via, &r.ec);
+    let outcome = ask(&q, r.key, &r.policy, &who);
+    let mut ev = evidence(&outcome);
+    let mut problems = Vec::new();
+    let (allowed_by, refused) = get_parameter(r, reader, &who);
+    ev.extend(allowed_by);
+    problems.extend(refused);
+    let refused = decrypt(r, reader, &outcome);
+    let change = match &refused {
+        Some((Status::Fail, _)) => key_policy_change(&q, r.key, &who, true),
+        _ => None,
+    };
+    problems.extend(refused);
+    let status = problems.iter().map(|(status, _)| *status).min().unwrap_or(Status::Pass);
+    let problems: Vec<Problem> = problems.into_iter().map(|(_, problem)| problem).collect();
+    let (reader, name) = (reader.to_string(), r.p.name.clone());
+    let found = match status {
+        Status::Pass => Said::CanRead { reader, name, key: r.label.clone() },
+        Status::Fail => Said::CannotRead {
+            reader,
+            name,
+            problems,
+            partition: r.partition.clone(),
+            account: r.account.clone(),
+            key_arn: r.key.info.arn.clone(),
+        },
+        Status::Unknown => Said::ReadUnknown { reader, name, problems },
+    };
+    item(r.p)
+        .said(principal, status, found, ev)
+        .with_change(change)
+        .with_access(access(&q, r.key), outcome.explanation.clone())
+}
+
+/// The reader's role exists.
+fn role_exists(r: &Readable<'_>, reader: &PrincipalArn, who: &PrincipalPolicies) -> Option<Said> {
+    match (who.missing, &who.why) {
+        (true, Some(why)) => {
+            Some(Said::ReaderMissing { reader: reader.to_string(), name: r.p.name.clone(), why: why.clone() })
+        }
+        _ => None,
+    }
+}
+
+/// A reader of another account reads only an advanced-tier parameter: standard-tier parameters
+/// cannot be shared.
+fn shared(r: &Readable<'_>, reader: &PrincipalArn, env: &Env<'_>) -> Option<Said> {
+    (reader.account().as_str() != env.account && r.info.tier.as_deref() != Some("Advanced")).then(|| {
+        Said::StandardTierNotShared {
+            reader: reader.to_string(),
+            reader_account: reader.account().to_string(),
+            name: r.p.name.clone(),
+            account: env.account.to_owned(),
+        }
+    })
+}
+
+/// IAM: the reader's own policies (capped by its boundary) allow ssm:GetParameter on the
+/// parameter. The allowing statements as evidence lines when they do; else what stops it.
+fn get_parameter(
+    r: &Readable<'_>,
+    reader: &PrincipalArn,
+    who: &PrincipalPolicies,
+) -> (Vec<String>, Option<(Status, Problem)>) {
+    let Some(identity) = &who.identity else {
+        return (vec![], Some((Status::Unknown, Problem::IamUnknown { why: who.why.clone() })));
+    };
+    let mut ctx = Context::default();
+    crate::kms::derive_context(&mut ctx, reader, &r.key.info.arn, &BTreeMap::new());
+    let req = Request { principal: reader, action: "ssm:GetParameter", resource: &r.parameter_arn, context: &ctx };
+    let g = evaluate_identity(identity, who.boundary.as_ref(), &req);
+    let parameter_arn = r.parameter_arn.clone();
+    let refused = match &g.allowed {
+        Tri::Yes => {
+            return (g.deciding.iter().map(|d| format!("ssm:GetParameter allowed by {d}")).collect(), None);
+        }
+        Tri::No if g.explicit_deny => {
+            let denied_by = g.deciding.iter().map(ToString::to_string).collect();
+            (Status::Fail, Problem::GetParameterDenied { parameter_arn, denied_by })
+        }
+        Tri::No => (Status::Fail, Problem::GetParameterNotAllowed { parameter_arn }),
+        Tri::Unknown(_) => (Status::Unknown, Problem::GetParameterDependsOn { keys: g.allowed.unknown_keys() }),
+    };
+    (vec![], Some(refused))
+}
+
+/// KMS: the key allows the reader kms:Decrypt through SSM with the parameter's encryption
+/// context (`outcome`). None when it does; else what stops it.
+fn decrypt(r: &Readable<'_>, reader: &PrincipalArn, outcome: &Outcome) -> Option<(Status, Problem)> {
+    let (key, why) = (r.label.clone(), NotAllowed::from(outcome));
+    match outcome.decision {
+        Decision::Allow if outcome.error.is_none() => None,
+        Decision::Unknown => Some((Status::Unknown, Problem::DecryptUnknown { key, why })),
+        _ => Some((
+            Status::Fail,
+            Problem::DecryptNotAllowed {
+                key,
+                why,
+                role: role_of(reader),
+                via: r.via.clone(),
+                parameter_arn: r.parameter_arn.clone(),
+            },
+        )),
     }
 }
 
@@ -251,14 +284,21 @@ mod tests {
     use crate::facts::{Facts, FactsBuilder, FetchError, KeyManager, denied};
     use crate::kms::KeyState;
     use crate::report::{Change, Finding, Status};
+    use crate::said::parameter::{KeyRecovery, Problem, Said as P};
+    use crate::said::{PoliciesUnknown, Said, Unread};
     use crate::spec::{Origin, Spec};
 
     const ACCOUNT: &str = "111111111111";
     const READER: &str = "arn:aws:iam::111111111111:role/reader";
     const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    const PARAMETER_ARN: &str = "arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password";
 
     fn spec() -> Spec {
-        Spec::from_value(&json!({"Parameters": [{"Name": "/app/db/password", "Readers": [READER]}]}), Origin::File)
+        spec_for(&[READER])
+    }
+
+    fn spec_for(readers: &[&str]) -> Spec {
+        Spec::from_value(&json!({"Parameters": [{"Name": "/app/db/password", "Readers": readers}]}), Origin::File)
             .unwrap()
     }
 
@@ -289,37 +329,74 @@ mod tests {
     }
 
     fn one(facts: &Facts) -> Finding {
-        let mut out = judge(&spec(), facts);
+        one_of(&spec(), facts)
+    }
+
+    fn one_of(spec: &Spec, facts: &Facts) -> Finding {
+        let mut out = judge(spec, facts);
         assert_eq!(out.len(), 1, "{out:#?}");
         out.remove(0)
+    }
+
+    /// What the finding found, as this check's data.
+    fn found(f: &Finding) -> &P {
+        match &f.found {
+            Said::Parameter(said) => said,
+            other => panic!("not a parameter finding: {other:#?}"),
+        }
+    }
+
+    /// The problems of a reader that cannot read, or whose reading is unknown.
+    fn problems(f: &Finding) -> &[Problem] {
+        match found(f) {
+            P::CannotRead { problems, .. } | P::ReadUnknown { problems, .. } => problems,
+            other => panic!("not a reader's problems: {other:#?}"),
+        }
     }
 
     #[test]
     fn a_reader_the_key_policy_names_can_read() {
         let f = one(&base(&names_reader()).build());
         assert_eq!(f.status, Status::Pass, "{f:#?}");
+        assert!(matches!(found(&f), P::CanRead { reader, key, .. } if reader == READER && key.key_id == KEY_ID));
         let access = f.access.unwrap();
         assert_eq!(access.action, "kms:Decrypt");
         assert_eq!(access.via_service.as_deref(), Some("ssm.us-east-1.amazonaws.com"));
-        assert_eq!(
-            access.encryption_context.get("PARAMETER_ARN").map(String::as_str),
-            Some("arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password")
-        );
+        assert_eq!(access.encryption_context.get("PARAMETER_ARN").map(String::as_str), Some(PARAMETER_ARN));
         assert_eq!(f.deciding.iter().map(|d| d.sid.as_deref()).collect::<Vec<_>>(), [Some("Reader")]);
+        assert_eq!(
+            f.evidence,
+            [
+                "key policy statement `Reader` (Allow)",
+                "ssm:GetParameter allowed by inline policy `read` of role reader statement #1 (Allow)"
+            ]
+        );
     }
 
     #[test]
     fn a_reader_the_key_policy_leaves_out_fails_with_the_statement_that_fixes_it() {
         let f = one(&base(&admin_only()).build());
         assert_eq!(f.status, Status::Fail);
+        assert!(
+            matches!(problems(&f), [Problem::DecryptNotAllowed { role, via, parameter_arn, .. }]
+                if role == READER && via == "ssm.us-east-1.amazonaws.com" && parameter_arn == PARAMETER_ARN),
+            "{f:#?}"
+        );
         assert_eq!(
             f.change,
             Some(Change::KeyPolicyStatement {
                 key: format!("arn:aws:kms:us-east-1:111111111111:key/{KEY_ID}"),
                 statement: json!({"Effect": "Allow", "Principal": {"AWS": READER}, "Action": "kms:Decrypt", "Resource": "*",
                     "Condition": {"StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com",
-                        "kms:EncryptionContext:PARAMETER_ARN": "arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password"}}}),
+                        "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN}}}),
             })
+        );
+        // With the statement as the change, the text keeps only the other ways out.
+        assert_eq!(
+            f.fix.as_deref(),
+            Some(
+                "where the key policy delegates to IAM (an arn:aws:iam::111111111111:root statement), allow kms:Decrypt on arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab in the role's IAM policy; or re-create the parameter under alias/aws/ssm (a parameter's key cannot be changed in place)"
+            )
         );
     }
 
@@ -330,7 +407,19 @@ mod tests {
         let f = one(&base(&admin_only()).boundary("reader", &boundary).build());
         assert_eq!(f.status, Status::Fail);
         assert_eq!(f.change, None, "a statement naming the role is capped by its boundary: not offered");
-        assert!(f.fix.is_some());
+        assert!(matches!(problems(&f), [Problem::DecryptNotAllowed { why, .. }] if !why.reasons.is_empty()));
+        assert!(f.fix.as_deref().is_some_and(|fix| fix.starts_with("add a key-policy statement")), "{:?}", f.fix);
+    }
+
+    #[test]
+    fn a_session_is_offered_a_statement_for_its_role() {
+        let session = "arn:aws:sts::111111111111:assumed-role/reader/sess";
+        let boundary =
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}]});
+        let f = one_of(&spec_for(&[session]), &base(&admin_only()).boundary("reader", &boundary).build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(problems(&f), [Problem::DecryptNotAllowed { role, .. }] if role == READER), "{f:#?}");
+        assert!(f.fix.as_deref().is_some_and(|fix| fix.contains(&format!("kms:Decrypt for {READER} with"))));
     }
 
     #[test]
@@ -338,29 +427,73 @@ mod tests {
         let f =
             one(&base(&names_reader()).parameter_error("/app/db/password", denied("ssm:DescribeParameters")).build());
         assert_eq!(f.status, Status::Unknown);
+        assert!(matches!(found(&f), P::ParameterUnread { unread: Unread { denied_action: Some(a), .. }, .. }
+            if a == "ssm:DescribeParameters"));
         assert_eq!(f.fix.as_deref(), Some("allow ssm:DescribeParameters in Preflight's role (see template.yaml)"));
+    }
+
+    #[test]
+    fn a_parameter_that_was_never_read_is_unknown() {
+        let mut facts = base(&names_reader()).build();
+        facts.parameters.clear();
+        let f = one(&facts);
+        assert_eq!(f.status, Status::Unknown);
+        assert!(matches!(found(&f), P::ParameterNotRead { name } if name == "/app/db/password"));
+        assert_eq!(f.fix, None);
     }
 
     #[test]
     fn a_parameter_that_does_not_exist_fails() {
         let f = one(&base(&names_reader()).no_parameter("/app/db/password").build());
         assert_eq!(f.status, Status::Fail);
-        assert!(f.message.contains("does not exist"), "{}", f.message);
+        assert!(matches!(found(&f), P::ParameterMissing { account, region, .. }
+            if account == ACCOUNT && region == "us-east-1"));
+        assert_eq!(f.message, "parameter `/app/db/password` does not exist in account 111111111111 region us-east-1");
+    }
+
+    #[test]
+    fn a_plain_string_fails_as_unencrypted() {
+        let f = one(&base(&names_reader()).parameter("/app/db/password", "String", None).build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(found(&f), P::NotSecureString { kind, .. } if kind == "String"));
+        let json = serde_json::to_value(&f.found).unwrap();
+        assert_eq!(json, json!({"kind": "not-secure-string", "name": "/app/db/password", "type": "String"}));
     }
 
     #[test]
     fn a_secure_string_without_a_key_is_unknown_not_aws_ssm() {
         let f = one(&base(&names_reader()).parameter("/app/db/password", "SecureString", None).build());
         assert_eq!(f.status, Status::Unknown);
+        assert!(matches!(found(&f), P::NoKeyNamed { .. }));
         assert!(f.message.contains("DescribeParameters named no key"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_key_that_does_not_exist_fails() {
+        let facts = base(&names_reader())
+            .key_error("alias/app", FetchError::not_found("kms:DescribeKey", "no such key"))
+            .build();
+        let f = one(&facts);
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(found(&f), P::KeyMissing { key, .. } if key == "alias/app"));
     }
 
     #[test]
     fn an_unread_key_or_key_policy_is_unknown() {
         let f = one(&base(&names_reader()).key_error("alias/app", denied("kms:DescribeKey")).build());
         assert_eq!(f.status, Status::Unknown, "{f:#?}");
+        assert!(matches!(found(&f), P::KeyUnread { key, unread: Unread { denied_action: Some(a), .. }, .. }
+            if key == "alias/app" && a == "kms:DescribeKey"));
+        let mut facts = base(&names_reader()).build();
+        facts.keys.clear();
+        let f = one(&facts);
+        assert_eq!(f.status, Status::Unknown, "{f:#?}");
+        assert!(matches!(found(&f), P::KeyNotRead { key, .. } if key == "alias/app"));
         let f = one(&base(&names_reader()).key_policy_error("alias/app", denied("kms:GetKeyPolicy")).build());
         assert_eq!(f.status, Status::Unknown, "{f:#?}");
+        assert!(
+            matches!(found(&f), P::KeyPolicyUnknown { why, .. } if why.contains("its key policy could not be read"))
+        );
         assert!(f.message.contains("its key policy could not be read"), "{}", f.message);
     }
 
@@ -368,19 +501,30 @@ mod tests {
     fn unread_grants_make_a_deny_unknown_but_leave_an_allow_alone() {
         let f = one(&base(&admin_only()).grants("alias/app", Err(denied("kms:ListGrants"))).build());
         assert_eq!(f.status, Status::Unknown, "a grant could allow it: {f:#?}");
+        assert!(
+            matches!(problems(&f), [Problem::DecryptUnknown { why, .. }]
+                if why.reasons.iter().any(|r| r.contains("the grants of the key could not be read"))),
+            "{f:#?}"
+        );
         assert!(f.message.contains("the grants of the key could not be read"), "{}", f.message);
         let f = one(&base(&names_reader()).grants("alias/app", Err(denied("kms:ListGrants"))).build());
         assert_eq!(f.status, Status::Pass);
+        assert!(matches!(found(&f), P::CanRead { .. }));
     }
 
     #[test]
     fn an_unread_role_is_unknown_and_a_missing_role_fails() {
         let unread = base(&names_reader()).role_error("reader", denied("iam:GetRole")).build();
-        assert_eq!(one(&unread).status, Status::Unknown);
+        let f = one(&unread);
+        assert_eq!(f.status, Status::Unknown);
+        assert!(matches!(problems(&f), [Problem::IamUnknown { why: Some(PoliciesUnknown::RoleUnread { role, .. }) }]
+            if role == "reader"));
         let missing =
             base(&names_reader()).role_error("reader", FetchError::not_found("iam:GetRole", "no such role")).build();
         let f = one(&missing);
         assert_eq!(f.status, Status::Fail);
+        assert!(matches!(found(&f), P::ReaderMissing { why: PoliciesUnknown::RoleMissing { role, .. }, .. }
+            if role == "reader"));
         assert!(f.message.contains("does not exist"), "{}", f.message);
     }
 
@@ -391,6 +535,102 @@ mod tests {
             .build();
         let f = one(&facts);
         assert_eq!(f.status, Status::Fail);
+        assert!(
+            matches!(found(&f), P::KeyNotEnabled { state, recovery: KeyRecovery::Enable, .. } if state == "Disabled")
+        );
         assert!(f.message.contains("is Disabled"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_key_pending_deletion_can_be_recovered_and_an_unavailable_one_cannot() {
+        let pending = base(&names_reader())
+            .key_in_state("alias/app", KEY_ID, KeyManager::Customer, KeyState::PendingDeletion, &names_reader())
+            .build();
+        let f = one(&pending);
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(found(&f), P::KeyNotEnabled { recovery: KeyRecovery::CancelDeletion, .. }));
+        let unavailable = base(&names_reader())
+            .key_in_state("alias/app", KEY_ID, KeyManager::Customer, KeyState::Unavailable, &names_reader())
+            .build();
+        let f = one(&unavailable);
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(found(&f), P::KeyNotEnabled { recovery: KeyRecovery::None, .. }));
+        assert_eq!(f.fix.as_deref(), Some("re-create the parameter under a usable key"));
+    }
+
+    #[test]
+    fn without_readers_a_secure_string_under_an_enabled_key_passes() {
+        let f = one_of(&spec_for(&[]), &base(&admin_only()).build());
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.principal, None);
+        assert!(matches!(found(&f), P::Encrypted { key, .. } if key.reference == "alias/app"));
+    }
+
+    #[test]
+    fn a_reader_of_another_account_needs_an_advanced_tier_parameter() {
+        let other = "arn:aws:iam::222222222222:role/x";
+        let f = one_of(&spec_for(&[other]), &base(&names_reader()).build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(found(&f), P::StandardTierNotShared { reader_account, account, .. }
+            if reader_account == "222222222222" && account == ACCOUNT));
+        let mut advanced = base(&admin_only()).build();
+        for info in advanced.parameters.values_mut().flatten().flatten() {
+            info.tier = Some("Advanced".into());
+        }
+        let f = one_of(&spec_for(&[other]), &advanced);
+        assert_eq!(f.status, Status::Fail, "{f:#?}");
+        assert!(matches!(
+            problems(&f),
+            [
+                Problem::IamUnknown { why: Some(PoliciesUnknown::OtherAccount { .. }) },
+                Problem::DecryptNotAllowed { .. }
+            ]
+        ));
+    }
+
+    #[test]
+    fn iam_that_denies_or_does_not_allow_get_parameter_fails_and_a_condition_leaves_it_unknown() {
+        let allow = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]});
+        let deny = json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoSsm", "Effect": "Deny", "Action": "ssm:GetParameter", "Resource": "*"}]});
+        let f = one(&base(&names_reader()).role("reader", &[("read", allow), ("deny", deny)]).build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(problems(&f), [Problem::GetParameterDenied { denied_by, .. }]
+            if denied_by == &["inline policy `deny` of role reader statement `NoSsm` (Deny)"]));
+        let f = one(&base(&names_reader()).role("reader", &[]).build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(
+            matches!(problems(&f), [Problem::GetParameterNotAllowed { parameter_arn }] if parameter_arn == PARAMETER_ARN)
+        );
+        assert_eq!(f.change, None);
+        assert_eq!(
+            f.fix.as_deref(),
+            Some(
+                "allow ssm:GetParameter on arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password in the role's IAM policy"
+            )
+        );
+        let conditional = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]});
+        let f = one(&base(&names_reader()).role("reader", &[("c", conditional)]).build());
+        assert_eq!(f.status, Status::Unknown);
+        assert!(matches!(problems(&f), [Problem::GetParameterDependsOn { keys }] if keys == &["aws:sourceip"]));
+        assert_eq!(f.fix, None);
+    }
+
+    #[test]
+    fn both_refusals_are_named_and_the_text_keeps_what_else_must_change() {
+        let f = one(&base(&admin_only()).role("reader", &[]).build());
+        assert_eq!(f.status, Status::Fail);
+        assert!(matches!(problems(&f), [Problem::GetParameterNotAllowed { .. }, Problem::DecryptNotAllowed { .. }]));
+        assert!(f.change.is_some());
+        assert_eq!(
+            f.message,
+            "`arn:aws:iam::111111111111:role/reader` cannot read parameter `/app/db/password`: no IAM policy of the role allows ssm:GetParameter on `arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password`; kms:Decrypt of key `alias/app` (customer managed key 1234abcd-12ab-34cd-56ef-1234567890ab) through SSM is not allowed: key policy: no statement allows kms:Decrypt for `arn:aws:iam::111111111111:role/reader`, directly or through its account"
+        );
+        assert_eq!(
+            f.fix.as_deref(),
+            Some(
+                "allow ssm:GetParameter on arn:aws:ssm:us-east-1:111111111111:parameter/app/db/password in the role's IAM policy; where the key policy delegates to IAM (an arn:aws:iam::111111111111:root statement), allow kms:Decrypt on arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab in the role's IAM policy; or re-create the parameter under alias/aws/ssm (a parameter's key cannot be changed in place)"
+            )
+        );
     }
 }
