@@ -665,9 +665,9 @@ mod tests {
                 CheckKind::Parameter,
                 format!("/app/p{i:04}"),
                 Status::Fail,
-                preflight_core::said::Said::Legacy {
-                    message: format!("role `r{i}` cannot decrypt \"parameter\" {}", "é\u{1}x".repeat(len)),
-                    fix: None,
+                // A long name with characters JSON escapes, to fill the Reason.
+                preflight_core::said::parameter::Said::ParameterNotRead {
+                    name: format!("/app/r{i}/\"parameter\"{}", "é\u{1}x".repeat(len)),
                 },
             )
         }
@@ -826,7 +826,7 @@ mod tests {
         assert!(out["Reason"].as_str().unwrap().contains("unknowns are warnings"));
         let (out, _) = answer(event("Create", some()), Fake::Findings(vec![u], OnUnknown::Fail), 60).await;
         assert_eq!(out["Status"], "FAILED");
-        assert!(out["Reason"].as_str().unwrap().contains("1) [parameter] role `r1` cannot decrypt"));
+        assert!(out["Reason"].as_str().unwrap().contains("1) [parameter] parameter `/app/r1/\"parameter\""));
     }
 
     #[tokio::test]
@@ -839,7 +839,7 @@ mod tests {
             let reason = out["Reason"].as_str().unwrap();
             assert!(
                 reason.starts_with(&format!(
-                    "Preflight failed: {count} failed, 0 unknown, 0 passed 1) [parameter] role `r0`"
+                    "Preflight failed: {count} failed, 0 unknown, 0 passed 1) [parameter] parameter `/app/r0/"
                 )),
                 "{reason}"
             );

@@ -130,16 +130,6 @@ impl Finding {
         }
         self
     }
-
-    // TEMPORARY while the checks move to data.
-    #[must_use]
-    pub fn with_change_text(mut self, change: Option<Change>, alternatives: Option<String>) -> Self {
-        if change.is_some() {
-            self.change = change;
-            self.fix = alternatives;
-        }
-        self
-    }
 }
 
 /// One KMS use: who is in `principal`; what and how here.
@@ -460,7 +450,15 @@ mod tests {
     use super::*;
 
     pub(crate) fn finding(check: CheckKind, subject: &str, status: Status) -> Finding {
-        Finding::new(check, subject, status, Said::Legacy { message: format!("{subject} is {status:?}"), fix: None })
+        // A parameter finding whose sentence is `parameter `/a` does not exist in account 1 region r`.
+        let found = crate::said::parameter::Said::ParameterMissing {
+            name: subject.into(),
+            account: "1".into(),
+            region: "r".into(),
+        };
+        let mut f = Finding::new(check, subject, status, found);
+        f.fix = None;
+        f
     }
 
     fn needs(principal: &str, action: &str, via: &str) -> Finding {
@@ -543,7 +541,9 @@ mod tests {
         assert_eq!(json["summary"], "1 failed, 1 unknown, 1 passed");
         assert_eq!(
             json["findings"][0],
-            serde_json::json!({"check": "parameter", "subject": "/a", "status": "fail", "found": {"message": "/a is Fail", "fix": null}, "message": "/a is Fail", "evidence": []})
+            serde_json::json!({"check": "parameter", "subject": "/a", "status": "fail",
+                "found": {"kind": "parameter-missing", "name": "/a", "account": "1", "region": "r"},
+                "message": "parameter `/a` does not exist in account 1 region r", "evidence": []})
         );
     }
 
@@ -554,7 +554,7 @@ mod tests {
         f.fix = Some("add kms:Decrypt".into());
         let r = Report::new(vec![f, finding(CheckKind::Parameter, "/x", Status::Pass)], OnUnknown::Warn);
         let text = r.to_text(false);
-        let expected = "Preflight\n\nparameter\n  FAIL     /app/db/password  arn:aws:iam::111111111111:role/reader\n           /app/db/password is Fail\n           fix: add kms:Decrypt\n  PASS     /x\n           /x is Pass\n\nFAIL: 1 failed, 0 unknown, 1 passed\n";
+        let expected = "Preflight\n\nparameter\n  FAIL     /app/db/password  arn:aws:iam::111111111111:role/reader\n           parameter `/app/db/password` does not exist in account 1 region r\n           fix: add kms:Decrypt\n  PASS     /x\n           parameter `/x` does not exist in account 1 region r\n\nFAIL: 1 failed, 0 unknown, 1 passed\n";
         assert_eq!(text, expected);
         assert!(!text.contains('\u{1b}'));
         assert!(r.to_text(true).contains('\u{1b}'));

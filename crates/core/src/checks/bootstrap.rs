@@ -39,11 +39,28 @@ fn rules(item: &Item, b: &Bootstrap, facts: &Facts, env: &Env<'_>, out: &mut Vec
         Environment { account: env.account.to_owned(), region: env.region.to_owned(), qualifier: b.qualifier.clone() };
     out.extend(version(item, b, bf, &at)?);
     out.extend(toolkit_stack(item, b, bf, &at));
-    let (bucket, reference, key) = bucket_encryption(item, bf)?;
-    let assets = bucket_key(item, bf, bucket, reference, key)?;
-    out.extend(key_use(item, b, facts, env, &at, &assets));
+    // The trust does not depend on the bucket: judged whatever the bucket's key says.
+    match assets_key(item, b, facts, env, &at, bf) {
+        Ok(uses) => out.extend(uses),
+        Err(last) => out.push(*last),
+    }
     out.extend(trust(item, b, facts, env, &at));
     Ok(())
+}
+
+/// The bucket's encryption and key, then each role's use of the key; the last word when the key
+/// is not needed, unusable or unknown.
+fn assets_key(
+    item: &Item,
+    b: &Bootstrap,
+    facts: &Facts,
+    env: &Env<'_>,
+    at: &Environment,
+    bf: &BootstrapFacts,
+) -> Result<Vec<Finding>, Last> {
+    let (bucket, reference, key) = bucket_encryption(item, bf)?;
+    let assets = bucket_key(item, bf, bucket, reference, key)?;
+    Ok(key_use(item, b, facts, env, at, &assets))
 }
 
 /// The bootstrap version: the environment is bootstrapped with the qualifier, at least at the
@@ -731,5 +748,32 @@ mod tests {
         let unread = trusted(&env(&cdk_key_policy()).build());
         assert_eq!(unread.iter().map(|x| x.0).collect::<Vec<_>>(), [Status::Unknown, Status::Unknown]);
         assert!(unread.iter().all(|(_, s)| matches!(s, Said::TrustPolicyNotRead { .. })), "{unread:#?}");
+    }
+
+    #[test]
+    fn trust_is_judged_whatever_the_bucket_says_and_its_fix_keeps_the_qualifier() {
+        let name = |kind: &str| format!("cdk-custom123-{kind}-{ACCOUNT}-us-east-1");
+        let aes = BucketEncryption { algorithm: "AES256".into(), kms_key: None, bucket_key: false };
+        let f = Facts::builder(ACCOUNT, "us-east-1")
+            .role(&name("deploy-role"), &[])
+            .role(&name("file-publishing-role"), &[])
+            .trust(&name("deploy-role"), &trust_of("222222222222", json!({})))
+            .trust(&name("file-publishing-role"), &trust_of("333333333333", json!({})))
+            .bootstrap(Ok(Some("33")), Ok(Some(toolkit_stack(BUCKET, &[]))), Ok(Some(aes)))
+            .build();
+        let s = Spec::from_value(
+            &json!({"Bootstrap": {"Qualifier": "custom123", "TrustedAccounts": ["222222222222"]}}),
+            Origin::File,
+        )
+        .unwrap();
+        let out = judge(&s, &f);
+        assert_eq!(statuses(&out), [Status::Pass, Status::Pass, Status::Fail], "{out:#?}");
+        assert!(matches!(&out[0].found, crate::said::Said::Bootstrap(Said::NoKmsKey { .. })), "{:?}", out[0].found);
+        assert_eq!(
+            out[2].fix.as_deref(),
+            Some(
+                "run cdk bootstrap aws://111111111111/us-east-1 --qualifier custom123 --trust 222222222222 --cloudformation-execution-policies ..."
+            )
+        );
     }
 }

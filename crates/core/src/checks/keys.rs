@@ -14,7 +14,7 @@ use crate::facts::{Facts, FetchError, KeyFacts, KeyManager};
 use crate::kms::{Decision, KeyState};
 use crate::policy::Policy;
 use crate::report::{CheckKind, Finding, Status};
-use crate::said::key::{Refused, Said, Undecided};
+use crate::said::key::{KeyUse, Refused, Said, Undecided};
 use crate::said::{KeyRef, NotAllowed};
 use crate::spec::KeyRequirement;
 
@@ -137,27 +137,17 @@ fn key_use(
         grant_for_aws_resource: for_aws_resources,
     };
     let o = ask(&q, key.facts, &key.policy, who);
-    let (principal_text, action, label, via) =
-        (principal.to_string(), action.to_owned(), key.label.clone(), k.via_service.clone());
+    let used = KeyUse {
+        principal: principal.to_string(),
+        action: action.to_owned(),
+        for_aws_resources,
+        key: key.label.clone(),
+        via: k.via_service.clone(),
+    };
     let (status, found, change) = match (o.decision, o.error) {
-        (Decision::Allow, None) => (
-            Status::Pass,
-            Said::KeyUseAllowed { principal: principal_text, action, for_aws_resources, key: label, via },
-            None,
-        ),
-        (Decision::Allow, Some(error)) => (
-            Status::Fail,
-            Said::KeyUseFails { principal: principal_text, action, for_aws_resources, key: label, via, error },
-            None,
-        ),
-        (Decision::Unknown, _) => {
-            let why = NotAllowed::from(&o);
-            (
-                Status::Unknown,
-                Said::KeyUseUnknown { principal: principal_text, action, for_aws_resources, key: label, via, why },
-                None,
-            )
-        }
+        (Decision::Allow, None) => (Status::Pass, Said::KeyUseAllowed { used }, None),
+        (Decision::Allow, Some(error)) => (Status::Fail, Said::KeyUseFails { used, error }, None),
+        (Decision::Unknown, _) => (Status::Unknown, Said::KeyUseUnknown { used, why: NotAllowed::from(&o) }, None),
         _ => {
             let change = match key.facts.info.manager {
                 KeyManager::Aws => None,
@@ -165,16 +155,7 @@ fn key_use(
             };
             let key_arn = key.facts.info.arn.clone();
             let other_account = principal.account().as_str() != crate::kms::key_account(&key_arn).unwrap_or("");
-            let found = Said::KeyUseDenied {
-                principal: principal_text,
-                action,
-                for_aws_resources,
-                key: label,
-                via,
-                why: NotAllowed::from(&o),
-                key_arn,
-                other_account,
-            };
+            let found = Said::KeyUseDenied { used, why: NotAllowed::from(&o), key_arn, other_account };
             (Status::Fail, found, change)
         }
     };
@@ -266,7 +247,7 @@ mod tests {
     use crate::facts::{Facts, FetchError, KeyManager, denied};
     use crate::kms::{KeyState, KmsError};
     use crate::report::{Finding, Report, Status};
-    use crate::said::key::{Refused, Said as KeySaid};
+    use crate::said::key::{KeyUse, Refused, Said as KeySaid};
     use crate::said::{PoliciesUnknown, Said};
     use crate::spec::{OnUnknown, Origin, Spec};
 
@@ -315,11 +296,9 @@ mod tests {
         let allowed: Vec<&str> = out
             .iter()
             .filter_map(|f| match found(f) {
-                KeySaid::KeyUseAllowed { principal, action, for_aws_resources: false, key, via: None }
-                    if principal == APP && key.key_id == KEY_ID =>
-                {
-                    Some(action.as_str())
-                }
+                KeySaid::KeyUseAllowed {
+                    used: KeyUse { principal, action, for_aws_resources: false, key, via: None },
+                } if principal == APP && key.key_id == KEY_ID => Some(action.as_str()),
                 _ => None,
             })
             .collect();
@@ -433,7 +412,9 @@ mod tests {
             judge(&s, &facts(&all))
                 .iter()
                 .map(|f| match found(f) {
-                    KeySaid::KeyUseAllowed { action, for_aws_resources, .. } => (action.clone(), *for_aws_resources),
+                    KeySaid::KeyUseAllowed { used: KeyUse { action, for_aws_resources, .. } } => {
+                        (action.clone(), *for_aws_resources)
+                    }
                     other => panic!("{other:?}"),
                 })
                 .collect::<Vec<_>>()
@@ -485,7 +466,7 @@ mod tests {
         );
         let out = judge(&s, &facts(&denying));
         assert_eq!(out.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Fail]);
-        assert!(matches!(found(&out[0]), KeySaid::KeyUseDenied { via: Some(via), why, .. }
+        assert!(matches!(found(&out[0]), KeySaid::KeyUseDenied { used: KeyUse { via: Some(via), .. }, why, .. }
             if via == "rds.us-east-1.amazonaws.com" && !why.denied_by.is_empty()));
         assert!(out[0].change.is_none(), "a statement cannot undo an explicit deny");
         assert_eq!(
@@ -505,7 +486,7 @@ mod tests {
             .role("app", &[])
             .build();
         let out = judge(&s, &f);
-        assert!(matches!(found(&out[0]), KeySaid::KeyUseDenied { key, .. } if key.aws_managed));
+        assert!(matches!(found(&out[0]), KeySaid::KeyUseDenied { used: KeyUse { key, .. }, .. } if key.aws_managed));
         assert!(out[0].change.is_none());
         assert!(out[0].fix.as_deref().unwrap().starts_with("an AWS managed key's policy cannot be changed"));
     }
@@ -561,7 +542,7 @@ mod tests {
         let out = judge(&s, &facts(&key_policy(APP)));
         assert_eq!(out[0].status, Status::Fail);
         assert!(
-            matches!(found(&out[0]), KeySaid::KeyUseDenied { principal, other_account: true, .. } if principal == OTHER)
+            matches!(found(&out[0]), KeySaid::KeyUseDenied { used: KeyUse { principal, .. }, other_account: true, .. } if principal == OTHER)
         );
         assert!(out[0].change.is_some(), "{out:#?}");
         assert!(out[0].fix.as_deref().unwrap().contains("its own IAM policy must also allow kms:Decrypt"));

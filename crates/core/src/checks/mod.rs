@@ -107,34 +107,6 @@ impl Item {
     ) -> Finding {
         Finding { principal, evidence, ..Finding::new(self.check, self.subject.clone(), status, found) }
     }
-
-    // TEMPORARY while the checks move to data.
-    pub fn finding(
-        &self,
-        principal: Option<String>,
-        status: Status,
-        message: String,
-        fix: Option<String>,
-        evidence: Vec<String>,
-    ) -> Finding {
-        self.said(principal, status, Said::Legacy { message, fix }, evidence)
-    }
-
-    // TEMPORARY while the checks move to data.
-    pub fn unknown(&self, message: String) -> Finding {
-        self.finding(None, Status::Unknown, message, None, vec![])
-    }
-
-    // TEMPORARY while the checks move to data.
-    pub fn unread(&self, head: &str, e: &FetchError) -> Finding {
-        let u = crate::said::Unread::from(e);
-        self.finding(None, Status::Unknown, format!("{head}: {e}"), u.fix(), vec![])
-    }
-}
-
-// TEMPORARY while the checks move to data.
-pub(crate) fn why_not(o: &Outcome) -> String {
-    crate::said::NotAllowed::from(o).to_string()
 }
 
 /// What is known of a principal's own policies.

@@ -7,7 +7,7 @@ use super::{KeyRef, NotAllowed, Unread, qualifier_flag, ticked};
 
 /// What the bootstrap check found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Said {
     /// The bootstrap environment was not read at all.
     NotRead,
@@ -251,7 +251,8 @@ impl Said {
                 environment.default_key()
             )),
             Said::NotTrusted { account, environment, .. } => Some(format!(
-                "run cdk bootstrap {environment} --trust {account} --cloudformation-execution-policies ..."
+                "run {} --trust {account} --cloudformation-execution-policies ...",
+                environment.bootstrap()
             )),
             Said::NotRead
             | Said::RecentEnough { .. }

@@ -11,7 +11,7 @@ use crate::delegation::name_set;
 
 /// What the hosted zone check found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Said {
     /// The hosted zone was never read.
     ZoneNotRead { zone_id: String },
@@ -101,7 +101,7 @@ impl fmt::Display for ZoneRef {
 
 /// Where a delegated set came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "from", rename_all = "kebab-case")]
+#[serde(tag = "from", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Source {
     /// The servers of the parent zone `zone`, over the DNS.
     Parent { zone: String },

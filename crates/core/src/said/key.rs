@@ -8,7 +8,7 @@ use crate::kms::KmsError;
 
 /// What the key check found about one key requirement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Said {
     /// DescribeKey found no key by this reference in Preflight's account and region.
     KeyMissing {
@@ -40,48 +40,26 @@ pub enum Said {
     PrincipalMissing { principal: String, key: KeyRef, why: PoliciesUnknown },
     /// The principal can call the action on the key.
     KeyUseAllowed {
-        principal: String,
-        action: String,
-        /// CreateGrant with `kms:GrantIsForAWSResource` (EBS, RDS).
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        for_aws_resources: bool,
-        key: KeyRef,
-        /// The service the call goes through (`kms:ViaService`, `s3.us-east-1.amazonaws.com`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        via: Option<String>,
+        #[serde(flatten)]
+        used: KeyUse,
     },
     /// The policies allow the call, but KMS still refuses it (the key's state, another account).
     KeyUseFails {
-        principal: String,
-        action: String,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        for_aws_resources: bool,
-        key: KeyRef,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        via: Option<String>,
+        #[serde(flatten)]
+        used: KeyUse,
         /// The exception the call fails with.
         error: KmsError,
     },
     /// Whether the principal can call the action on the key is not known.
     KeyUseUnknown {
-        principal: String,
-        action: String,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        for_aws_resources: bool,
-        key: KeyRef,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        via: Option<String>,
+        #[serde(flatten)]
+        used: KeyUse,
         why: NotAllowed,
     },
     /// The principal cannot call the action on the key.
     KeyUseDenied {
-        principal: String,
-        action: String,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        for_aws_resources: bool,
-        key: KeyRef,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        via: Option<String>,
+        #[serde(flatten)]
+        used: KeyUse,
         why: NotAllowed,
         key_arn: String,
         /// The principal is in another account than the key: its own IAM policy must allow the
@@ -140,22 +118,22 @@ impl Said {
                 format!("key {key} exists but is {state}: no cryptographic operation works with it")
             }
             Said::PrincipalMissing { principal, key, why } => format!("`{principal}` cannot use key {key}: {why}"),
-            Said::KeyUseAllowed { principal, action, for_aws_resources, key, via } => {
+            Said::KeyUseAllowed { used: KeyUse { principal, action, for_aws_resources, key, via } } => {
                 let (what, via) = (what(action, *for_aws_resources), through(via.as_deref()));
                 format!("`{principal}` can {what} with key {key}{via}")
             }
-            Said::KeyUseFails { principal, action, for_aws_resources, key, via, error } => {
+            Said::KeyUseFails { used: KeyUse { principal, action, for_aws_resources, key, via }, error } => {
                 let (what, via) = (what(action, *for_aws_resources), through(via.as_deref()));
                 format!(
                     "`{principal}` is allowed {what} with key {key}{via}, but the call fails with {error}: {}",
                     error_reason(*error)
                 )
             }
-            Said::KeyUseUnknown { principal, action, for_aws_resources, key, via, why } => {
+            Said::KeyUseUnknown { used: KeyUse { principal, action, for_aws_resources, key, via }, why } => {
                 let (what, via) = (what(action, *for_aws_resources), through(via.as_deref()));
                 format!("whether `{principal}` can {what} with key {key}{via} is unknown: {why}")
             }
-            Said::KeyUseDenied { principal, action, for_aws_resources, key, via, why, .. } => {
+            Said::KeyUseDenied { used: KeyUse { principal, action, for_aws_resources, key, via }, why, .. } => {
                 let (what, via) = (what(action, *for_aws_resources), through(via.as_deref()));
                 format!("`{principal}` cannot {what} with key {key}{via}: {why}")
             }
@@ -207,18 +185,20 @@ impl Said {
                 }
                 .into(),
             ),
-            Said::KeyUseDenied { principal, action, for_aws_resources, key, via, .. } => Some(if *for_aws_resources {
-                format!(
-                    "add a key-policy statement allowing kms:CreateGrant for {principal} with the condition Bool kms:GrantIsForAWSResource true"
-                )
-            } else if key.aws_managed {
-                "an AWS managed key's policy cannot be changed: use a customer managed key whose policy allows this principal".to_owned()
-            } else {
-                let via_cond = via.as_deref().map(|v| format!(" with kms:ViaService {v}")).unwrap_or_default();
-                format!(
-                    "add a key-policy statement allowing {action} for {principal}{via_cond}; a principal in another account also needs {action} on the key ARN in its own IAM policy"
-                )
-            }),
+            Said::KeyUseDenied { used: KeyUse { principal, action, for_aws_resources, key, via }, .. } => {
+                Some(if *for_aws_resources {
+                    format!(
+                        "add a key-policy statement allowing kms:CreateGrant for {principal} with the condition Bool kms:GrantIsForAWSResource true"
+                    )
+                } else if key.aws_managed {
+                    "an AWS managed key's policy cannot be changed: use a customer managed key whose policy allows this principal".to_owned()
+                } else {
+                    let via_cond = via.as_deref().map(|v| format!(" with kms:ViaService {v}")).unwrap_or_default();
+                    format!(
+                        "add a key-policy statement allowing {action} for {principal}{via_cond}; a principal in another account also needs {action} on the key ARN in its own IAM policy"
+                    )
+                })
+            }
             Said::SharedUnderAwsManagedKey { account, .. } => Some(format!(
                 "copy the snapshot under a customer managed key whose key policy allows account {account} (Decrypt, DescribeKey, CreateGrant, ReEncrypt*), then share the copy"
             )),
@@ -232,12 +212,30 @@ impl Said {
 
     pub(super) fn alternatives(&self) -> Option<String> {
         match self {
-            Said::KeyUseDenied { principal, action, key_arn, other_account, .. } => other_account.then(|| {
-                format!("`{principal}` is in another account: its own IAM policy must also allow {action} on {key_arn}")
-            }),
+            Said::KeyUseDenied { used: KeyUse { principal, action, .. }, key_arn, other_account, .. } => other_account
+                .then(|| {
+                    format!(
+                        "`{principal}` is in another account: its own IAM policy must also allow {action} on {key_arn}"
+                    )
+                }),
             _ => self.fix(),
         }
     }
+}
+
+/// One use of a key: who calls which action, through which service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUse {
+    pub principal: String,
+    pub action: String,
+    /// CreateGrant with `kms:GrantIsForAWSResource` (EBS, RDS).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub for_aws_resources: bool,
+    pub key: KeyRef,
+    /// The service the call goes through (`kms:ViaService`, `s3.us-east-1.amazonaws.com`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// The action as the sentence names it: a grant for AWS resources says so.
@@ -267,7 +265,7 @@ fn error_reason(err: KmsError) -> &'static str {
 mod tests {
     use serde_json::json;
 
-    use super::Said;
+    use super::{KeyUse, Said};
     use crate::kms::KmsError;
     use crate::said::{KeyRef, Said as Found};
 
@@ -278,11 +276,13 @@ mod tests {
     #[test]
     fn a_call_kms_refuses_across_accounts_is_said_with_its_exception_and_fix() {
         let found = Found::from(Said::KeyUseFails {
-            principal: "arn:aws:iam::222222222222:role/x".into(),
-            action: "kms:ScheduleKeyDeletion".into(),
-            for_aws_resources: false,
-            key: key(),
-            via: Some("s3.us-east-1.amazonaws.com".into()),
+            used: KeyUse {
+                principal: "arn:aws:iam::222222222222:role/x".into(),
+                action: "kms:ScheduleKeyDeletion".into(),
+                for_aws_resources: false,
+                key: key(),
+                via: Some("s3.us-east-1.amazonaws.com".into()),
+            },
             error: KmsError::UnsupportedOperation,
         });
         assert_eq!(

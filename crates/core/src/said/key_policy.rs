@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{NotAllowed, PoliciesUnknown};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Said {
     /// The document is not a key policy KMS accepts.
     Malformed {

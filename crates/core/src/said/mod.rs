@@ -34,11 +34,6 @@ pub enum Said {
     /// What the template showed: an inferred item that cannot be judged, or a failure the
     /// template alone proves.
     Stack(stack::Said),
-    /// TEMPORARY while the checks move to data: a sentence and fix written by the check.
-    Legacy {
-        message: String,
-        fix: Option<String>,
-    },
 }
 
 impl Said {
@@ -52,7 +47,6 @@ impl Said {
             Said::HostedZone(s) => s.sentence(),
             Said::Run(s) => s.sentence(),
             Said::Stack(s) => s.sentence(),
-            Said::Legacy { message, .. } => message.clone(),
         }
     }
 
@@ -66,7 +60,6 @@ impl Said {
             Said::HostedZone(s) => s.fix(),
             Said::Run(s) => s.fix(),
             Said::Stack(s) => s.fix(),
-            Said::Legacy { fix, .. } => fix.clone(),
         }
     }
 
@@ -122,20 +115,18 @@ impl Unread {
 }
 
 /// `a`, `` `a`, `b` ``: names in backticks, comma-separated.
-#[allow(dead_code)] // TEMPORARY: used as the checks move to data
 pub(crate) fn ticked(names: &[String]) -> String {
     names.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
 }
 
 /// ` --qualifier q` for a qualifier other than CDK's default, else nothing.
-#[allow(dead_code)] // TEMPORARY: used as the checks move to data
 pub(crate) fn qualifier_flag(q: &str) -> String {
     if q == "hnb659fds" { String::new() } else { format!(" --qualifier {q}") }
 }
 
 /// Why a principal's own IAM policies are not known, or that its role does not exist.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum PoliciesUnknown {
     /// The principal lives in another account, whose IAM Preflight cannot read.
     OtherAccount {

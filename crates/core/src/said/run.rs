@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Unread;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Said {
     /// `what` was not checked: the run has no account or region to check in.
     NotChecked { what: Section, why: Blocker },
@@ -14,7 +14,7 @@ pub enum Said {
 
 /// A section of the spec, as the run names it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "section", rename_all = "kebab-case")]
+#[serde(tag = "section", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Section {
     Bootstrap { qualifier: String },
     HostedZone { zone_id: String },
@@ -25,7 +25,7 @@ pub enum Section {
 
 /// Why nothing could be checked.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "blocker", rename_all = "kebab-case")]
+#[serde(tag = "blocker", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Blocker {
     /// sts:GetCallerIdentity failed.
     Identity {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Said {
     /// An item the template implies was not checked.
     NotChecked { subject: String, why: Unjudged },
@@ -15,7 +15,7 @@ pub enum Said {
 
 /// Why an inferred item could not be judged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "kebab-case")]
+#[serde(tag = "reason", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum Unjudged {
     /// The identity that applies a key policy is not known.
     KeyPolicyApplierUnknown,
@@ -55,7 +55,7 @@ pub enum Unjudged {
 
 /// Why the role that reads something cannot be named.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "kebab-case")]
+#[serde(tag = "reason", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum RoleUnknown {
     NoExecutionRoleArn,
     /// A role of the stack whose ARN cannot be built (no account or partition given).
