@@ -6,11 +6,16 @@ mod support;
 
 use std::process::Command;
 
+/// Runs a tool as README.md gives it: no region or profile from the environment.
 fn run(tool: &str, args: &[&str]) -> (bool, String) {
+    let home = std::env::temp_dir().join(format!("preflight-no-aws-config-{}", std::process::id()));
     let out = Command::new(support::venv_tool(tool))
         .args(args)
         .current_dir(support::repo())
-        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", &home)
         .env("SAM_CLI_TELEMETRY", "0")
         .output()
         .unwrap();
@@ -25,7 +30,10 @@ fn template_passes_cfn_lint() {
 
 #[test]
 fn template_passes_sam_validate_lint() {
-    let (ok, out) = run("sam", &["validate", "--lint", "--template-file", "template.yaml"]);
+    // The command README.md gives.
+    let (ok, out) = run("sam", &["validate", "--lint", "--region", "us-east-1", "--template-file", "template.yaml"]);
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).unwrap();
+    assert!(readme.contains("\n    sam validate --lint --region us-east-1 --template-file template.yaml\n"));
     assert!(ok && out.contains("is a valid SAM Template"), "sam validate --lint:\n{out}");
 }
 

@@ -6,7 +6,10 @@
  * which role cannot use which key, and nothing else has been created.
  *
  * Synthesizes offline:
- *   PREFLIGHT_BOOTSTRAP=path/to/bootstrap node dist/example/story2.js   (a prebuilt binary or zip)
+ *   PREFLIGHT_BOOTSTRAP=path/to/bootstrap node dist/example/story2.js   (a prebuilt arm64 binary or zip)
+ *   PREFLIGHT_BOOTSTRAP=../target/debug/preflight-lambda PREFLIGHT_ARCHITECTURE=x86_64 node dist/example/story2.js
+ *     (a debug build is for this machine: PREFLIGHT_ARCHITECTURE, arm64 or x86_64, sets the function's
+ *     architecture to match it; the default is Preflight's, arm64)
  *   PREFLIGHT_SERVICE_TOKEN=arn:aws:lambda:...  node dist/example/story2.js  (a deployed Preflight)
  * With neither, the function is built from this repository with cargo-lambda (cargo-lambda-cdk).
  * `PREFLIGHT_FIXED=1` adds the key grant that story 2's fix needed.
@@ -15,6 +18,7 @@ import * as path from 'node:path';
 import { App, SecretValue, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -51,6 +55,7 @@ export function story2(app: App, fixed: boolean): Stack {
       : PreflightCode.fromCargoLambda(path.join(__dirname, '..', '..', '..', 'Cargo.toml'));
   new Preflight(stack, 'Preflight', {
     code,
+    architecture: architecture(process.env.PREFLIGHT_ARCHITECTURE),
     serviceToken: process.env.PREFLIGHT_SERVICE_TOKEN,
     parameters: [{ name: password, readers: [read] }],
     nonce: process.env.PREFLIGHT_NONCE ?? true,
@@ -65,6 +70,21 @@ export function story2(app: App, fixed: boolean): Stack {
     credentials: rds.Credentials.fromPassword('app', SecretValue.unsafePlainText(read.getResponseField('Parameter.Value'))),
   });
   return stack;
+}
+
+/** The function's architecture from PREFLIGHT_ARCHITECTURE; unset, Preflight's default (arm64). */
+function architecture(name: string | undefined): lambda.Architecture | undefined {
+  switch (name) {
+    case undefined:
+    case '':
+      return undefined;
+    case 'arm64':
+      return lambda.Architecture.ARM_64;
+    case 'x86_64':
+      return lambda.Architecture.X86_64;
+    default:
+      throw new Error(`PREFLIGHT_ARCHITECTURE: expected arm64 or x86_64, got \`${name}\``);
+  }
 }
 
 if (require.main === module) {

@@ -7,10 +7,12 @@
  * hosted zones) are accepted where users have them and rendered to the PascalCase properties the
  * Lambda function parses.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { expandKmsActions } from './kms-actions';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import {
   Annotations,
   Aspects,
@@ -95,6 +97,10 @@ export abstract class PreflightCode {
   /**
    * A prebuilt `bootstrap`: the `preflight-lambda` binary itself, a directory holding `bootstrap`,
    * or a zip of it (`cargo lambda build --release --arm64 --bin preflight-lambda --output-format zip`).
+   *
+   * It must be built for the function's `architecture` (ARM_64 unless set): an ELF executable for
+   * the other one (a debug build for this machine, say) is an error at synth that says how to
+   * build the right one. A `bootstrap` that is not ELF (a shell script) is not judged.
    */
   public static fromBootstrap(bootstrapPath: string): PreflightCode {
     return new BootstrapCode(bootstrapPath);
@@ -124,16 +130,189 @@ class BootstrapCode extends PreflightCode {
     }
     let assetPath = this.bootstrapPath;
     const stat = fs.statSync(assetPath);
-    if (stat.isFile() && !assetPath.endsWith('.zip')) {
+    // The architecture the function runs on: the construct always passes it (ARM_64 unless set);
+    // lambda.Function's own default is X86_64. Compared by name, so an Architecture of another copy
+    // of aws-cdk-lib (the app's) is recognised.
+    const functionArch = props.architecture?.name ?? 'x86_64';
+    if (stat.isFile() && assetPath.endsWith('.zip')) {
+      const head = zipBootstrapHead(assetPath);
+      if (head === null) {
+        throw new Error(
+          `PreflightCode.fromBootstrap: ${this.bootstrapPath} has no \`bootstrap\` at its root, which the provided.al2023 runtime runs`,
+        );
+      }
+      // undefined: a zip this reader does not handle (zip64, encrypted, another compression
+      // method) is not judged.
+      if (head !== undefined) judgeArchitecture(`${this.bootstrapPath} (its bootstrap)`, head, functionArch);
+    } else if (stat.isFile()) {
+      judgeArchitecture(this.bootstrapPath, readHead(assetPath), functionArch);
       // A bare binary: stage it as `bootstrap` in a directory of its own (Lambda wants a zip).
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-bootstrap-'));
-      fs.copyFileSync(assetPath, path.join(dir, 'bootstrap'));
-      fs.chmodSync(path.join(dir, 'bootstrap'), 0o755);
-      assetPath = dir;
-    } else if (stat.isDirectory() && !fs.existsSync(path.join(assetPath, 'bootstrap'))) {
-      throw new Error(`PreflightCode.fromBootstrap: directory ${this.bootstrapPath} has no \`bootstrap\``);
+      assetPath = stageBootstrap(assetPath, stat.size);
+    } else if (stat.isDirectory()) {
+      const bootstrap = path.join(assetPath, 'bootstrap');
+      if (!fs.existsSync(bootstrap)) {
+        throw new Error(`PreflightCode.fromBootstrap: directory ${this.bootstrapPath} has no \`bootstrap\``);
+      }
+      if (fs.statSync(bootstrap).isFile()) judgeArchitecture(bootstrap, readHead(bootstrap), functionArch);
     }
     return new lambda.Function(scope, id, { ...props, code: lambda.Code.fromAsset(assetPath) });
+  }
+}
+
+/**
+ * Stages a bare binary as `bootstrap` in `os.tmpdir()/preflight-bootstrap-<first 16 hex of the
+ * SHA-256 of its bytes>`, one directory per binary content, reused by every later synth of the same
+ * binary while it holds a `bootstrap` of the same size (a directory per synth filled /tmp with a
+ * copy of a 66 MB binary each time). The copy is written next to the directory and renamed into
+ * it, so a concurrent synth never sees a partial `bootstrap` and the directory, which is the
+ * asset, never holds anything else. A directory of that name that is not this user's own, or that
+ * others may write to, is not trusted: the binary is then staged in a new directory of its own.
+ */
+function stageBootstrap(file: string, size: number): string {
+  const digest = sha256Hex(file).slice(0, 16);
+  const dir = path.join(os.tmpdir(), `preflight-bootstrap-${digest}`);
+  const bootstrap = path.join(dir, 'bootstrap');
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  if (!ownDirectory(dir)) {
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-bootstrap-'));
+    fs.copyFileSync(file, path.join(own, 'bootstrap'));
+    fs.chmodSync(path.join(own, 'bootstrap'), 0o755);
+    return own;
+  }
+  const existing = fs.lstatSync(bootstrap, { throwIfNoEntry: false });
+  if (existing?.isFile() && existing.size === size) return dir;
+  const partial = path.join(os.tmpdir(), `.preflight-bootstrap-${digest}-${process.pid}-${Math.random().toString(36).slice(2)}.partial`);
+  try {
+    fs.copyFileSync(file, partial, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(partial, 0o755);
+    fs.renameSync(partial, bootstrap);
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+  return dir;
+}
+
+/** The SHA-256 of a file's bytes, read in chunks (the binary is tens of megabytes). */
+function sha256Hex(file: string): string {
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    for (let n = fs.readSync(fd, chunk, 0, chunk.length, null); n > 0; n = fs.readSync(fd, chunk, 0, chunk.length, null)) {
+      hash.update(chunk.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** Whether `dir` is a real directory (not a link) of this user that no one else may write to. */
+function ownDirectory(dir: string): boolean {
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) return false;
+  if (typeof process.getuid !== 'function') return true; // Windows: no owners to compare
+  return st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
+/** The machines Lambda runs, by the ELF header's e_machine, named as lambda.Architecture names them. */
+const ELF_MACHINES: Record<number, string> = { 0x3e: 'x86_64', 0xb7: 'arm64' };
+
+/** The first bytes of a file: enough for an ELF header's e_machine. */
+function readHead(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(20);
+    return head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Refuses an ELF executable built for the other architecture than the function's: Lambda could not
+ * start it. What is not judged: a file that is not ELF (a shell script `bootstrap`, which
+ * provided.al2023 runs as well), an ELF file for a machine other than x86_64 and aarch64, and a
+ * function of a custom architecture.
+ */
+function judgeArchitecture(file: string, head: Buffer, functionArch: string): void {
+  // e_ident: the magic 0x7F 'E' 'L' 'F', then EI_CLASS, EI_DATA (1 little-endian, 2 big-endian);
+  // e_machine is the u16 at offset 18.
+  if (head.length < 20 || head.readUInt32BE(0) !== 0x7f454c46) return;
+  const binaryArch = ELF_MACHINES[head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18)];
+  if (binaryArch === undefined || !Object.values(ELF_MACHINES).includes(functionArch) || binaryArch === functionArch) return;
+  const buildFlag = functionArch === 'arm64' ? '--arm64' : '--x86-64';
+  const matchingProp = binaryArch === 'arm64' ? 'ARM_64' : 'X86_64';
+  throw new Error(
+    `PreflightCode.fromBootstrap: ${file} is an ${binaryArch} executable, but the Preflight function is ${functionArch} ` +
+      "(the construct's `architecture`, ARM_64 unless set): Lambda could not start it (Runtime.InvalidEntrypoint, exec format error) " +
+      "and CloudFormation would wait out the check's ServiceTimeout. Either build the bootstrap for " +
+      `${functionArch}: \`cargo lambda build --release ${buildFlag} --bin preflight-lambda\` (\`pip install cargo-lambda\` ` +
+      'installs cargo-lambda and zig), then PreflightCode.fromBootstrap(\'target/lambda/preflight-lambda/bootstrap\'); ' +
+      `or set \`architecture: lambda.Architecture.${matchingProp}\` on the Preflight construct to match the binary.`,
+  );
+}
+
+/**
+ * The first bytes of the `bootstrap` at the root of a zip (Node's zlib, no dependency); `null`
+ * when the zip has no such entry; `undefined` when this reader cannot tell (not a zip it
+ * understands: zip64, an encrypted entry, a compression method other than stored and deflate).
+ */
+function zipBootstrapHead(file: string): Buffer | null | undefined {
+  const fd = fs.openSync(file, 'r');
+  const read = (length: number, position: number): Buffer => {
+    const b = Buffer.alloc(length);
+    return b.subarray(0, fs.readSync(fd, b, 0, length, position));
+  };
+  try {
+    // The end of central directory record: 22 bytes and a comment of up to 65535, at the end.
+    const size = fs.fstatSync(fd).size;
+    const tailLength = Math.min(size, 22 + 0xffff);
+    const tail = read(tailLength, size - tailLength);
+    let eocd = -1;
+    for (let i = tail.length - 22; i >= 0; i -= 1) {
+      if (tail.readUInt32LE(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
+    }
+    if (eocd < 0) return undefined;
+    const entries = tail.readUInt16LE(eocd + 10);
+    const cdSize = tail.readUInt32LE(eocd + 12);
+    const cdOffset = tail.readUInt32LE(eocd + 16);
+    if (entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) return undefined; // zip64
+    const cd = read(cdSize, cdOffset);
+    let p = 0;
+    for (let i = 0; i < entries; i += 1) {
+      if (p + 46 > cd.length || cd.readUInt32LE(p) !== 0x02014b50) return undefined;
+      const flags = cd.readUInt16LE(p + 8);
+      const method = cd.readUInt16LE(p + 10);
+      const compressedSize = cd.readUInt32LE(p + 20);
+      const nameLength = cd.readUInt16LE(p + 28);
+      const localHeader = cd.readUInt32LE(p + 42);
+      const name = cd.toString('utf8', p + 46, p + 46 + nameLength);
+      p += 46 + nameLength + cd.readUInt16LE(p + 30) + cd.readUInt16LE(p + 32);
+      if (name !== 'bootstrap') continue;
+      if ((flags & 1) !== 0 || compressedSize === 0xffffffff || localHeader === 0xffffffff) return undefined;
+      const local = read(30, localHeader);
+      if (local.length < 30 || local.readUInt32LE(0) !== 0x04034b50) return undefined;
+      const data = read(Math.min(compressedSize, 16384), localHeader + 30 + local.readUInt16LE(26) + local.readUInt16LE(28));
+      if (method === 0) return data.subarray(0, 20);
+      if (method !== 8) return undefined;
+      try {
+        // The first 16 KiB of the deflate stream decode to far more than the header.
+        return zlib.inflateRawSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, 20);
+      } catch {
+        return undefined;
+      }
+    }
+    return null;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

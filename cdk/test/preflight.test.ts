@@ -9,15 +9,18 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { after, test } from 'node:test';
+import * as zlib from 'node:zlib';
+import { App, AssetStaging, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Preflight, PreflightCode, PreflightProps } from '../lib';
@@ -93,7 +96,7 @@ function resolve(value: unknown, json: Json): unknown {
 function validate(json: Json): Json {
   const check = json.Resources[logicalId(json, 'Custom::Preflight')];
   const props = resolve(check.Properties, json);
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-cdk-')), 'properties.json');
+  const file = path.join(tempDir('preflight-cdk-'), 'properties.json');
   fs.writeFileSync(file, JSON.stringify(props));
   const out = spawnSync(PREFLIGHT_BIN, ['validate', '--properties', '--spec', file], { encoding: 'utf8' });
   assert.equal(out.status, 0, `preflight validate rejected the properties:\n${out.stderr}\n${JSON.stringify(props, null, 2)}`);
@@ -137,8 +140,58 @@ function bootstrapDir(): string {
   return LAMBDA_BIN;
 }
 
+/** Temporary directories of these tests, removed when they end. */
+const TEMP: string[] = [];
+after(() => TEMP.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  TEMP.push(dir);
+  return dir;
+}
+
+const X86_64 = 0x3e;
+const AARCH64 = 0xb7;
+
+/** The architecture the preflight-lambda binary was built for, from its ELF header's e_machine
+ * (a debug build is for the machine that built it, x86_64 or arm64). */
+function debugBuildArchitecture(): 'x86_64' | 'arm64' {
+  const head = Buffer.alloc(20);
+  const fd = fs.openSync(bootstrapDir(), 'r');
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  assert.equal(head.toString('latin1', 0, 4), '\x7fELF', `${LAMBDA_BIN} is not an ELF executable`);
+  const machine = head.readUInt16LE(18);
+  assert.ok(machine === X86_64 || machine === AARCH64, `${LAMBDA_BIN}: e_machine 0x${machine.toString(16)} is neither x86_64 nor aarch64`);
+  return machine === X86_64 ? 'x86_64' : 'arm64';
+}
+
+/** The debug build of preflight-lambda and the function architecture it runs on. */
+function debugBuild(): Pick<PreflightProps, 'code' | 'architecture'> {
+  const architecture = debugBuildArchitecture() === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64;
+  return { code: PreflightCode.fromBootstrap(bootstrapDir()), architecture };
+}
+
+/** A file with an ELF header for `machine` (little-endian, 64-bit), `bootstrap` in a directory of its own. */
+function fakeElf(machine: number): string {
+  const header = Buffer.alloc(64);
+  header.write('\x7fELF', 0, 'latin1');
+  header[4] = 2; // ELFCLASS64
+  header[5] = 1; // ELFDATA2LSB
+  header[6] = 1; // EV_CURRENT
+  header.writeUInt16LE(2, 16); // ET_EXEC
+  header.writeUInt16LE(machine, 18);
+  header.writeUInt32LE(1, 20);
+  const file = path.join(tempDir('preflight-fake-elf-'), 'bootstrap');
+  fs.writeFileSync(file, header, { mode: 0o755 });
+  return file;
+}
+
 test('the function is the Rust bootstrap on provided.al2023, arm64 by default', () => {
-  const { template } = synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), parameters: [{ name: '/p', readers: [] }] }));
+  const { template } = synth(() => ({ code: PreflightCode.fromBootstrap(fakeElf(AARCH64)), parameters: [{ name: '/p', readers: [] }] }));
   template.hasResourceProperties('AWS::Lambda::Function', {
     Runtime: 'provided.al2023',
     Handler: 'bootstrap',
@@ -149,21 +202,200 @@ test('the function is the Rust bootstrap on provided.al2023, arm64 by default', 
   template.resourceCountIs('AWS::Lambda::Function', 1);
 });
 
+/** The refusal of an x86_64 `bootstrap` (`file`) for an arm64 function. */
+function x86_64ForArm64(file: string): string {
+  return `PreflightCode.fromBootstrap: ${file} is an x86_64 executable, but the Preflight function is arm64 (the construct's \`architecture\`, ARM_64 unless set): ` +
+    "Lambda could not start it (Runtime.InvalidEntrypoint, exec format error) and CloudFormation would wait out the check's ServiceTimeout. " +
+    "Either build the bootstrap for arm64: `cargo lambda build --release --arm64 --bin preflight-lambda` (`pip install cargo-lambda` installs cargo-lambda and zig), " +
+    "then PreflightCode.fromBootstrap('target/lambda/preflight-lambda/bootstrap'); or set `architecture: lambda.Architecture.X86_64` on the Preflight construct to match the binary.";
+}
+
+/** The refusal of an arm64 `bootstrap` (`file`) for an x86_64 function. */
+function arm64ForX86_64(file: string): string {
+  return `PreflightCode.fromBootstrap: ${file} is an arm64 executable, but the Preflight function is x86_64 (the construct's \`architecture\`, ARM_64 unless set): ` +
+    "Lambda could not start it (Runtime.InvalidEntrypoint, exec format error) and CloudFormation would wait out the check's ServiceTimeout. " +
+    "Either build the bootstrap for x86_64: `cargo lambda build --release --x86-64 --bin preflight-lambda` (`pip install cargo-lambda` installs cargo-lambda and zig), " +
+    "then PreflightCode.fromBootstrap('target/lambda/preflight-lambda/bootstrap'); or set `architecture: lambda.Architecture.ARM_64` on the Preflight construct to match the binary.";
+}
+
+/** Asserts that synthesizing with `props` throws exactly `message`. */
+function refused(props: PreflightProps, message: string): void {
+  assert.throws(() => synth(() => props), (e: Error) => {
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+/** The `Architectures` of the function synthesized with `props` (which must be accepted). */
+function architectures(props: PreflightProps): string[] {
+  const { json } = synth(() => props);
+  return json.Resources[logicalId(json, 'AWS::Lambda::Function')].Properties.Architectures;
+}
+
+function crc32(data: Buffer): number {
+  let c = 0xffffffff;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k += 1) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A zip of `entries` (stored, or deflated as `cargo lambda build --output-format zip` does). */
+function writeZip(entries: Array<{ name: string; data: Buffer; deflate: boolean }>): string {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const body = e.deflate ? zlib.deflateRawSync(e.data) : e.data;
+    const name = Buffer.from(e.name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(e.deflate ? 8 : 0, 8);
+    local.writeUInt32LE(crc32(e.data), 14);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE((3 << 8) | 20, 4); // made on Unix
+    entry.writeUInt16LE(20, 6);
+    entry.writeUInt16LE(e.deflate ? 8 : 0, 10);
+    entry.writeUInt32LE(crc32(e.data), 16);
+    entry.writeUInt32LE(body.length, 20);
+    entry.writeUInt32LE(e.data.length, 24);
+    entry.writeUInt16LE(name.length, 28);
+    entry.writeUInt32LE((0o100755 << 16) >>> 0, 38); // -rwxr-xr-x
+    entry.writeUInt32LE(offset, 42);
+    parts.push(local, name, body);
+    central.push(entry, name);
+    offset += local.length + name.length + body.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  const file = path.join(tempDir('preflight-zip-'), 'bootstrap.zip');
+  fs.writeFileSync(file, Buffer.concat([...parts, directory, end]));
+  return file;
+}
+
+test('the debug build, made for this machine, is refused for the other architecture with how to build the right one, and accepted for its own', () => {
+  const arch = debugBuildArchitecture();
+  if (arch === 'x86_64') {
+    // The issue's case: arm64 is the default, and nothing was said about the architecture.
+    refused({ code: PreflightCode.fromBootstrap(bootstrapDir()) }, x86_64ForArm64(LAMBDA_BIN));
+    refused({ code: PreflightCode.fromBootstrap(bootstrapDir()), architecture: lambda.Architecture.ARM_64 }, x86_64ForArm64(LAMBDA_BIN));
+  } else {
+    refused({ code: PreflightCode.fromBootstrap(bootstrapDir()), architecture: lambda.Architecture.X86_64 }, arm64ForX86_64(LAMBDA_BIN));
+  }
+  assert.deepEqual(architectures(debugBuild()), [arch]);
+});
+
+test('an aarch64 bootstrap is accepted for arm64 and refused for x86_64, an x86_64 one the other way round: bare, in a directory, in a zip', () => {
+  const bare = fakeElf(AARCH64);
+  assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(bare) }), ['arm64']);
+  assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(bare), architecture: lambda.Architecture.ARM_64 }), ['arm64']);
+  refused({ code: PreflightCode.fromBootstrap(bare), architecture: lambda.Architecture.X86_64 }, arm64ForX86_64(bare));
+
+  const dir = path.dirname(fakeElf(AARCH64));
+  assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(dir) }), ['arm64']);
+  refused({ code: PreflightCode.fromBootstrap(dir), architecture: lambda.Architecture.X86_64 }, arm64ForX86_64(path.join(dir, 'bootstrap')));
+
+  const x86Dir = path.dirname(fakeElf(X86_64));
+  refused({ code: PreflightCode.fromBootstrap(x86Dir) }, x86_64ForArm64(path.join(x86Dir, 'bootstrap')));
+  assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(x86Dir), architecture: lambda.Architecture.X86_64 }), ['x86_64']);
+
+  // Zips as cargo lambda writes them (deflated) and stored; the header is read from the entry.
+  for (const deflate of [true, false]) {
+    const pad = Buffer.alloc(100_000, 0x90);
+    const arm = writeZip([{ name: 'bootstrap', data: Buffer.concat([fs.readFileSync(fakeElf(AARCH64)), pad]), deflate }]);
+    assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(arm) }), ['arm64']);
+    refused({ code: PreflightCode.fromBootstrap(arm), architecture: lambda.Architecture.X86_64 }, arm64ForX86_64(`${arm} (its bootstrap)`));
+    const x86 = writeZip([
+      { name: 'README', data: Buffer.from('not the entry point'), deflate },
+      { name: 'bootstrap', data: Buffer.concat([fs.readFileSync(fakeElf(X86_64)), pad]), deflate },
+    ]);
+    refused({ code: PreflightCode.fromBootstrap(x86) }, x86_64ForArm64(`${x86} (its bootstrap)`));
+    assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(x86), architecture: lambda.Architecture.X86_64 }), ['x86_64']);
+  }
+});
+
+test('a bootstrap that is not ELF, a shell script, is not judged; a zip without a bootstrap is refused', () => {
+  const script = path.join(tempDir('preflight-script-'), 'bootstrap');
+  fs.writeFileSync(script, '#!/bin/sh\nexec "$LAMBDA_TASK_ROOT/preflight-lambda"\n', { mode: 0o755 });
+  const zipped = writeZip([{ name: 'bootstrap', data: fs.readFileSync(script), deflate: true }]);
+  for (const where of [script, path.dirname(script), zipped]) {
+    assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(where) }), ['arm64'], where);
+    assert.deepEqual(architectures({ code: PreflightCode.fromBootstrap(where), architecture: lambda.Architecture.X86_64 }), ['x86_64'], where);
+  }
+  const noBootstrap = writeZip([{ name: 'preflight-lambda', data: fs.readFileSync(fakeElf(AARCH64)), deflate: true }]);
+  refused(
+    { code: PreflightCode.fromBootstrap(noBootstrap) },
+    `PreflightCode.fromBootstrap: ${noBootstrap} has no \`bootstrap\` at its root, which the provided.al2023 runtime runs`,
+  );
+});
+
+test('a bare binary is staged once per content: a second synth of it reuses the staging directory and creates none', () => {
+  // A binary of some size; os.tmpdir() is a directory of this test's own (TMPDIR), so no other
+  // process's staging is counted.
+  const bare = path.join(tempDir('preflight-bare-'), 'preflight-lambda');
+  fs.writeFileSync(bare, Buffer.concat([fs.readFileSync(fakeElf(AARCH64)), crypto.randomBytes(3 << 20)]), { mode: 0o755 });
+  const bytes = fs.readFileSync(bare);
+  const tmp = tempDir('preflight-tmpdir-');
+  const staged = (): string[] => fs.readdirSync(tmp).filter((n) => n.startsWith('preflight-bootstrap-')).sort();
+  /** The staging directory of the function's code and its S3 key in the cloud assembly. */
+  const stage = (): { sourcePath: string; s3Key: string } => {
+    const { json, preflight } = synth(() => ({ code: PreflightCode.fromBootstrap(bare) }));
+    const stagings = preflight.function!.node.findAll().filter((c): c is AssetStaging => c instanceof AssetStaging);
+    assert.equal(stagings.length, 1);
+    const fn = json.Resources[logicalId(json, 'AWS::Lambda::Function')];
+    return { sourcePath: stagings[0].sourcePath, s3Key: JSON.stringify(fn.Properties.Code.S3Key) };
+  };
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    assert.equal(os.tmpdir(), tmp);
+    const first = stage();
+    const digest = crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    assert.equal(first.sourcePath, path.join(tmp, `preflight-bootstrap-${digest}`));
+    assert.deepEqual(fs.readdirSync(first.sourcePath), ['bootstrap']);
+    assert.ok(fs.readFileSync(path.join(first.sourcePath, 'bootstrap')).equals(bytes), 'the staged bootstrap is the binary');
+    assert.equal(fs.statSync(path.join(first.sourcePath, 'bootstrap')).mode & 0o777, 0o755);
+    const afterFirst = staged();
+    assert.deepEqual(afterFirst, [`preflight-bootstrap-${digest}`]);
+    const mtime = fs.statSync(path.join(first.sourcePath, 'bootstrap')).mtimeMs;
+
+    const second = stage();
+    assert.deepEqual(second, first, 'the second synth stages into the same directory, to the same asset');
+    assert.deepEqual(staged(), afterFirst, 'no new preflight-bootstrap-* directory on the second synth');
+    assert.equal(fs.statSync(path.join(second.sourcePath, 'bootstrap')).mtimeMs, mtime, 'the staged bootstrap was reused, not copied again');
+    assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.endsWith('.partial')), [], 'no partial copy left behind');
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+});
+
 test('the role may do exactly the reads the enabled checks make, nothing that decrypts or writes', () => {
-  const params = roleActions(synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), parameters: [{ name: '/p', readers: [] }] })).json);
+  const params = roleActions(synth(() => ({ ...debugBuild(), parameters: [{ name: '/p', readers: [] }] })).json);
   assert.deepEqual(params, [
     'iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:GetRole', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies',
     'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants',
     'logs:CreateLogStream', 'logs:PutLogEvents',
     'ssm:DescribeParameters',
   ]);
-  const zone = roleActions(synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), hostedZone: { zone: 'Z0123456789ABCDEFGHIJ' } })).json);
+  const zone = roleActions(synth(() => ({ ...debugBuild(), hostedZone: { zone: 'Z0123456789ABCDEFGHIJ' } })).json);
   assert.deepEqual(zone, [
     'logs:CreateLogStream', 'logs:PutLogEvents',
     'route53:GetHostedZone', 'route53:ListHostedZonesByName', 'route53:ListResourceRecordSets', 'route53domains:GetDomainDetail',
   ]);
   const all = roleActions(synth(() => ({
-    code: PreflightCode.fromBootstrap(bootstrapDir()),
+    ...debugBuild(),
     bootstrap: {}, parameters: [{ name: '/p', readers: [] }], keys: [{ key: 'alias/k', sharedWithAccounts: ['222222222222'] }],
     keyPolicies: [{ policy: {}, administrators: [] }], hostedZone: { zone: 'Z1' },
   })).json);
@@ -184,15 +416,15 @@ test('the role may do exactly the reads the enabled checks make, nothing that de
 });
 
 test('the custom resource has ServiceTimeout and a nonce that changes per synth, or none when turned off', () => {
-  const a = synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), timeout: Duration.seconds(90) }));
+  const a = synth(() => ({ ...debugBuild(), timeout: Duration.seconds(90) }));
   a.template.hasResourceProperties('Custom::Preflight', { ServiceTimeout: '150', Options: { OnUnknown: 'warn', Nonce: Match.stringLikeRegexp('^[0-9]{13}$') } });
-  const fixedNonce = synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()), nonce: false }));
+  const fixedNonce = synth(() => ({ ...debugBuild(), nonce: false }));
   const options = fixedNonce.json.Resources[logicalId(fixedNonce.json, 'Custom::Preflight')].Properties.Options;
   assert.deepEqual(options, { OnUnknown: 'warn' });
   const n1 = validate(a.json).Options.Nonce;
   const later = Date.now() + 5;
   while (Date.now() < later) { /* the clock moves on */ }
-  const n2 = validate(synth(() => ({ code: PreflightCode.fromBootstrap(bootstrapDir()) })).json).Options.Nonce;
+  const n2 = validate(synth(() => ({ ...debugBuild() })).json).Options.Nonce;
   assert.ok(BigInt(n2) > BigInt(n1), `${n2} > ${n1}`);
 });
 
@@ -204,7 +436,7 @@ test('CDK objects render to the properties the Lambda parses (round trip through
     const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
     const imported = iam.Role.fromRoleArn(stack, 'Scheduler', 'arn:aws:iam::222222222222:role/scheduler');
     return {
-      code: PreflightCode.fromBootstrap(bootstrapDir()),
+      ...debugBuild(),
       bootstrap: { trustedAccounts: ['222222222222'], readers: [reader] },
       parameters: [{ name: param, readers: [reader] }, { name: '/app/db/password', readers: ['arn:aws:iam::123456789012:role/db'] }],
       keys: [{ key, principals: [imported], viaService: 'ec2.us-east-1.amazonaws.com', forAwsResources: true, encryptionContext: { app: 'a' } },
@@ -236,7 +468,7 @@ test('every other resource depends on the check, Preflight\'s own and what it in
   const { json } = synth((stack) => {
     const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     reader.addToPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: ['*'] }));
-    return { code: PreflightCode.fromBootstrap(bootstrapDir()), parameters: [{ name: '/p', readers: [reader] }] };
+    return { ...debugBuild(), parameters: [{ name: '/p', readers: [reader] }] };
   });
   const check = logicalId(json, 'Custom::Preflight');
   const dependsOn = (id: string): string[] => [json.Resources[id].DependsOn ?? []].flat();
@@ -261,23 +493,24 @@ test('the serviceToken variant creates no function and no role', () => {
 });
 
 test('bad input is an error naming the prop, never a silent default', () => {
-  const code = PreflightCode.fromBootstrap(bootstrapDir());
-  assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['s3:GetObject'] }] })), /keys\[0\]\.actions\[0\]: `s3:GetObject` matches no KMS action/);
+  const build = debugBuild();
+  assert.throws(() => synth(() => ({ ...build, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['s3:GetObject'] }] })), /keys\[0\]\.actions\[0\]: `s3:GetObject` matches no KMS action/);
   // The wildcards people copy from key policies are accepted and passed through for Preflight to expand.
-  const wild = synth(() => ({ code, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['kms:ReEncrypt*', 'kms:GenerateDataKey*'] }] }));
+  const wild = synth(() => ({ ...build, keys: [{ key: 'alias/k', principals: ['arn:aws:iam::123456789012:role/r'], actions: ['kms:ReEncrypt*', 'kms:GenerateDataKey*'] }] }));
   assert.deepEqual(
     Object.values(wild.template.findResources('Custom::Preflight')).map((r: any) => r.Properties.Keys[0].Actions),
     [['kms:ReEncrypt*', 'kms:GenerateDataKey*']],
   );
-  assert.throws(() => synth(() => ({ code, keys: [{ key: 'alias/k' }] })), /keys\[0\]: nothing to check/);
-  assert.throws(() => synth(() => ({ code, parameters: [{ name: '/p', readers: ['db-reader'] }] })), /parameters\[0\]\.readers\[0\]: expected an IAM role ARN/);
-  assert.throws(() => synth(() => ({ code, bootstrap: { trustedAccounts: ['2222'] } })), /bootstrap\.trustedAccounts\[0\]: expected a 12-digit account id/);
+  assert.throws(() => synth(() => ({ ...build, keys: [{ key: 'alias/k' }] })), /keys\[0\]: nothing to check/);
+  assert.throws(() => synth(() => ({ ...build, parameters: [{ name: '/p', readers: ['db-reader'] }] })), /parameters\[0\]\.readers\[0\]: expected an IAM role ARN/);
+  assert.throws(() => synth(() => ({ ...build, bootstrap: { trustedAccounts: ['2222'] } })), /bootstrap\.trustedAccounts\[0\]: expected a 12-digit account id/);
   assert.throws(() => synth(() => ({})), /`code` is required/);
   assert.throws(() => synth(() => ({ code: PreflightCode.fromBootstrap('/nonexistent/bootstrap') })), /no such file or directory/);
 });
 
 test('the story 2 example synthesizes offline, the check first and the reader judged with its policy', () => {
   process.env.PREFLIGHT_BOOTSTRAP = bootstrapDir();
+  process.env.PREFLIGHT_ARCHITECTURE = debugBuildArchitecture();
   for (const fixed of [false, true]) {
     const app = new App();
     const json = Template.fromStack(story2(app, fixed)).toJSON();
@@ -298,9 +531,9 @@ test('the story 2 example synthesizes offline, the check first and the reader ju
 });
 
 test('the example app synthesizes from the command line, as a new user runs it', () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-story2-'));
+  const out = tempDir('preflight-story2-');
   const printed = execFileSync(process.execPath, [path.join(CDK, 'dist', 'example', 'story2.js')], {
-    env: { ...process.env, PREFLIGHT_BOOTSTRAP: bootstrapDir(), CDK_OUTDIR: out },
+    env: { ...process.env, PREFLIGHT_BOOTSTRAP: bootstrapDir(), PREFLIGHT_ARCHITECTURE: debugBuildArchitecture(), CDK_OUTDIR: out },
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
