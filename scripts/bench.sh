@@ -3,7 +3,8 @@
 #   scripts/bench.sh            evaluator decisions and template inference (criterion), simulate batch, release binary size
 # Figures: time per decision on realistic policies (target <= 2 us), `preflight simulate` over
 # 10,000 JSON Lines scenarios on one core (target < 1 s wall), the AWS calls and sequential round
-# trips of a 200-parameter check behind a latency proxy (target < 6), and the binary sizes.
+# trips of a 200-parameter check behind a latency proxy (target < 6), the time a run without
+# credentials takes to say so when the metadata endpoint never answers, and the binary sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +55,26 @@ echo "== fetch: 200 parameters under 10 keys read by 20 roles, latency added to 
 source scripts/python-env.sh
 .venv/bin/python scripts/bench_fetch.py 50
 .venv/bin/python scripts/bench_fetch.py 500
+
+echo "== no credentials, a metadata endpoint that never answers: time to exit 2 (target: a few seconds)"
+hole_port=$(mktemp)
+python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(100)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True: held.append(s.accept()[0])
+' "$hole_port" &
+hole=$!
+while [ ! -s "$hole_port" ]; do sleep 0.1; done
+for run in 1 2 3; do
+  start=$(date +%s%N)
+  env -i PATH="$PATH" HOME=/nonexistent AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$hole_port")" \
+    target/release/preflight check --spec tests/specs/example.yaml --region us-east-1 > /dev/null 2>&1 || true
+  end=$(date +%s%N)
+  echo "run $run: $(( (end - start) / 1000000 )) ms"
+done
+kill "$hole"; rm -f "$hole_port"
 
 echo "== binary sizes (host $(uname -m))"
 ls -l target/release/preflight-lambda target/release/preflight | awk '{printf "%s: %.1f MiB (%d bytes)\n", $9, $5/1048576, $5}'

@@ -164,6 +164,40 @@ fn unreachable_aws_is_could_not_run_never_a_pass() {
     assert!(err.contains("give it credentials") && err.contains("--region or AWS_REGION"), "{err}");
 }
 
+/// A metadata endpoint that accepts connections and never answers, as a firewalled or absent
+/// IMDS can: the CLI without credentials asks it once (a read timeout of 1 s), however many reads
+/// the run starts at once, then says it could not run. The elapsed time is a figure of
+/// `scripts/bench.sh`, not asserted here.
+#[test]
+fn a_metadata_endpoint_that_never_answers_is_asked_once_then_could_not_run() {
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", hole.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in hole.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(c);
+        }
+    });
+    let out = preflight(
+        &["check", "--spec", "tests/specs/example.yaml", "--region", "us-east-1"],
+        &[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint.as_str()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("could not communicate with IMDS") && err.contains("timeout"), "{err}");
+    assert!(err.contains("give it credentials"), "{err}");
+    // One token request: a failed load answers every read waiting on it (7 loads before).
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "{err}");
+}
+
 #[test]
 fn validate_prints_the_spec_as_understood_and_names_every_problem() {
     let out = preflight(&["validate", "--spec", "tests/specs/example.yaml"], &[]);

@@ -135,7 +135,73 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
     if let Some(url) = &connection.endpoint_url {
         loader = loader.endpoint_url(url.clone());
     }
-    loader.load().await
+    let chain = credentials_chain(connection).await;
+    loader.credentials_provider(RememberFailure { inner: chain, failed: std::sync::Mutex::new(None) }).load().await
+}
+
+/// How long a failed credentials load stands for the next ones.
+const REMEMBER_FAILURE: Duration = Duration::from_secs(30);
+
+/// A credentials provider that remembers a failed load for [`REMEMBER_FAILURE`]. A run starts
+/// its reads concurrently; without credentials each would wait its turn for the identity cache
+/// and load again (7 loads of a silent IMDS, one after another, measured): the first failure now
+/// answers them all at once, with the same words.
+#[derive(Debug)]
+struct RememberFailure<P> {
+    inner: P,
+    failed: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl<P: aws_credential_types::provider::ProvideCredentials> aws_credential_types::provider::ProvideCredentials
+    for RememberFailure<P>
+{
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        use aws_credential_types::provider::error::CredentialsError;
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let recent =
+                self.failed.lock().ok().and_then(|f| {
+                    f.as_ref().filter(|(at, _)| at.elapsed() < REMEMBER_FAILURE).map(|(_, why)| why.clone())
+                });
+            if let Some(why) = recent {
+                return Err(CredentialsError::not_loaded(why));
+            }
+            let result = self.inner.provide_credentials().await;
+            if let (Err(e), Ok(mut failed)) = (&result, self.failed.lock()) {
+                // The words after "the credential provider was not enabled", said again as is.
+                let words = chain(e);
+                let words = words.strip_prefix("the credential provider was not enabled: ").unwrap_or(&words);
+                *failed = Some((std::time::Instant::now(), words.to_owned()));
+            }
+            result
+        })
+    }
+}
+
+/// IMDS attempts (retried on server errors; a timeout is not retried), each bounded by
+/// [`IMDS_TIMEOUT`] to connect and to read.
+pub const IMDS_ATTEMPTS: u32 = 2;
+pub const IMDS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The SDK's default credentials chain (environment, profiles, web identity, ECS, IMDS), with the
+/// instance metadata service asked at most [`IMDS_ATTEMPTS`] times, each within [`IMDS_TIMEOUT`].
+/// On EC2 IMDS answers in milliseconds; off it, a metadata endpoint that never answers costs one
+/// read timeout, once per run ([`RememberFailure`]).
+async fn credentials_chain(
+    connection: &Connection,
+) -> aws_config::default_provider::credentials::DefaultCredentialsChain {
+    let imds = aws_config::imds::Client::builder()
+        .max_attempts(IMDS_ATTEMPTS)
+        .connect_timeout(IMDS_TIMEOUT)
+        .read_timeout(IMDS_TIMEOUT)
+        .build();
+    let mut chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder().imds_client(imds);
+    if let Some(region) = &connection.region {
+        chain = chain.region(Region::new(region.clone()));
+    }
+    chain.build().await
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986); a local endpoint may not. Decodes when the
