@@ -28,6 +28,13 @@ pub const MAX_RESPONSE_BYTES: usize = 4096;
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(2500);
 /// How many times the PUT is attempted on connection errors and 5xx answers.
 pub const PUT_ATTEMPTS: u32 = 5;
+/// The longest one PUT attempt may take (less when the deadline is nearer).
+pub const PUT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most each identity field copied into the answer may take, escaped: far above what
+/// CloudFormation sends (a stack ARN, a UUID, a logical id of at most 255 characters, a physical
+/// id of at most 1 KB), and together small enough that the answer fits 4096 bytes with a reason.
+const ID_BUDGET: [(&str, usize); 4] =
+    [("RequestId", 256), ("LogicalResourceId", 512), ("StackId", 1024), ("PhysicalResourceId", 1024)];
 
 /// What the handler knows about the invocation besides the event.
 #[derive(Clone, Debug)]
@@ -87,14 +94,48 @@ pub enum UrlRefusal {
     Untrusted { scheme: String, host: String },
 }
 
-/// S3 hosts CloudFormation presigns response URLs on: `*.s3.amazonaws.com`, `*.s3.REGION.amazonaws.com`,
-/// `*.s3-REGION.amazonaws.com`, `*.s3.dualstack.REGION.amazonaws.com`, and the `.amazonaws.com.cn` forms.
+/// The DNS suffixes of S3 endpoints, by partition: `aws` (and `aws-us-gov`), `aws-cn`, `aws-iso`,
+/// `aws-iso-b` (Amazon S3 User Guide, "Virtual hosting of buckets" and "Methods for accessing a
+/// bucket"; AWS General Reference, "Amazon S3 endpoints").
+const S3_DOMAINS: [&str; 4] = [".amazonaws.com", ".amazonaws.com.cn", ".c2s.ic.gov", ".sc2s.sgov.gov"];
+
+/// Whether `host` is an S3 endpoint host, path style (`s3.us-west-2.amazonaws.com`) or
+/// virtual-hosted (`BUCKET.s3.us-west-2.amazonaws.com`), in the forms AWS documents:
+/// `s3`, `s3-external-1`, `s3-REGION` (legacy), `s3.REGION`, `s3.dualstack.REGION`,
+/// `s3-fips.REGION`, `s3-fips.dualstack.REGION`, under a partition's domain. CloudFormation
+/// presigns its response URLs on such hosts (`cloudformation-custom-resource-response-useast1.s3.amazonaws.com`).
+/// A host that merely has a label starting with `s3-` (`s3-x.elb.amazonaws.com`) is not one.
 fn is_aws_s3_host(host: &str) -> bool {
-    let Some(rest) = host.strip_suffix(".amazonaws.com").or_else(|| host.strip_suffix(".amazonaws.com.cn")) else {
-        return false;
+    let Some(rest) = S3_DOMAINS.iter().find_map(|d| host.strip_suffix(d)) else { return false };
+    let labels: Vec<&str> = rest.split('.').collect();
+    let endpoint_len = match labels.as_slice() {
+        [.., "s3-fips" | "s3", "dualstack", region] if is_region(region) => 3,
+        [.., "s3-fips" | "s3", region] if is_region(region) => 2,
+        [.., "s3" | "s3-external-1"] => 1,
+        [.., legacy] if legacy.strip_prefix("s3-").is_some_and(is_region) => 1,
+        _ => return false,
     };
-    rest.split('.').any(|label| label == "s3" || label.starts_with("s3-"))
-        && rest.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    // What comes before the endpoint is the bucket: DNS labels, possibly none.
+    let bucket = labels.get(..labels.len() - endpoint_len).unwrap_or_default();
+    bucket.iter().all(|l| {
+        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `us-iso-east-1`, `us-isob-east-1`:
+/// letters, one or more dash-separated words, then a number.
+fn is_region(label: &str) -> bool {
+    let parts: Vec<&str> = label.split('-').collect();
+    match parts.as_slice() {
+        [area, words @ .., number] if !words.is_empty() => {
+            area.len() == 2
+                && area.bytes().all(|b| b.is_ascii_lowercase())
+                && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
 }
 
 /// Where answers go. [`HttpSink`] PUTs them; unit tests record them.
@@ -126,7 +167,7 @@ impl HttpSink {
     pub fn new() -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
+            .timeout(PUT_ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { client })
@@ -138,10 +179,19 @@ impl ResponseSink for HttpSink {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
+            // Each attempt ends by the deadline: an answer after it would reach no one in time.
+            let time_left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+            if time_left.is_zero() {
+                return Err(PutError::Transport {
+                    attempts: attempt,
+                    message: "the invocation deadline passed before the response could be sent".into(),
+                });
+            }
             attempt += 1;
             let sent = self
                 .client
                 .put(url.0.clone())
+                .timeout(time_left.min(PUT_ATTEMPT_TIMEOUT))
                 // CloudFormation's presigned URL is signed with an empty Content-Type.
                 .header(reqwest::header::CONTENT_TYPE, "")
                 .body(body.clone())
@@ -179,7 +229,11 @@ struct EventIds {
 
 impl EventIds {
     fn read(event: &Value) -> Self {
-        let s = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_owned);
+        // Each field within its budget, so the answer fits whatever the event carries.
+        let s = |k: &str| {
+            let budget = ID_BUDGET.iter().find(|(name, _)| *name == k).map_or(usize::MAX, |(_, b)| *b);
+            event.get(k).and_then(Value::as_str).map(|v| truncate_to(v, budget))
+        };
         Self {
             request_type: s("RequestType").unwrap_or_default(),
             stack_id: s("StackId").unwrap_or_default(),
@@ -212,6 +266,37 @@ enum Outcome {
     Failed { lines: Vec<String>, head: String, report: Option<Report> },
 }
 
+/// Handles one event as the runtime received it, JSON text. An event that is JSON but cannot be
+/// read as a value (nested deeper than the parser allows, a lone UTF-16 surrogate escape) is still
+/// answered: its top-level text fields are read one by one, and it gets FAILED with the reason
+/// (a Delete gets SUCCESS, as always).
+pub async fn handle_text<R: Runner, K: ResponseSink>(
+    text: &str,
+    invocation: &Invocation,
+    runner: Arc<R>,
+    sink: &K,
+    allow_loopback: bool,
+) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(event) => answer(event, None, invocation, runner, sink, allow_loopback).await,
+        Err(e) => answer(readable_fields(text), Some(e.to_string()), invocation, runner, sink, allow_loopback).await,
+    }
+}
+
+/// The top-level text fields of an event that cannot be read whole: each value is skipped as raw
+/// JSON (no depth limit, no check of escapes), then read alone; a field that cannot be read is left
+/// out.
+fn readable_fields(text: &str) -> Value {
+    let Ok(fields) = serde_json::from_str::<HashMap<String, Box<serde_json::value::RawValue>>>(text) else {
+        return Value::Object(serde_json::Map::new());
+    };
+    let readable = fields.into_iter().filter_map(|(k, raw)| match serde_json::from_str::<String>(raw.get()) {
+        Ok(v) => Some((k, Value::String(v))),
+        Err(_) => None,
+    });
+    Value::Object(readable.collect())
+}
+
 /// Handles one event: decides, answers CloudFormation exactly once when the event carries a
 /// usable ResponseURL, logs what it decided (the full report when checks ran), and returns the response object (so a local invoke
 /// shows it). Never returns an error and never panics on any input.
@@ -222,12 +307,33 @@ pub async fn handle<R: Runner, K: ResponseSink>(
     sink: &K,
     allow_loopback: bool,
 ) -> Value {
+    answer(event, None, invocation, runner, sink, allow_loopback).await
+}
+
+/// [`handle`], for an event read whole or, with `unreadable`, only in part.
+async fn answer<R: Runner, K: ResponseSink>(
+    event: Value,
+    unreadable: Option<String>,
+    invocation: &Invocation,
+    runner: Arc<R>,
+    sink: &K,
+    allow_loopback: bool,
+) -> Value {
     let ids = EventIds::read(&event);
     let url = match event.get("ResponseURL").and_then(Value::as_str) {
         Some(raw) => ResponseUrl::parse(raw, allow_loopback),
         None => Err(UrlRefusal::NotAUrl),
     };
-    let outcome = decide(&event, &ids, invocation, runner).await;
+    let outcome = match unreadable {
+        // A Delete must succeed, or the stack cannot be deleted.
+        _ if ids.request_type == "Delete" => delete(),
+        Some(why) => Outcome::Failed {
+            head: format!("Preflight received an event it cannot read: {why}"),
+            lines: vec![],
+            report: None,
+        },
+        None => decide(&event, &ids, invocation, runner).await,
+    };
     let body = response_body(&ids, &outcome, invocation);
     log_outcome(&ids, &outcome);
     match url {
@@ -247,6 +353,12 @@ pub async fn handle<R: Runner, K: ResponseSink>(
     body
 }
 
+/// A Delete: nothing to check, and SUCCESS whatever else the event holds (a FAILED Delete
+/// blocks the stack's deletion).
+fn delete() -> Outcome {
+    Outcome::Success { reason: "Preflight checks nothing on delete".into(), report: None }
+}
+
 async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocation, runner: Arc<R>) -> Outcome {
     let typed = serde_json::from_value::<CloudFormationCustomResourceRequest>(event.clone());
     let properties = match typed {
@@ -257,9 +369,7 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
                 report: None,
             };
         }
-        Ok(CloudFormationCustomResourceRequest::Delete(_)) => {
-            return Outcome::Success { reason: "Preflight checks nothing on delete".into(), report: None };
-        }
+        Ok(CloudFormationCustomResourceRequest::Delete(_)) => return delete(),
         Ok(CloudFormationCustomResourceRequest::Update(update)) => {
             let (new, old) = (raw_nonce(&update.resource_properties), raw_nonce(&update.old_resource_properties));
             if let (Some(new), Some(old)) = (new, old)
@@ -556,7 +666,6 @@ fn truncate_to(text: &str, budget: usize) -> String {
     out
 }
 
-/// Writes the whole report as one JSON line, the record behind the Reason's summary.
 /// Logs what was decided, one JSON line: the full report of a run, or the reason of an outcome
 /// that ran no checks (a delete, a rollback, invalid properties, the deadline, an internal error).
 /// Never the ResponseURL.
@@ -857,6 +966,16 @@ mod tests {
             "https://cloudformation-custom-resource-response-apnortheast1.s3.ap-northeast-1.amazonaws.com/x",
             "https://bucket.s3-external-1.amazonaws.com/x",
             "https://x.s3.cn-north-1.amazonaws.com.cn/x",
+            // Virtual-hosted and path style, legacy dash, dualstack, FIPS, GovCloud, ISO.
+            "https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com/x",
+            "https://s3.us-west-2.amazonaws.com/bucket/x",
+            "https://s3.amazonaws.com/bucket/x",
+            "https://s3-eu-west-1.amazonaws.com/bucket/x",
+            "https://my.dotted.bucket.s3.dualstack.eu-central-1.amazonaws.com/x",
+            "https://bucket.s3-fips.us-gov-west-1.amazonaws.com/x",
+            "https://bucket.s3-fips.dualstack.us-east-2.amazonaws.com/x",
+            "https://bucket.s3.us-iso-east-1.c2s.ic.gov/x",
+            "https://bucket.s3.us-isob-east-1.sc2s.sgov.gov/x",
         ] {
             assert!(ResponseUrl::parse(ok, false).is_ok(), "{ok}");
         }
@@ -867,6 +986,14 @@ mod tests {
             "https://user:pw@bucket.s3.amazonaws.com/x",
             "https://bucket.s3.amazonaws.com:8443/x",
             "https://lambda.us-east-1.amazonaws.com/x",
+            // A label merely starting with `s3-`, or an endpoint that is not the host's last part.
+            "https://s3-x.elb.amazonaws.com/x",
+            "https://app.s3-us-east-1.elb.amazonaws.com/x",
+            "https://s3-anything.amazonaws.com/x",
+            "https://bucket.s3.us-east-1.execute-api.amazonaws.com/x",
+            "https://s3.notaregion.amazonaws.com/x",
+            "https://bucket..s3.amazonaws.com/x",
+            "https://Bucket_Name.s3.amazonaws.com/x",
             "http://127.0.0.1:9/x",
             "not a url",
         ] {
@@ -884,5 +1011,72 @@ mod tests {
         assert!(!refusal.contains("SECRET") && refusal.contains("https://evil.com/..."), "{refusal}");
         let url = ResponseUrl::parse(URL, false).unwrap();
         assert!(!format!("{url:?}").contains("SECRET"));
+    }
+
+    #[tokio::test]
+    async fn a_delete_succeeds_whatever_else_it_holds() {
+        for garbage in [
+            json!({"RequestType": "Delete", "ResponseURL": URL, "StackId": "s", "RequestId": "r", "LogicalResourceId": "L"}),
+            json!({"RequestType": "Delete", "ResponseURL": URL, "StackId": "s", "RequestId": "r", "LogicalResourceId": "L",
+                   "PhysicalResourceId": 42, "ResourceProperties": "not an object"}),
+        ] {
+            let (out, puts) = answer(garbage, Fake::Panics, 60).await;
+            assert_eq!(puts.len(), 1);
+            assert_eq!(out["Status"], "SUCCESS", "{out}");
+        }
+    }
+
+    #[tokio::test]
+    async fn identity_fields_of_any_size_keep_the_answer_within_4096_bytes() {
+        let huge = "\u{1}é".repeat(20_000);
+        let mut ev = event("Create", some());
+        for field in ["StackId", "RequestId", "LogicalResourceId", "PhysicalResourceId"] {
+            ev[field] = json!(huge);
+        }
+        let (out, puts) = answer(ev, Fake::Findings(vec![fail(0, 10)], OnUnknown::Warn), 60).await;
+        let text = serde_json::to_string(&puts[0]).unwrap();
+        assert!(text.len() <= MAX_RESPONSE_BYTES, "{} bytes", text.len());
+        assert_eq!(out["Status"], "FAILED");
+        assert!(out["Reason"].as_str().unwrap().starts_with("Preflight failed: 1 failed"), "{}", out["Reason"]);
+    }
+
+    #[tokio::test]
+    async fn text_serde_cannot_read_is_answered_from_its_top_level_fields() {
+        let deep = format!("{}0{}", "[".repeat(200), "]".repeat(200));
+        let text = format!(
+            r#"{{"RequestType":"Create","ResponseURL":"{URL}","StackId":"s","RequestId":"r","LogicalResourceId":"L","ResourceProperties":{{"X":{deep}}}}}"#
+        );
+        let sink = Recorder::default();
+        let out = handle_text(&text, &inv(60), Arc::new(Fake::Panics), &sink, false).await;
+        assert_eq!(out["Status"], "FAILED");
+        assert!(
+            out["Reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("Preflight received an event it cannot read: recursion limit exceeded"),
+            "{}",
+            out["Reason"]
+        );
+        assert_eq!(out["RequestId"], "r");
+        assert_eq!(sink.0.lock().unwrap().len(), 1, "answered once");
+    }
+
+    #[tokio::test]
+    async fn a_put_attempt_ends_by_the_deadline() {
+        // A response URL that accepts the connection and never answers.
+        let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = ResponseUrl::parse(&format!("http://{}/r", hole.local_addr().unwrap()), true).unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((c, _)) = hole.accept().await {
+                held.push(c);
+            }
+        });
+        let deadline = SystemTime::now() + Duration::from_millis(1500);
+        let err = HttpSink::new().unwrap().put(&url, "{}".into(), deadline).await.unwrap_err();
+        // Without the cap the first attempt alone would wait its 10 s.
+        let late = SystemTime::now().duration_since(deadline).unwrap_or_default();
+        assert!(late < Duration::from_secs(1), "returned {late:?} after the deadline: {err}");
+        assert!(matches!(err, PutError::Transport { attempts: 1, .. }), "{err}");
     }
 }

@@ -369,3 +369,57 @@ async fn a_relative_deadline_from_a_local_emulator_still_runs_the_checks() {
     assert!(reason.contains("could not run") && reason.contains("could not reach AWS"), "{reason}");
     assert!(lambda.wait_for_output("not an epoch time").contains("taking it as 600s left"));
 }
+
+/// Events the runtime library cannot read as a JSON value: properties nested 300 levels deep and
+/// a lone UTF-16 surrogate escape. Both are answered FAILED naming why (not left for
+/// CloudFormation's hour-long timeout); a Delete among them is answered SUCCESS.
+#[tokio::test]
+async fn events_serde_cannot_read_as_a_value_are_still_answered() {
+    let (api, receiver, _lambda) = setup(moto(), &[]).await;
+    let url = response_url(&receiver);
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let with = |request_type: &str, properties: &str| {
+        format!(
+            r#"{{"RequestType":"{request_type}","ResponseURL":{url},"StackId":"arn:aws:cloudformation:us-east-1:123456789012:stack/app/1","RequestId":"r-{request_type}","ResourceType":"Custom::Preflight","LogicalResourceId":"Preflight","PhysicalResourceId":"p-1","ResourceProperties":{{"ServiceToken":"x","Deep":{properties}}}}}"#,
+            url = serde_json::to_string(&url).unwrap()
+        )
+    };
+    let cases = [
+        (with("Create", &deep), "FAILED", "Preflight received an event it cannot read: recursion limit exceeded"),
+        (
+            with("Update", r#""\ud800""#),
+            "FAILED",
+            "Preflight received an event it cannot read: unexpected end of hex escape",
+        ),
+        (with("Delete", &deep), "SUCCESS", "Preflight checks nothing on delete"),
+    ];
+    for (i, (text, status, reason)) in cases.iter().enumerate() {
+        assert!(serde_json::from_str::<Value>(text).is_err(), "the case must be one serde_json refuses");
+        let result = api.invoke_raw(text, Duration::from_secs(30)).await;
+        let puts = receiver.wait_for(i + 1, Duration::from_secs(5)).await;
+        let body = puts.last().unwrap().json();
+        assert_eq!(&body["Status"], status, "{body}");
+        assert!(body["Reason"].as_str().unwrap().starts_with(reason), "{body}");
+        assert_eq!(body["LogicalResourceId"], "Preflight");
+        assert_eq!(result.unwrap()["Status"], *status, "the invocation result is the answer");
+    }
+}
+
+/// Invocations whose deadline header is missing or not a number: the runtime library fails them
+/// before any handler runs (a panic, an error), with nothing left to answer. The function logs why
+/// and keeps serving: the next event is answered.
+#[tokio::test]
+async fn a_missing_or_malformed_deadline_header_is_logged_and_the_function_goes_on() {
+    let (api, receiver, lambda) = setup(moto(), &[]).await;
+    let delete = event("Delete", &response_url(&receiver), json!({}));
+    api.send_with_deadline_text(&delete, None);
+    api.send_with_deadline_text(&delete, Some("soon"));
+    api.invoke(&delete, Duration::from_secs(30)).await.unwrap();
+    let puts = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(puts.len(), 1, "only the well-formed invocation is answered");
+    assert_eq!(puts[0].json()["Status"], "SUCCESS");
+    let log = lambda.output();
+    let errors = log.matches("the runtime could not read an invocation (its deadline header?); polling again").count();
+    assert_eq!(errors, 2, "{log}");
+    assert!(log.contains("missing lambda-runtime-deadline-ms header"), "{log}");
+}

@@ -1,15 +1,18 @@
 //! `preflight-lambda`: the custom resource handler. Builds the AWS clients and the HTTP client once,
 //! then hands every event to `preflight::cfn::handle`, which always answers CloudFormation.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures::FutureExt;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use preflight::aws::{AwsFacts, Connection, load_config};
 use preflight::cfn::{self, HttpSink, Invocation, Runner};
 use preflight::fetch::Pending;
 use preflight::{Report, Spec};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
 
 struct Engine(AwsFacts);
@@ -55,7 +58,27 @@ async fn main() -> Result<(), Error> {
     let engine = Arc::new(Engine(AwsFacts::new(&config)));
     let sink = HttpSink::new()?;
     let allow_loopback = std::env::var("PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL").is_ok_and(|v| v == "1");
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    // The runtime library fails an invocation whose deadline header is missing (a panic) or not a
+    // number (an error that ends its loop) before any handler runs, with no request id left to
+    // answer. Lambda always sends the header; an emulator may not. Either way the function logs
+    // the error and goes on polling, instead of exiting and failing every later event.
+    loop {
+        let run = AssertUnwindSafe(serve(Arc::clone(&engine), sink.clone(), allow_loopback)).catch_unwind();
+        let why = match run.await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => panic_text(panic),
+        };
+        tracing::error!(error = %why, "the runtime could not read an invocation (its deadline header?); polling again");
+    }
+}
+
+/// Serves invocations until the runtime library stops.
+async fn serve(engine: Arc<Engine>, sink: HttpSink, allow_loopback: bool) -> Result<(), Error> {
+    // The event as raw JSON text: cfn::handle_text answers even one serde_json cannot read as a
+    // value (too deeply nested, a lone surrogate escape), which the runtime would otherwise fail
+    // before any handler runs, leaving CloudFormation without an answer.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let (engine, sink) = (Arc::clone(&engine), sink.clone());
         async move {
             let timeout = std::env::var("AWS_LAMBDA_FUNCTION_TIMEOUT")
@@ -74,8 +97,16 @@ async fn main() -> Result<(), Error> {
             if invocation.deadline < SystemTime::now() {
                 tracing::warn!("the invocation deadline is already past; answering at once");
             }
-            Ok::<Value, Error>(cfn::handle(event.payload, &invocation, engine, &sink, allow_loopback).await)
+            Ok::<Value, Error>(cfn::handle_text(event.payload.get(), &invocation, engine, &sink, allow_loopback).await)
         }
     }))
     .await
+}
+
+/// A panic's message, for the log.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map(|s| (*s).to_owned()).unwrap_or_else(|| "a panic".into()),
+    }
 }

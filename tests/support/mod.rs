@@ -152,7 +152,8 @@ pub async fn black_hole() -> String {
 struct Queued {
     id: String,
     body: String,
-    deadline_ms: u128,
+    /// The `lambda-runtime-deadline-ms` header as sent; `None` leaves it out.
+    deadline: Option<String>,
 }
 
 /// The Lambda Runtime API (2018-06-01) as the Lambda service serves it to a custom runtime.
@@ -183,7 +184,9 @@ impl RuntimeApi {
                         let mut r = reply(200, next.body);
                         let h = r.headers_mut();
                         h.insert("lambda-runtime-aws-request-id", next.id.parse().unwrap());
-                        h.insert("lambda-runtime-deadline-ms", next.deadline_ms.to_string().parse().unwrap());
+                        if let Some(deadline) = &next.deadline {
+                            h.insert("lambda-runtime-deadline-ms", deadline.parse().unwrap());
+                        }
                         h.insert(
                             "lambda-runtime-invoked-function-arn",
                             "arn:aws:lambda:us-east-1:123456789012:function:preflight".parse().unwrap(),
@@ -234,12 +237,32 @@ impl RuntimeApi {
         deadline_ms: u128,
         timeout: Duration,
     ) -> Result<Value, String> {
-        let id = {
-            let mut n = self.next_id.lock().unwrap();
-            *n += 1;
-            format!("invoke-{n}")
-        };
-        self.queue.send(Queued { id: id.clone(), body: event.to_string(), deadline_ms }).unwrap();
+        self.invoke_text(&event.to_string(), deadline_ms, timeout).await
+    }
+
+    /// Invokes the function with `body` as the event's text, exactly as given.
+    pub async fn invoke_raw(&self, body: &str, timeout: Duration) -> Result<Value, String> {
+        let deadline = SystemTime::now() + timeout;
+        self.invoke_text(body, deadline.duration_since(UNIX_EPOCH).unwrap().as_millis(), timeout).await
+    }
+
+    /// Queues an invocation whose deadline header is `deadline` as given (`None`: no header), and
+    /// returns without waiting: a runtime that cannot read the header answers nothing.
+    pub fn send_with_deadline_text(&self, event: &Value, deadline: Option<&str>) {
+        let id = self.new_id();
+        self.queue.send(Queued { id, body: event.to_string(), deadline: deadline.map(str::to_owned) }).unwrap();
+    }
+
+    fn new_id(&self) -> String {
+        let mut n = self.next_id.lock().unwrap();
+        *n += 1;
+        format!("invoke-{n}")
+    }
+
+    async fn invoke_text(&self, body: &str, deadline_ms: u128, timeout: Duration) -> Result<Value, String> {
+        let id = self.new_id();
+        let deadline = Some(deadline_ms.to_string());
+        self.queue.send(Queued { id: id.clone(), body: body.to_owned(), deadline }).unwrap();
         let until = tokio::time::Instant::now() + timeout + Duration::from_secs(10);
         loop {
             let notified = self.notify.notified();
