@@ -12,8 +12,8 @@ pub mod dns;
 pub mod fetch;
 
 pub use preflight_core::{
-    Finding, Report, Spec, Status, Verdict, arn, checks, delegation, facts, kms, plan, policy, report, simulate, spec,
-    stack,
+    Finding, Report, Spec, Status, Verdict, arn, checks, delegation, document, facts, kms, plan, policy, report,
+    simulate, spec, stack,
 };
 
 use aws::FactSource;

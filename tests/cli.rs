@@ -225,3 +225,47 @@ fn validate_prints_the_spec_as_understood_and_names_every_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown key `ServiceToken`"), "{}", text(&out.stderr));
 }
+
+/// An empty spec reads the same in either format; a key given twice is an error, not the last one
+/// silently; a spec with hundreds of problems lists the first twenty, each cut to an excerpt.
+#[test]
+fn empty_duplicate_and_flooding_specs_are_refused_briefly() {
+    let dir = std::env::temp_dir().join(format!("preflight-specs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    for (name, body) in [("empty.yaml", ""), ("comments.yaml", "# nothing yet\n"), ("empty.json", "  \n")] {
+        let path = write(name, body);
+        let out = preflight(&["validate", "--spec", &path], &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "error: spec file `{path}` is empty: give at least one of Bootstrap, Parameters, Keys, KeyPolicies or HostedZone (docs/spec.md)\n"
+            )
+        );
+    }
+    let yaml = write("twice.yaml", "Keys:\n  - Key: alias/a\n    Principals: []\n    Key: alias/b\n");
+    let out = preflight(&["validate", "--spec", &yaml], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        // serde_yaml_ng adds the path and where the mapping starts.
+        format!(
+            "error: spec file `{yaml}` is not valid YAML: Keys[0]: `Key` is given twice in Keys[0]; keep one at line 2 column 5\n"
+        )
+    );
+    let readers: Vec<String> = (0..500).map(|i| format!("{}{i}", "not-an-arn".repeat(100))).collect();
+    let flood =
+        write("flood.json", &serde_json::json!({"Parameters": [{"Name": "/p", "Readers": readers}]}).to_string());
+    let out = preflight(&["validate", "--spec", &flood], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1 + 20 + 1, "{err}");
+    assert!(err.ends_with("  and 480 more problems\n"), "{err}");
+    assert!(err.lines().all(|l| l.chars().count() < 450), "each line an excerpt");
+    assert!(err.len() < 64 * 1024);
+}

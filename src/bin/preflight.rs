@@ -168,7 +168,7 @@ fn read_spec(path: &std::path::Path, properties: bool) -> Result<Spec, ExitCode>
         std::fs::read_to_string(path)
             .map_err(|source| SpecError::Read { path: path.display().to_string(), source })
             .and_then(|text| {
-                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| SpecError::Syntax {
+                preflight::document::from_json(&text).map_err(|e| SpecError::Syntax {
                     path: path.display().to_string(),
                     format: "JSON",
                     message: e.to_string(),

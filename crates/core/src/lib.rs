@@ -9,6 +9,7 @@
 pub mod arn;
 pub mod checks;
 pub mod delegation;
+pub mod document;
 pub mod facts;
 pub mod kms;
 pub mod plan;

@@ -127,6 +127,10 @@ pub enum SpecError {
     Syntax { path: String, format: &'static str, message: String },
     #[error("spec file `{path}` is larger than {limit} bytes; a spec is far smaller (is it the right file?)")]
     TooLarge { path: String, limit: usize },
+    #[error(
+        "spec file `{path}` is empty: give at least one of Bootstrap, Parameters, Keys, KeyPolicies or HostedZone (docs/spec.md)"
+    )]
+    Empty { path: String },
     #[error("{}", join_issues(.0))]
     Invalid(Vec<SpecIssue>),
 }
@@ -134,6 +138,12 @@ pub enum SpecError {
 fn join_issues(issues: &[SpecIssue]) -> String {
     issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
+
+/// At most this many problems are listed; the rest are counted.
+pub const MAX_ISSUES: usize = 20;
+/// A problem's path and message are cut to this many characters (they quote the input).
+const MAX_ISSUE_PATH: usize = 120;
+const MAX_ISSUE_MESSAGE: usize = 300;
 
 /// KMS key policy documents are at most 32 KB (KMS quotas: "Key policy document size").
 const MAX_KEY_POLICY_BYTES: usize = 32_768;
@@ -156,7 +166,17 @@ impl Spec {
     pub fn from_value(value: &Value, origin: Origin) -> Result<Spec, SpecError> {
         let mut p = Parser { issues: Vec::new() };
         let spec = p.spec(value, origin);
-        if p.issues.is_empty() { Ok(spec) } else { Err(SpecError::Invalid(p.issues)) }
+        if p.issues.is_empty() {
+            return Ok(spec);
+        }
+        // The first problems, then how many more: a broken generated spec must not flood stderr
+        // or the 4096-byte answer.
+        let more = p.issues.len().saturating_sub(MAX_ISSUES);
+        let mut issues: Vec<SpecIssue> = p.issues.into_iter().take(MAX_ISSUES).collect();
+        if more > 0 {
+            issues.push(SpecIssue { path: String::new(), message: format!("and {more} more problems") });
+        }
+        Err(SpecError::Invalid(issues))
     }
 
     /// Reads a YAML or JSON spec file (JSON is YAML; a `.json` file is parsed as strict JSON).
@@ -178,21 +198,31 @@ impl Spec {
             message: e.to_string(),
         })?;
         let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        // An empty file says nothing to check, in either format (YAML would read it as null, JSON
+        // as an error): both are refused alike.
+        let blank = text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || (!is_json && l.starts_with('#'))
+        });
+        if blank {
+            return Err(SpecError::Empty { path: shown });
+        }
         let value: Value = if is_json {
-            serde_json::from_str(&text).map_err(|e| SpecError::Syntax {
+            crate::document::from_json(&text).map_err(|e| SpecError::Syntax {
                 path: shown.clone(),
                 format: "JSON",
                 message: e.to_string(),
             })?
         } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| SpecError::Syntax {
+            crate::document::from_yaml(&text).map_err(|e| SpecError::Syntax {
                 path: shown.clone(),
                 format: "YAML",
                 message: e.to_string(),
             })?
         };
-        // An empty YAML file is an empty spec.
-        let value = if value.is_null() { Value::Object(Map::new()) } else { value };
+        if value.is_null() {
+            return Err(SpecError::Empty { path: shown });
+        }
         Spec::from_value(&value, Origin::File)
     }
 
@@ -307,7 +337,19 @@ fn kind_of(v: &Value) -> &'static str {
 
 impl Parser {
     fn error(&mut self, path: &str, message: impl Into<String>) {
-        self.issues.push(SpecIssue { path: path.to_owned(), message: message.into() });
+        // Messages quote values from the input: only an excerpt of a long one is echoed.
+        let excerpt = |text: &str, max: usize| {
+            if text.chars().count() <= max {
+                text.to_owned()
+            } else {
+                let cut: String = text.chars().take(max).collect();
+                format!("{cut}…")
+            }
+        };
+        self.issues.push(SpecIssue {
+            path: excerpt(path, MAX_ISSUE_PATH),
+            message: excerpt(&message.into(), MAX_ISSUE_MESSAGE),
+        });
     }
 
     /// An object whose keys are all in `allowed`; unknown keys are reported, known ones returned.
