@@ -4,12 +4,13 @@
 # Figures: time per decision on realistic policies (target <= 2 us), `preflight simulate` over
 # 10,000 JSON Lines scenarios on one core (target < 1 s wall), the AWS calls and sequential round
 # trips of a 200-parameter check behind a latency proxy (target < 6), the time a run without
-# credentials takes to say so when the metadata endpoint never answers, and the binary sizes.
+# credentials takes to say so when the metadata endpoint never answers, the Lambda's cold start
+# against a do-nothing lambda_runtime function (target at most 1.5x), and the binary sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== building release binaries (lto, codegen-units 1, strip)"
-cargo build --release --locked --bins 2>&1 | tail -1
+echo "== building release binaries (lto, codegen-units 1, strip) and the cold start yardstick"
+cargo build --release --locked --bins --example lambda_noop 2>&1 | tail -1
 
 echo "== evaluator: time per decision (criterion)"
 cargo bench --locked -p preflight-core --bench evaluator -- --noplot 2>/dev/null | grep -E '^(decide|parse)|time:' | paste - - | sed -E 's/ +/ /g'
@@ -75,6 +76,9 @@ for run in 1 2 3; do
   echo "run $run: $(( (end - start) / 1000000 )) ms"
 done
 kill "$hole"; rm -f "$hole_port"
+
+echo "== cold start: exec to the first poll of the Runtime API, against a do-nothing lambda_runtime function"
+python3 scripts/cold_start.py release 21
 
 echo "== binary sizes (host $(uname -m))"
 ls -l target/release/preflight-lambda target/release/preflight | awk '{printf "%s: %.1f MiB (%d bytes)\n", $9, $5/1048576, $5}'

@@ -51,19 +51,42 @@ fn init_logging() {
     }
 }
 
+/// What the first event needs and the first poll does not: the AWS clients (the SDK
+/// configuration, the credentials chain) and the HTTPS client for the ResponseURL (its TLS roots).
+struct Ready {
+    engine: Arc<Engine>,
+    sink: HttpSink,
+}
+
+/// Built once, in the background from the start; the first event waits for it if it has to.
+static READY: tokio::sync::OnceCell<Ready> = tokio::sync::OnceCell::const_new();
+
+async fn ready() -> Result<&'static Ready, Error> {
+    READY
+        .get_or_try_init(|| async {
+            let config = load_config(&Connection::default()).await;
+            Ok::<Ready, Error>(Ready { engine: Arc::new(Engine(AwsFacts::new(&config))), sink: HttpSink::new()? })
+        })
+        .await
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let config = load_config(&Connection::default()).await;
-    let engine = Arc::new(Engine(AwsFacts::new(&config)));
-    let sink = HttpSink::new()?;
+    // The first poll of the Runtime API does not wait for the clients: they are built alongside
+    // (cold start: scripts/cold_start.py).
+    tokio::spawn(async {
+        if let Err(e) = ready().await {
+            tracing::error!(error = %e, "could not build the AWS and HTTPS clients");
+        }
+    });
     let allow_loopback = std::env::var("PREFLIGHT_ALLOW_LOOPBACK_RESPONSE_URL").is_ok_and(|v| v == "1");
     // The runtime library fails an invocation whose deadline header is missing (a panic) or not a
     // number (an error that ends its loop) before any handler runs, with no request id left to
     // answer. Lambda always sends the header; an emulator may not. Either way the function logs
     // the error and goes on polling, instead of exiting and failing every later event.
     loop {
-        let run = AssertUnwindSafe(serve(Arc::clone(&engine), sink.clone(), allow_loopback)).catch_unwind();
+        let run = AssertUnwindSafe(serve(allow_loopback)).catch_unwind();
         let why = match run.await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => e.to_string(),
@@ -74,31 +97,31 @@ async fn main() -> Result<(), Error> {
 }
 
 /// Serves invocations until the runtime library stops.
-async fn serve(engine: Arc<Engine>, sink: HttpSink, allow_loopback: bool) -> Result<(), Error> {
+async fn serve(allow_loopback: bool) -> Result<(), Error> {
     // The event as raw JSON text: cfn::handle_text answers even one serde_json cannot read as a
     // value (too deeply nested, a lone surrogate escape), which the runtime would otherwise fail
     // before any handler runs, leaving CloudFormation without an answer.
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let (engine, sink) = (Arc::clone(&engine), sink.clone());
-        async move {
-            let timeout = std::env::var("AWS_LAMBDA_FUNCTION_TIMEOUT")
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let (deadline, note) = cfn::deadline_of(event.context.deadline, SystemTime::now(), timeout);
-            if let Some(note) = note {
-                tracing::warn!("{note}");
-            }
-            let invocation = Invocation {
-                deadline,
-                log_group: event.context.env_config.log_group.clone(),
-                log_stream: event.context.env_config.log_stream.clone(),
-            };
-            if invocation.deadline < SystemTime::now() {
-                tracing::warn!("the invocation deadline is already past; answering at once");
-            }
-            Ok::<Value, Error>(cfn::handle_text(event.payload.get(), &invocation, engine, &sink, allow_loopback).await)
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| async move {
+        let Ready { engine, sink } = ready().await?;
+        let timeout = std::env::var("AWS_LAMBDA_FUNCTION_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let (deadline, note) = cfn::deadline_of(event.context.deadline, SystemTime::now(), timeout);
+        if let Some(note) = note {
+            tracing::warn!("{note}");
         }
+        let invocation = Invocation {
+            deadline,
+            log_group: event.context.env_config.log_group.clone(),
+            log_stream: event.context.env_config.log_stream.clone(),
+        };
+        if invocation.deadline < SystemTime::now() {
+            tracing::warn!("the invocation deadline is already past; answering at once");
+        }
+        Ok::<Value, Error>(
+            cfn::handle_text(event.payload.get(), &invocation, Arc::clone(engine), sink, allow_loopback).await,
+        )
     }))
     .await
 }
