@@ -423,8 +423,10 @@ export class Preflight extends Construct {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: "Preflight's own role, read-only: what the checks inspect, nothing that decrypts or writes",
       });
-      const policy = new iam.Policy(this, 'ReadOnly', { statements: statements(props, stack, logGroup) });
+      const reads = statements(props, stack, logGroup);
+      const policy = new iam.Policy(this, 'ReadOnly', { statements: reads.map((r) => r.statement) });
       policy.attachToRole(this.role);
+      suppressUnavoidableWildcards(policy, stack, reads);
       this.function = props.code._bind(this, 'Function', {
         runtime: lambda.Runtime.PROVIDED_AL2023,
         handler: 'bootstrap',
@@ -461,6 +463,10 @@ function render(props: PreflightProps, stack: Stack): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (props.bootstrap) {
     const b = props.bootstrap;
+    // As Preflight's spec parser (and CDK) requires; the qualifier is also part of the role's resources.
+    if (b.qualifier !== undefined && !Token.isUnresolved(b.qualifier) && !/^[A-Za-z0-9]{1,10}$/.test(b.qualifier)) {
+      throw new Error(`Preflight bootstrap.qualifier: expected an alphanumeric CDK qualifier of at most 10 characters, got \`${b.qualifier}\``);
+    }
     out.Bootstrap = prune({
       Qualifier: b.qualifier,
       ToolkitStackName: b.toolkitStackName,
@@ -553,68 +559,199 @@ function roleArn(r: RoleLike, where: string): string {
   throw new Error(`Preflight ${where}: expected an IAM role, a construct whose grant principal is a role, or a role ARN`);
 }
 
-/** Exactly the reads the enabled checks make (as template.yaml allows them all). */
-function statements(props: PreflightProps, stack: Stack, logGroup: logs.ILogGroup): iam.PolicyStatement[] {
+/** A statement of the function's policy, and, where its resources keep a wildcard that cannot be
+ * avoided, why: the reason of its cdk-nag suppression. */
+interface Read {
+  readonly statement: iam.PolicyStatement;
+  readonly wildcard?: string;
+}
+
+/** The CDK bootstrap qualifier when none is given, as the Lambda defaults it. */
+const DEFAULT_QUALIFIER = 'hnb659fds';
+
+/**
+ * Exactly the reads the enabled checks make (as template.yaml allows them all, or narrower): each
+ * resource is named as far as it is known at synth; what stays a wildcard carries the reason.
+ */
+function statements(props: PreflightProps, stack: Stack, logGroup: logs.ILogGroup): Read[] {
   const p = stack.partition;
   const acct = stack.account;
   const region = stack.region;
-  const out = [
-    new iam.PolicyStatement({
-      sid: 'OwnLogs',
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [`${logGroup.logGroupArn}`],
-    }),
+  const out: Read[] = [
+    // The function's own log group only (its ARN ends in :*, which covers its log streams); no
+    // AWS managed AWSLambdaBasicExecutionRole, which allows CreateLogGroup and every log group.
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'OwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`${logGroup.logGroupArn}`],
+      }),
+    },
   ];
   const bootstrap = props.bootstrap !== undefined;
   const kmsReads = bootstrap || (props.parameters?.length ?? 0) > 0 || (props.keys?.length ?? 0) > 0;
   const roleReads = kmsReads || (props.keyPolicies?.length ?? 0) > 0;
   if (kmsReads) {
     out.push(
-      new iam.PolicyStatement({ sid: 'ReadKeysOfThisAccount', actions: READ_KEYS, resources: [`arn:${p}:kms:*:${acct}:key/*`] }),
-      new iam.PolicyStatement({ sid: 'DescribeKeysOfOtherAccounts', actions: ['kms:DescribeKey'], resources: [`arn:${p}:kms:*:*:key/*`] }),
+      {
+        statement: new iam.PolicyStatement({ sid: 'ReadKeysOfThisAccount', actions: READ_KEYS, resources: [`arn:${p}:kms:*:${acct}:key/*`] }),
+        wildcard:
+          'The keys are known only at run time: a parameter\'s key is the KeyId DescribeParameters returns, the bootstrap ' +
+          'bucket\'s key is in its encryption configuration, and a key given as an alias or key id is resolved by DescribeKey; ' +
+          'a key ARN ends in the key id KMS generated. Reads only (DescribeKey, GetKeyPolicy, ListGrants), keys of this account only.',
+      },
+      {
+        statement: new iam.PolicyStatement({ sid: 'DescribeKeysOfOtherAccounts', actions: ['kms:DescribeKey'], resources: [`arn:${p}:kms:*:*:key/*`] }),
+        wildcard:
+          'kms:DescribeKey alone, on keys of other accounts that a parameter or a check names (shared keys), known only at run time; ' +
+          'it returns key metadata, and the key policy of the other account must allow it too.',
+      },
     );
   }
   if (roleReads) {
     out.push(
-      new iam.PolicyStatement({ sid: 'ReadRolesAndTheirPolicies', actions: READ_ROLES, resources: [`arn:${p}:iam::${acct}:role/*`] }),
-      new iam.PolicyStatement({ sid: 'ReadManagedPolicies', actions: READ_POLICIES, resources: [`arn:${p}:iam::*:policy/*`] }),
+      {
+        statement: new iam.PolicyStatement({ sid: 'ReadRolesAndTheirPolicies', actions: READ_ROLES, resources: [`arn:${p}:iam::${acct}:role/*`] }),
+        wildcard:
+          'The roles judged are the principals given (readers, key principals, administrators) and the bootstrap roles; a ' +
+          'principal given as an assumed-role ARN (an SSO user, a CI session) does not hold the role\'s path, which is part of ' +
+          'the role ARN IAM authorizes these reads against, so the roles cannot all be named exactly at synth. Reads of role ' +
+          'metadata and policies only, roles of this account only.',
+      },
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'ReadManagedPolicies',
+          actions: READ_POLICIES,
+          // A role can attach only managed policies of its own account and AWS managed policies.
+          resources: [`arn:${p}:iam::${acct}:policy/*`, `arn:${p}:iam::aws:policy/*`],
+        }),
+        wildcard:
+          'The managed policies (and permissions boundaries) attached to the roles judged are found at run time by ' +
+          'ListAttachedRolePolicies and GetRole; a role can attach only policies of its own account and AWS managed ones. ' +
+          'Reads only (GetPolicy, GetPolicyVersion).',
+      },
     );
   }
   if ((props.parameters?.length ?? 0) > 0) {
-    out.push(new iam.PolicyStatement({ sid: 'DescribeParameters', actions: ['ssm:DescribeParameters'], resources: ['*'] }));
+    out.push({
+      statement: new iam.PolicyStatement({ sid: 'DescribeParameters', actions: ['ssm:DescribeParameters'], resources: ['*'] }),
+      wildcard:
+        'ssm:DescribeParameters supports no resource-level permissions: the Service Authorization Reference lists no resource ' +
+        'type for it, so a policy can allow it only on *. It returns parameter metadata (type, KeyId), never values.',
+    });
   }
   if (bootstrap) {
+    const qualifier = props.bootstrap?.qualifier ?? DEFAULT_QUALIFIER;
     const stackName = props.bootstrap?.toolkitStackName ?? 'CDKToolkit';
     out.push(
-      new iam.PolicyStatement({
-        sid: 'ReadCdkBootstrapVersion',
-        actions: ['ssm:GetParameter'],
-        resources: [`arn:${p}:ssm:${region}:${acct}:parameter/cdk-bootstrap/*`],
-      }),
-      new iam.PolicyStatement({
-        sid: 'ReadBootstrapBucketEncryption',
-        actions: ['s3:GetEncryptionConfiguration'],
-        resources: [`arn:${p}:s3:::cdk-*-assets-${acct}-${region}`],
-      }),
-      new iam.PolicyStatement({
-        sid: 'ReadBootstrapStack',
-        actions: ['cloudformation:DescribeStacks'],
-        resources: [`arn:${p}:cloudformation:${region}:${acct}:stack/${stackName}/*`],
-      }),
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'ReadCdkBootstrapVersion',
+          actions: ['ssm:GetParameter'],
+          resources: [`arn:${p}:ssm:${region}:${acct}:parameter/cdk-bootstrap/${qualifier}/version`],
+        }),
+      },
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'ReadBootstrapBucketEncryption',
+          actions: ['s3:GetEncryptionConfiguration'],
+          resources: [`arn:${p}:s3:::cdk-${qualifier}-assets-${acct}-${region}`],
+        }),
+      },
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'ReadBootstrapStack',
+          actions: ['cloudformation:DescribeStacks'],
+          resources: [`arn:${p}:cloudformation:${region}:${acct}:stack/${stackName}/*`],
+        }),
+        wildcard:
+          'A stack ARN ends in the stack id CloudFormation generates when it creates the stack (stack/<name>/<id>), unknown ' +
+          'at synth; the statement names the toolkit stack by name, in this account and region. DescribeStacks only.',
+      },
     );
   }
   if (props.hostedZone) {
     out.push(
-      new iam.PolicyStatement({
-        sid: 'ReadHostedZones',
-        actions: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
-        resources: [`arn:${p}:route53:::hostedzone/*`],
-      }),
-      new iam.PolicyStatement({ sid: 'ListHostedZonesByName', actions: ['route53:ListHostedZonesByName'], resources: ['*'] }),
-      new iam.PolicyStatement({ sid: 'ReadRegisteredDomains', actions: ['route53domains:GetDomainDetail'], resources: ['*'] }),
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'ReadHostedZones',
+          actions: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+          resources: [`arn:${p}:route53:::hostedzone/*`],
+        }),
+        wildcard:
+          'Besides the zone given, the delegation check reads the parent zones of this account, found at run time by ' +
+          'ListHostedZonesByName, and their NS records. Reads only (GetHostedZone, ListResourceRecordSets).',
+      },
+      {
+        statement: new iam.PolicyStatement({ sid: 'ListHostedZonesByName', actions: ['route53:ListHostedZonesByName'], resources: ['*'] }),
+        wildcard:
+          'route53:ListHostedZonesByName supports no resource-level permissions: the Service Authorization Reference lists no ' +
+          'resource type for it, so a policy can allow it only on *.',
+      },
+      {
+        statement: new iam.PolicyStatement({ sid: 'ReadRegisteredDomains', actions: ['route53domains:GetDomainDetail'], resources: ['*'] }),
+        wildcard:
+          'Route 53 Domains supports no resource-level permissions: the Service Authorization Reference lists no resource ' +
+          'type for route53domains:GetDomainDetail, so a policy can allow it only on *. It reads the registration of a domain of this account.',
+      },
     );
   }
   return out;
+}
+
+/**
+ * Suppresses cdk-nag's AwsSolutions-IAM5 on `policy` for exactly the wildcard resources of the
+ * statements that carry a reason, each finding by its own `appliesTo` (`Resource::...`, as cdk-nag
+ * writes it) with the reasons of the statements it comes from. A wildcard of any other statement
+ * (or in an action) stays a finding. Plain `cdk_nag` metadata, which cdk-nag reads: the construct
+ * does not depend on cdk-nag.
+ */
+function suppressUnavoidableWildcards(policy: iam.Policy, stack: Stack, reads: Read[]): void {
+  const reasons = new Map<string, string[]>();
+  for (const { statement, wildcard } of reads) {
+    if (wildcard === undefined) continue;
+    const sid = statement.sid ?? 'statement';
+    for (const resource of statement.resources) {
+      const finding = `Resource::${flattenCfnReference(stack.resolve(resource))}`;
+      if (!finding.includes('*')) continue;
+      reasons.set(finding, [...(reasons.get(finding) ?? []), `${sid}: ${wildcard}`]);
+    }
+  }
+  if (reasons.size === 0) return;
+  // One suppression per reason, naming every finding it explains.
+  const findings = new Map<string, string[]>();
+  for (const [finding, why] of reasons) {
+    const reason = why.join(' ');
+    findings.set(reason, [...(findings.get(reason) ?? []), finding]);
+  }
+  const resource = policy.node.defaultChild as CfnResource;
+  const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined)?.rules_to_suppress ?? [];
+  resource.addMetadata('cdk_nag', {
+    rules_to_suppress: [
+      ...existing,
+      ...[...findings].map(([reason, appliesTo]) => ({ id: 'AwsSolutions-IAM5', reason, applies_to: appliesTo })),
+    ],
+  });
+}
+
+/** A resolved CloudFormation value as cdk-nag names it in a finding: `Ref`s as `<Name>`, `Fn::GetAtt`
+ * as `<Id.Attribute>`, `Fn::Join` joined, `${...}` of `Fn::Sub` as `<...>`. */
+function flattenCfnReference(value: unknown): string {
+  if (value === undefined) return '';
+  if (typeof value === 'string') return value.replace(/\$\{/g, '<').replace(/}/g, '>');
+  const o = value as Record<string, unknown>;
+  if (o['Fn::Join']) {
+    const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+    return items.map(flattenCfnReference).join(delimiter);
+  }
+  if (o['Fn::Sub']) return flattenCfnReference(o['Fn::Sub']);
+  if (o['Fn::GetAtt']) {
+    const [id, attribute] = o['Fn::GetAtt'] as [unknown, unknown];
+    return `<${flattenCfnReference(id)}.${flattenCfnReference(attribute)}>`;
+  }
+  if (o['Fn::ImportValue']) return flattenCfnReference(o['Fn::ImportValue']);
+  if (o.Ref) return `<${flattenCfnReference(o.Ref)}>`;
+  return JSON.stringify(value);
 }
 
 /** The logical ids a resolved value refers to (Ref, Fn::GetAtt, Fn::Sub). */
