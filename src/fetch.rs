@@ -17,7 +17,7 @@ use futures::future::join_all;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::arn::PrincipalKind;
-use crate::aws::{FactSource, FetchError, KeyInfo, ParameterInfo, ZoneInfo};
+use crate::aws::{CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, ZoneInfo};
 
 /// A record set's values, or `None` when there is none.
 type RecordValues = Result<Option<Vec<String>>, FetchError>;
@@ -118,9 +118,16 @@ struct Fetcher<'a, S> {
     policies: Memo<String, Result<String, FetchError>>,
     grants: Memo<String, Result<Vec<Grant>, FetchError>>,
     managed: Memo<String, Result<String, FetchError>>,
+    identity: OnceCell<Result<CallerIdentity, FetchError>>,
 }
 
 impl<S: FactSource> Fetcher<'_, S> {
+    /// Who Preflight runs as: read once, shared by the roles (which need the account) and the
+    /// keys (whose policy only their own account can read).
+    async fn identity(&self) -> &Result<CallerIdentity, FetchError> {
+        self.identity.get_or_init(|| self.call(&self.sts, "sts:GetCallerIdentity", self.source.caller_identity())).await
+    }
+
     /// Runs one read under its service's bound, tracked as pending and counted.
     async fn call<T>(&self, limit: &Semaphore, name: &'static str, read: impl Future<Output = T>) -> T {
         let _permit = limit.acquire().await.ok();
@@ -136,8 +143,27 @@ impl<S: FactSource> Fetcher<'_, S> {
             .get(&reference, || self.call(&self.kms, "kms:DescribeKey", self.source.describe_key(&reference)))
             .await?;
         let arn = info.arn.clone();
+        // GetKeyPolicy works only in the key's own account ("Cross-account use: No", AWS KMS API
+        // Reference, GetKeyPolicy; docs/aws-facts.md 1.17): for another account's key it is not
+        // tried, and the policy is unknown for that reason. ListGrants works across accounts.
+        let policy = async {
+            let ours = self.identity().await.as_ref().ok().map(|i| i.account.clone());
+            match (ours, crate::kms::key_account(&arn)) {
+                (Some(ours), Some(theirs)) if ours != theirs => Err(FetchError::NotRead {
+                    what: "the key policy",
+                    why: format!(
+                        "the key belongs to account {theirs}, and KMS allows GetKeyPolicy only in the key's own account; that account can read it"
+                    ),
+                }),
+                _ => {
+                    self.policies
+                        .get(&arn, || self.call(&self.kms, "kms:GetKeyPolicy", self.source.key_policy(&arn)))
+                        .await
+                }
+            }
+        };
         let (policy, grants) = tokio::join!(
-            self.policies.get(&arn, || self.call(&self.kms, "kms:GetKeyPolicy", self.source.key_policy(&arn))),
+            policy,
             self.grants.get(&arn, || self.call(&self.kms, "kms:ListGrants", self.source.grants(&arn))),
         );
         Ok(KeyFacts { info, policy, grants })
@@ -397,6 +423,7 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         policies: Memo::new(),
         grants: Memo::new(),
         managed: Memo::new(),
+        identity: OnceCell::new(),
     };
     let mut facts = Facts { region: source.region(), ..Facts::default() };
     if !plan.identity {
@@ -422,7 +449,7 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         }
     };
     let identity_then_roles = async {
-        let identity = f.call(&f.sts, "sts:GetCallerIdentity", source.caller_identity()).await;
+        let identity = f.identity().await.clone();
         let Ok(account) = identity.as_ref().map(|i| i.account.clone()) else { return (identity, Vec::new()) };
         let bootstrap_roles: Vec<String> = match &plan.bootstrap {
             Some((q, _)) => BOOTSTRAP_ROLES.iter().map(|k| bootstrap_role(q, k, &account, &region)).collect(),
@@ -509,5 +536,114 @@ mod tests {
         assert!(names_between("example.com", "example.org").is_empty());
         assert_eq!(ancestors("a.b.example.co.uk"), ["b.example.co.uk", "example.co.uk", "co.uk"]);
         assert!(ancestors("example.com").is_empty());
+    }
+
+    /// Reads only what a key needs, and counts GetKeyPolicy calls.
+    struct OneKey {
+        account: &'static str,
+        key_arn: &'static str,
+        policy_reads: AtomicUsize,
+    }
+
+    fn not_here<T>() -> Result<T, FetchError> {
+        Err(FetchError::NotRead { what: "this fact", why: "not part of the test".into() })
+    }
+
+    impl crate::aws::StsReads for OneKey {
+        async fn caller_identity(&self) -> Result<CallerIdentity, FetchError> {
+            Ok(CallerIdentity {
+                account: self.account.into(),
+                arn: format!("arn:aws:iam::{}:role/preflight", self.account),
+            })
+        }
+        fn region(&self) -> Option<String> {
+            Some("us-east-1".into())
+        }
+    }
+    impl crate::aws::KmsReads for OneKey {
+        async fn describe_key(&self, _key: &str) -> Result<KeyInfo, FetchError> {
+            Ok(KeyInfo {
+                arn: self.key_arn.into(),
+                key_id: "k".into(),
+                manager: crate::facts::KeyManager::Customer,
+                state: crate::kms::KeyState::Enabled,
+                usage: "ENCRYPT_DECRYPT".into(),
+                spec: "SYMMETRIC_DEFAULT".into(),
+            })
+        }
+        async fn key_policy(&self, _key_arn: &str) -> Result<String, FetchError> {
+            self.policy_reads.fetch_add(1, Ordering::SeqCst);
+            Ok("{}".into())
+        }
+        async fn grants(&self, _key_arn: &str) -> Result<Vec<Grant>, FetchError> {
+            Ok(vec![])
+        }
+    }
+    impl crate::aws::SsmReads for OneKey {
+        async fn parameters(&self, _names: &[String]) -> Result<Vec<ParameterInfo>, FetchError> {
+            not_here()
+        }
+        async fn string_parameter(&self, _name: &str) -> Result<Option<String>, FetchError> {
+            not_here()
+        }
+    }
+    impl crate::aws::IamReads for OneKey {
+        async fn role(&self, _name: &str) -> Result<crate::facts::RoleInfo, FetchError> {
+            not_here()
+        }
+        async fn role_policy(&self, _role: &str, _policy: &str) -> Result<String, FetchError> {
+            not_here()
+        }
+        async fn managed_policy(&self, _arn: &str) -> Result<String, FetchError> {
+            not_here()
+        }
+    }
+    impl crate::aws::S3Reads for OneKey {
+        async fn bucket_encryption(&self, _bucket: &str) -> Result<Option<crate::facts::BucketEncryption>, FetchError> {
+            not_here()
+        }
+    }
+    impl crate::aws::CloudFormationReads for OneKey {
+        async fn stack(&self, _name: &str) -> Result<Option<crate::facts::StackInfo>, FetchError> {
+            not_here()
+        }
+    }
+    impl crate::aws::Route53Reads for OneKey {
+        async fn hosted_zone(&self, _id: &str) -> Result<ZoneInfo, FetchError> {
+            not_here()
+        }
+        async fn zones_named(&self, _name: &str) -> Result<Vec<ZoneInfo>, FetchError> {
+            not_here()
+        }
+        async fn record_set(
+            &self,
+            _zone_id: &str,
+            _name: &str,
+            _kind: &str,
+        ) -> Result<Option<Vec<String>>, FetchError> {
+            not_here()
+        }
+        async fn domain_name_servers(&self, _domain: &str) -> Result<Option<Vec<String>>, FetchError> {
+            not_here()
+        }
+    }
+
+    #[tokio::test]
+    async fn another_accounts_key_policy_is_not_asked_for() {
+        let plan = |key: &str| Plan { identity: true, keys: [key.to_owned()].into(), ..Plan::default() };
+        let theirs = "arn:aws:kms:us-east-1:222222222222:key/k";
+        let source = OneKey { account: "111111111111", key_arn: theirs, policy_reads: AtomicUsize::new(0) };
+        let facts = fetch(&plan(theirs), &source, &Pending::default()).await;
+        let key = facts.keys.get(theirs).unwrap().as_ref().unwrap();
+        let why = key.policy.as_ref().unwrap_err().to_string();
+        assert!(why.contains("KMS allows GetKeyPolicy only in the key's own account"), "{why}");
+        assert_eq!(source.policy_reads.load(Ordering::SeqCst), 0, "never tried");
+        assert!(key.grants.is_ok(), "ListGrants works across accounts");
+
+        let ours = "arn:aws:kms:us-east-1:111111111111:key/k";
+        let source = OneKey { account: "111111111111", key_arn: ours, policy_reads: AtomicUsize::new(0) };
+        let facts = fetch(&plan(ours), &source, &Pending::default()).await;
+        assert!(facts.keys.get(ours).unwrap().as_ref().unwrap().policy.is_ok());
+        assert_eq!(source.policy_reads.load(Ordering::SeqCst), 1);
     }
 }
