@@ -68,6 +68,7 @@ fn preflight_role_is_read_only() {
             "kms:GetKeyPolicy",
             "kms:ListGrants",
             "kms:DescribeKey",
+            "kms:ListGrants",
             "iam:GetRole",
             "iam:ListRolePolicies",
             "iam:GetRolePolicy",

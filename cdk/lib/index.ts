@@ -601,10 +601,12 @@ function statements(props: PreflightProps, stack: Stack, logGroup: logs.ILogGrou
           'a key ARN ends in the key id KMS generated. Reads only (DescribeKey, GetKeyPolicy, ListGrants), keys of this account only.',
       },
       {
-        statement: new iam.PolicyStatement({ sid: 'DescribeKeysOfOtherAccounts', actions: ['kms:DescribeKey'], resources: [`arn:${p}:kms:*:*:key/*`] }),
+        // GetKeyPolicy is never allowed across accounts (KMS API Reference); DescribeKey and
+        // ListGrants are, where the other account's key policy allows them.
+        statement: new iam.PolicyStatement({ sid: 'DescribeKeysOfOtherAccounts', actions: ['kms:DescribeKey', 'kms:ListGrants'], resources: [`arn:${p}:kms:*:*:key/*`] }),
         wildcard:
-          'kms:DescribeKey alone, on keys of other accounts that a parameter or a check names (shared keys), known only at run time; ' +
-          'it returns key metadata, and the key policy of the other account must allow it too.',
+          'kms:DescribeKey and kms:ListGrants, on keys of other accounts that a parameter or a check names (shared keys), known only at run time; ' +
+          'they return key metadata and grants, and the key policy of the other account must allow them too.',
       },
     );
   }

@@ -385,7 +385,7 @@ test('the role may do exactly the reads the enabled checks make, nothing that de
   const params = roleActions(synth(() => ({ ...debugBuild(), parameters: [{ name: '/p', readers: [] }] })).json);
   assert.deepEqual(params, [
     'iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:GetRole', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies',
-    'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants',
+    'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants', 'kms:ListGrants',
     'logs:CreateLogStream', 'logs:PutLogEvents',
     'ssm:DescribeParameters',
   ]);
@@ -402,7 +402,7 @@ test('the role may do exactly the reads the enabled checks make, nothing that de
   assert.deepEqual(all, [
     'cloudformation:DescribeStacks', 'iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:GetRole', 'iam:GetRolePolicy',
     'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies', 'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy',
-    'kms:ListGrants', 'logs:CreateLogStream', 'logs:PutLogEvents', 'route53:GetHostedZone', 'route53:ListHostedZonesByName',
+    'kms:ListGrants', 'kms:ListGrants', 'logs:CreateLogStream', 'logs:PutLogEvents', 'route53:GetHostedZone', 'route53:ListHostedZonesByName',
     'route53:ListResourceRecordSets', 'route53domains:GetDomainDetail', 's3:GetEncryptionConfiguration',
     'ssm:DescribeParameters', 'ssm:GetParameter',
   ]);
