@@ -53,6 +53,11 @@ cargo fmt --all -- --check
 
 step "building once: library, binaries, unit and integration tests"
 cargo build --locked --workspace --all-targets
+# `cargo lambda watch` (tests/cargo_lambda.rs, the README's local loop) runs `cargo run --bin
+# preflight-lambda`: without the tests' dev-dependency features, so its dependencies are a second
+# build. Made here, where its time shows, rather than inside the test.
+step "the build cargo lambda watch runs (the function alone)"
+cargo build --locked --bin preflight-lambda
 
 step "running every test"
 cargo test --locked --workspace --all-targets --no-fail-fast 2>&1 | tee target/test-output.txt

@@ -75,7 +75,8 @@ fn cargo_lambda_watch_and_invoke_run_the_checks_and_answer_the_listener() {
     );
 
     // `cargo lambda invoke preflight-lambda --data-file events/create.json`, once the emulator listens.
-    let until = Instant::now() + Duration::from_secs(300);
+    // The emulator builds the function first (`cargo run`); scripts/test.sh has built it already.
+    let until = Instant::now() + Duration::from_secs(600);
     let answer = loop {
         let out = Command::new("cargo")
             .args(["lambda", "invoke", "preflight-lambda", "--invoke-address", "127.0.0.1", "--invoke-port", &port])

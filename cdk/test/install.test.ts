@@ -16,31 +16,13 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { AARCH64, CDK, Json, cleanEnv, fakeElf, readJson, removeTempDirs, tempDir } from './helpers';
 
-const CDK = path.join(__dirname, '..', '..');
 const FIXTURE = path.join(CDK, 'test', 'fixtures', 'installed-app.js');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const TEMP: string[] = [];
-after(() => TEMP.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  TEMP.push(dir);
-  return dir;
-}
-
-/** The environment for npm and the app: none of the npm_* settings of the `npm test` that runs
- * these tests (they name this folder as the project), and no NODE_PATH. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_PATH' && k !== 'INIT_CWD'),
-  );
-}
+after(removeTempDirs);
 
 function npm(cwd: string, args: string[]): string {
   return execFileSync('npm', [...args, '--no-audit', '--no-fund', '--offline', '--loglevel=error'], {
@@ -60,7 +42,7 @@ function runtimeClosure(roots: string[]): string[] {
     const name = queue.pop() as string;
     if (seen.has(name)) continue;
     seen.add(name);
-    const manifest = JSON.parse(fs.readFileSync(path.join(CDK, 'node_modules', name, 'package.json'), 'utf8'));
+    const manifest = readJson(path.join(CDK, 'node_modules', name, 'package.json'));
     const bundled = new Set<string>(manifest.bundleDependencies ?? manifest.bundledDependencies ?? []);
     for (const dep of Object.keys(manifest.dependencies ?? {})) {
       if (!bundled.has(dep) && fs.existsSync(path.join(CDK, 'node_modules', dep))) queue.push(dep);
@@ -72,8 +54,7 @@ function runtimeClosure(roots: string[]): string[] {
 /** A new app: package.json, app.js, and its own copy of aws-cdk-lib and constructs. */
 function newApp(): string {
   const dir = tempDir('preflight-installed-');
-  const version = (name: string): string =>
-    JSON.parse(fs.readFileSync(path.join(CDK, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const version = (name: string): string => readJson(path.join(CDK, 'node_modules', name, 'package.json')).version;
   fs.writeFileSync(
     path.join(dir, 'package.json'),
     JSON.stringify({ name: 'installed-app', version: '1.0.0', private: true, dependencies: { 'aws-cdk-lib': version('aws-cdk-lib'), constructs: version('constructs') } }),
@@ -87,17 +68,7 @@ function newApp(): string {
 
 /** A file with an aarch64 ELF header: a bootstrap for the default arm64 function. */
 function aarch64Bootstrap(): string {
-  const header = Buffer.alloc(64);
-  header.write('\x7fELF', 0, 'latin1');
-  header[4] = 2; // ELFCLASS64
-  header[5] = 1; // ELFDATA2LSB
-  header[6] = 1; // EV_CURRENT
-  header.writeUInt16LE(2, 16); // ET_EXEC
-  header.writeUInt16LE(0xb7, 18); // EM_AARCH64
-  header.writeUInt32LE(1, 20);
-  const file = path.join(tempDir('preflight-installed-bootstrap-'), 'bootstrap');
-  fs.writeFileSync(file, header, { mode: 0o755 });
-  return file;
+  return fakeElf(AARCH64, 'preflight-installed-bootstrap-');
 }
 
 interface Run {
@@ -115,7 +86,7 @@ function synthesize(app: string, bootstrap: string): Run {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const run = JSON.parse(out);
-  return { ...run, template: JSON.parse(fs.readFileSync(run.template, 'utf8')) };
+  return { ...run, template: readJson(run.template) };
 }
 
 /** Run first, as in the in-tree test: everything waits for the check except Preflight's own

@@ -6,7 +6,6 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { App, Aspects, CfnResource, Stack } from 'aws-cdk-lib';
@@ -17,26 +16,16 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { Preflight, PreflightCode, PreflightProps } from '../lib';
+import { CDK, Json, readJson, removeTempDirs, tempDir } from './helpers';
 
-const CDK = path.join(__dirname, '..', '..');
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** Temporary directories of these tests, removed when they end. */
-const TEMP: string[] = [];
-after(() => TEMP.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-nag-'));
-  TEMP.push(dir);
-  return dir;
-}
+after(removeTempDirs);
 
 /** A directory holding a `bootstrap` shell script: code for the function, which nag does not run
  * (a script is not judged for its architecture, so the tests need no Rust build). */
 function bootstrap(): PreflightCode {
-  const dir = tempDir();
+  const dir = tempDir('preflight-nag-');
   fs.writeFileSync(path.join(dir, 'bootstrap'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   return PreflightCode.fromBootstrap(dir);
 }
@@ -62,7 +51,7 @@ interface Nagged {
 
 /** Synthesizes a stack holding a Preflight with `props` under the AwsSolutions pack. */
 function nag(props: (stack: Stack) => PreflightProps, opts: { env?: boolean; context?: Record<string, unknown>; before?: (p: Preflight) => void } = {}): Nagged {
-  const app = new App({ outdir: tempDir(), context: opts.context });
+  const app = new App({ outdir: tempDir('preflight-nag-'), context: opts.context });
   const stack = new Stack(app, 'Nag', opts.env === false ? {} : { env: ENV });
   const preflight = new Preflight(stack, 'Preflight', props(stack));
   opts.before?.(preflight);
@@ -255,7 +244,7 @@ test('the bootstrap reads are named for the qualifier, no wildcard: its version 
 });
 
 test('cdk-nag is a devDependency only: the construct does not load it', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(CDK, 'package.json'), 'utf8'));
+  const pkg = readJson(path.join(CDK, 'package.json'));
   assert.match(pkg.devDependencies['cdk-nag'], /^\d+\.\d+\.\d+$/, 'pinned to an exact version');
   assert.equal(pkg.dependencies?.['cdk-nag'], undefined);
   assert.equal(pkg.peerDependencies?.['cdk-nag'], undefined);

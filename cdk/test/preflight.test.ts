@@ -8,13 +8,12 @@
  * test command builds before it runs these tests.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import * as zlib from 'node:zlib';
 import { App, AssetStaging, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -25,14 +24,13 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Preflight, PreflightCode, PreflightProps } from '../lib';
 import { story2 } from '../example/story2';
+import {
+  AARCH64, CDK, Json, LAMBDA_BIN, PREFLIGHT_BIN, REPO, X86_64, ZipEntry, fakeElf, lambdaBin, readElf, readJson, removeTempDirs, run, tempDir, zip,
+} from './helpers';
 
-const CDK = path.join(__dirname, '..', '..');
-const REPO = path.join(CDK, '..');
-const PREFLIGHT_BIN = process.env.PREFLIGHT_BIN ?? path.join(REPO, 'target', 'debug', 'preflight');
-const LAMBDA_BIN = process.env.PREFLIGHT_LAMBDA_BIN ?? path.join(REPO, 'target', 'debug', 'preflight-lambda');
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+after(removeTempDirs);
 
 function synth(props: (stack: Stack) => PreflightProps): { stack: Stack; template: Template; json: Json; preflight: Preflight } {
   const app = new App();
@@ -98,7 +96,7 @@ function validate(json: Json): Json {
   const props = resolve(check.Properties, json);
   const file = path.join(tempDir('preflight-cdk-'), 'properties.json');
   fs.writeFileSync(file, JSON.stringify(props));
-  const out = spawnSync(PREFLIGHT_BIN, ['validate', '--properties', '--spec', file], { encoding: 'utf8' });
+  const out = run(PREFLIGHT_BIN, ['validate', '--properties', '--spec', file]);
   assert.equal(out.status, 0, `preflight validate rejected the properties:\n${out.stderr}\n${JSON.stringify(props, null, 2)}`);
   return JSON.parse(out.stdout);
 }
@@ -135,36 +133,11 @@ function order(json: Json): string[] {
   return done;
 }
 
-function bootstrapDir(): string {
-  assert.ok(fs.existsSync(LAMBDA_BIN), `${LAMBDA_BIN} is missing: build the crate first (scripts/test.sh does)`);
-  return LAMBDA_BIN;
-}
-
-/** Temporary directories of these tests, removed when they end. */
-const TEMP: string[] = [];
-after(() => TEMP.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  TEMP.push(dir);
-  return dir;
-}
-
-const X86_64 = 0x3e;
-const AARCH64 = 0xb7;
-
 /** The architecture the preflight-lambda binary was built for, from its ELF header's e_machine
  * (a debug build is for the machine that built it, x86_64 or arm64). */
 function debugBuildArchitecture(): 'x86_64' | 'arm64' {
-  const head = Buffer.alloc(20);
-  const fd = fs.openSync(bootstrapDir(), 'r');
-  try {
-    fs.readSync(fd, head, 0, head.length, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  assert.equal(head.toString('latin1', 0, 4), '\x7fELF', `${LAMBDA_BIN} is not an ELF executable`);
-  const machine = head.readUInt16LE(18);
+  const { magic, machine } = readElf(lambdaBin());
+  assert.equal(magic, '\x7fELF', `${LAMBDA_BIN} is not an ELF executable`);
   assert.ok(machine === X86_64 || machine === AARCH64, `${LAMBDA_BIN}: e_machine 0x${machine.toString(16)} is neither x86_64 nor aarch64`);
   return machine === X86_64 ? 'x86_64' : 'arm64';
 }
@@ -172,22 +145,7 @@ function debugBuildArchitecture(): 'x86_64' | 'arm64' {
 /** The debug build of preflight-lambda and the function architecture it runs on. */
 function debugBuild(): Pick<PreflightProps, 'code' | 'architecture'> {
   const architecture = debugBuildArchitecture() === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64;
-  return { code: PreflightCode.fromBootstrap(bootstrapDir()), architecture };
-}
-
-/** A file with an ELF header for `machine` (little-endian, 64-bit), `bootstrap` in a directory of its own. */
-function fakeElf(machine: number): string {
-  const header = Buffer.alloc(64);
-  header.write('\x7fELF', 0, 'latin1');
-  header[4] = 2; // ELFCLASS64
-  header[5] = 1; // ELFDATA2LSB
-  header[6] = 1; // EV_CURRENT
-  header.writeUInt16LE(2, 16); // ET_EXEC
-  header.writeUInt16LE(machine, 18);
-  header.writeUInt32LE(1, 20);
-  const file = path.join(tempDir('preflight-fake-elf-'), 'bootstrap');
-  fs.writeFileSync(file, header, { mode: 0o755 });
-  return file;
+  return { code: PreflightCode.fromBootstrap(lambdaBin()), architecture };
 }
 
 test('the function is the Rust bootstrap on provided.al2023, arm64 by default', () => {
@@ -232,55 +190,10 @@ function architectures(props: PreflightProps): string[] {
   return json.Resources[logicalId(json, 'AWS::Lambda::Function')].Properties.Architectures;
 }
 
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const byte of data) {
-    c ^= byte;
-    for (let k = 0; k < 8; k += 1) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** A zip of `entries` (stored, or deflated as `cargo lambda build --output-format zip` does). */
-function writeZip(entries: Array<{ name: string; data: Buffer; deflate: boolean }>): string {
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const body = e.deflate ? zlib.deflateRawSync(e.data) : e.data;
-    const name = Buffer.from(e.name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(e.deflate ? 8 : 0, 8);
-    local.writeUInt32LE(crc32(e.data), 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const entry = Buffer.alloc(46);
-    entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE((3 << 8) | 20, 4); // made on Unix
-    entry.writeUInt16LE(20, 6);
-    entry.writeUInt16LE(e.deflate ? 8 : 0, 10);
-    entry.writeUInt32LE(crc32(e.data), 16);
-    entry.writeUInt32LE(body.length, 20);
-    entry.writeUInt32LE(e.data.length, 24);
-    entry.writeUInt16LE(name.length, 28);
-    entry.writeUInt32LE((0o100755 << 16) >>> 0, 38); // -rwxr-xr-x
-    entry.writeUInt32LE(offset, 42);
-    parts.push(local, name, body);
-    central.push(entry, name);
-    offset += local.length + name.length + body.length;
-  }
-  const directory = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
+function writeZip(entries: ZipEntry[]): string {
   const file = path.join(tempDir('preflight-zip-'), 'bootstrap.zip');
-  fs.writeFileSync(file, Buffer.concat([...parts, directory, end]));
+  fs.writeFileSync(file, zip(entries));
   return file;
 }
 
@@ -288,10 +201,10 @@ test('the debug build, made for this machine, is refused for the other architect
   const arch = debugBuildArchitecture();
   if (arch === 'x86_64') {
     // The issue's case: arm64 is the default, and nothing was said about the architecture.
-    refused({ code: PreflightCode.fromBootstrap(bootstrapDir()) }, x86_64ForArm64(LAMBDA_BIN));
-    refused({ code: PreflightCode.fromBootstrap(bootstrapDir()), architecture: lambda.Architecture.ARM_64 }, x86_64ForArm64(LAMBDA_BIN));
+    refused({ code: PreflightCode.fromBootstrap(lambdaBin()) }, x86_64ForArm64(LAMBDA_BIN));
+    refused({ code: PreflightCode.fromBootstrap(lambdaBin()), architecture: lambda.Architecture.ARM_64 }, x86_64ForArm64(LAMBDA_BIN));
   } else {
-    refused({ code: PreflightCode.fromBootstrap(bootstrapDir()), architecture: lambda.Architecture.X86_64 }, arm64ForX86_64(LAMBDA_BIN));
+    refused({ code: PreflightCode.fromBootstrap(lambdaBin()), architecture: lambda.Architecture.X86_64 }, arm64ForX86_64(LAMBDA_BIN));
   }
   assert.deepEqual(architectures(debugBuild()), [arch]);
 });
@@ -509,7 +422,7 @@ test('bad input is an error naming the prop, never a silent default', () => {
 });
 
 test('the story 2 example synthesizes offline, the check first and the reader judged with its policy', () => {
-  process.env.PREFLIGHT_BOOTSTRAP = bootstrapDir();
+  process.env.PREFLIGHT_BOOTSTRAP = lambdaBin();
   process.env.PREFLIGHT_ARCHITECTURE = debugBuildArchitecture();
   for (const fixed of [false, true]) {
     const app = new App();
@@ -533,12 +446,12 @@ test('the story 2 example synthesizes offline, the check first and the reader ju
 test('the example app synthesizes from the command line, as a new user runs it', () => {
   const out = tempDir('preflight-story2-');
   const printed = execFileSync(process.execPath, [path.join(CDK, 'dist', 'example', 'story2.js')], {
-    env: { ...process.env, PREFLIGHT_BOOTSTRAP: bootstrapDir(), PREFLIGHT_ARCHITECTURE: debugBuildArchitecture(), CDK_OUTDIR: out },
+    env: { ...process.env, PREFLIGHT_BOOTSTRAP: lambdaBin(), PREFLIGHT_ARCHITECTURE: debugBuildArchitecture(), CDK_OUTDIR: out },
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
   assert.equal(printed.trim(), `synthesized Story2 to ${path.join(out, 'Story2.template.json')}`);
-  const json = JSON.parse(fs.readFileSync(path.join(out, 'Story2.template.json'), 'utf8'));
+  const json = readJson(path.join(out, 'Story2.template.json'));
   assert.equal(Object.values<Json>(json.Resources).filter((r) => r.Type === 'Custom::Preflight').length, 1);
 });
 
@@ -554,7 +467,7 @@ test('the README snippet compiles against this package', () => {
       compilerOptions: { noEmit: true, rootDir: '..', baseUrl: '..', paths: { '@preflight/cdk': ['lib/index.ts'] }, noUnusedLocals: false },
       include: ['snippet.ts'],
     }));
-    const tsc = spawnSync(process.execPath, [path.join(CDK, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    const tsc = run(process.execPath, [path.join(CDK, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir]);
     assert.equal(tsc.status, 0, `the README snippet does not compile:\n${tsc.stdout}${tsc.stderr}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -24,48 +24,30 @@
  * the CDK CLI is tests/bootstrap's, which the test command installs (npm ci) before them too.
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import * as zlib from 'node:zlib';
+import {
+  AARCH64, CDK, Json, LAMBDA_BIN, PREFLIGHT_BIN, REPO, Ran, cleanEnv, elfHeader, lambdaBin, readElf, readJson, removeTempDirs, run, tempDir, zip,
+} from './helpers';
 
-const CDK = path.join(__dirname, '..', '..');
-const REPO = path.join(CDK, '..');
 const README = path.join(REPO, 'README.md');
-const PREFLIGHT_BIN = process.env.PREFLIGHT_BIN ?? path.join(REPO, 'target', 'debug', 'preflight');
-const LAMBDA_BIN = process.env.PREFLIGHT_LAMBDA_BIN ?? path.join(REPO, 'target', 'debug', 'preflight-lambda');
 /** Where the README's commands take the clone of this repository to be. */
 const CLONE_PLACEHOLDER = '/path/to/preflight';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+after(removeTempDirs);
 
-const TEMP: string[] = [];
-after(() => TEMP.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  TEMP.push(dir);
-  return dir;
-}
-
-function readJson(file: string): Json {
-  return JSON.parse(fs.readFileSync(file, 'utf8'));
-}
-
-/** The environment for npm, npx and the CDK CLI: none of the npm_* settings of the `npm test`
- * that runs these tests (they name this folder as the project), offline, no telemetry. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_PATH' && k !== 'INIT_CWD')),
+/** The environment for npm, npx and the CDK CLI: cleanEnv's (none of the npm_* settings of the
+ * `npm test` that runs these tests), offline, no telemetry. */
+function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return cleanEnv({
     npm_config_offline: 'true',
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
     npm_config_audit: 'false',
     CDK_DISABLE_CLI_TELEMETRY: 'true',
     ...extra,
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,15 +175,11 @@ function words(command: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // The preflight binary and its help
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
-  const out = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 60_000 });
-  if (out.error) throw out.error;
-  return { status: out.status, stdout: out.stdout, stderr: out.stderr };
-}
-
-function preflight(args: string[], cwd = REPO): { status: number | null; stdout: string; stderr: string } {
+function preflight(args: string[], cwd = REPO): Ran {
   assert.ok(fs.existsSync(PREFLIGHT_BIN), `${PREFLIGHT_BIN} is missing: build the crate first (scripts/test.sh does)`);
-  return run(PREFLIGHT_BIN, args, cwd);
+  const out = run(PREFLIGHT_BIN, args, { cwd, timeout: 60_000 });
+  if (out.error) throw out.error;
+  return out;
 }
 
 const HELP = new Map<string, string>();
@@ -273,61 +251,6 @@ function preflightLines(md: Markdown): PreflightLine[] {
 // ---------------------------------------------------------------------------------------------
 // Fakes
 
-/** A little-endian 64-bit ELF header for aarch64: what `cargo lambda build --arm64` makes, as far
- * as the construct looks. */
-function aarch64Elf(): Buffer {
-  const header = Buffer.alloc(64);
-  header.write('\x7fELF', 0, 'latin1');
-  header[4] = 2; // ELFCLASS64
-  header[5] = 1; // ELFDATA2LSB
-  header[6] = 1; // EV_CURRENT
-  header.writeUInt16LE(2, 16); // ET_EXEC
-  header.writeUInt16LE(0xb7, 18); // EM_AARCH64
-  header.writeUInt32LE(1, 20);
-  return header;
-}
-
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const byte of data) {
-    c ^= byte;
-    for (let k = 0; k < 8; k += 1) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** A zip holding one executable file, deflated as `cargo lambda build --output-format zip` does. */
-function zipOne(name: string, data: Buffer): Buffer {
-  const body = zlib.deflateRawSync(data);
-  const nameBuf = Buffer.from(name);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(crc32(data), 14);
-  local.writeUInt32LE(body.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(nameBuf.length, 26);
-  const entry = Buffer.alloc(46);
-  entry.writeUInt32LE(0x02014b50, 0);
-  entry.writeUInt16LE((3 << 8) | 20, 4); // made on Unix
-  entry.writeUInt16LE(20, 6);
-  entry.writeUInt16LE(8, 10);
-  entry.writeUInt32LE(crc32(data), 16);
-  entry.writeUInt32LE(body.length, 20);
-  entry.writeUInt32LE(data.length, 24);
-  entry.writeUInt16LE(nameBuf.length, 28);
-  entry.writeUInt32LE((0o100755 << 16) >>> 0, 38); // -rwxr-xr-x
-  const directory = Buffer.concat([entry, nameBuf]);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(local.length + nameBuf.length + body.length, 16);
-  return Buffer.concat([local, nameBuf, body, directory, end]);
-}
-
 /** The stand-in for `/path/to/preflight`: cdk/ is this folder, and the zip cargo-lambda would
  * build (`target/lambda/preflight-lambda/bootstrap.zip`) holds an aarch64 `bootstrap`. */
 function fakeClone(): string {
@@ -335,7 +258,7 @@ function fakeClone(): string {
   fs.symlinkSync(CDK, path.join(clone, 'cdk'));
   const zipDir = path.join(clone, 'target', 'lambda', 'preflight-lambda');
   fs.mkdirSync(zipDir, { recursive: true });
-  fs.writeFileSync(path.join(zipDir, 'bootstrap.zip'), zipOne('bootstrap', aarch64Elf()));
+  fs.writeFileSync(path.join(zipDir, 'bootstrap.zip'), zip([{ name: 'bootstrap', data: elfHeader(AARCH64), deflate: true }]));
   return clone;
 }
 
@@ -434,12 +357,7 @@ function makeShopApp(): ShopApp {
       } else if (argv[0] === 'npm' && argv[1] === 'install') {
         linkInstall(cwd, argv.slice(2), clone, where);
       } else {
-        const out = spawnSync('sh', ['-c', seg.split(CLONE_PLACEHOLDER).join(clone)], {
-          cwd,
-          env: cleanEnv(),
-          encoding: 'utf8',
-          timeout: 120_000,
-        });
+        const out = run('sh', ['-c', seg.split(CLONE_PLACEHOLDER).join(clone)], { cwd, env: npmEnv(), timeout: 120_000 });
         assert.equal(out.status, 0, `${where}: \`${seg}\` failed in ${cwd} (${out.error ?? `exit ${out.status}`}):\n${out.stdout}\n${out.stderr}`);
         if (/^npx cdk synth\b/.test(seg)) {
           synthComment = comment(line);
@@ -486,9 +404,9 @@ test('the README\'s CDK snippet, as app.ts of the app the README makes, compiles
       process.stdout.write(JSON.stringify(dirs.map((d) => fs.readdirSync(path.join(os.tmpdir(), d)))));
     });
   `);
-  const env = cleanEnv({ TMPDIR: tmp });
+  const env = npmEnv({ TMPDIR: tmp });
   delete env.CDK_OUTDIR;
-  const direct = spawnSync(process.execPath, ['-r', probe, 'app.js'], { cwd: app.dir, env, encoding: 'utf8', timeout: 60_000 });
+  const direct = run(process.execPath, ['-r', probe, 'app.js'], { cwd: app.dir, env, timeout: 60_000 });
   assert.equal(direct.status, 0, `node app.js:\n${direct.stderr}`);
   const outdirs: string[][] = JSON.parse(direct.stdout);
   assert.equal(outdirs.length, 1, `node app.js makes one cdk.out folder: ${direct.stdout}`);
@@ -693,19 +611,18 @@ test('the README\'s story 2 example line synthesizes as shown, for the architect
         cwd = path.resolve(cwd, argv[1]);
       } else if (argv[0] === 'cargo') {
         // Built by the test command before these tests (no cargo here): the binary is there.
-        assert.ok(fs.existsSync(LAMBDA_BIN), `${LAMBDA_BIN} is missing: build the crate first (scripts/test.sh does)`);
+        lambdaBin();
       } else if (argv[0] === 'npm') {
         // `npm ci && npm run build`: what `npm test` has just done.
         assert.ok(['ci', 'run'].includes(argv[1]) && cwd === CDK, `${where}: ${seg} in cdk/`);
       } else {
         // The placeholder: PREFLIGHT_ARCHITECTURE is the debug build's ("x86_64 or arm64").
-        const machine = fs.readFileSync(LAMBDA_BIN).readUInt16LE(18);
-        const arch = machine === 0xb7 ? 'arm64' : 'x86_64';
+        const arch = readElf(LAMBDA_BIN).machine === AARCH64 ? 'arm64' : 'x86_64';
         const command = seg.replace(/PREFLIGHT_ARCHITECTURE=\S+/, `PREFLIGHT_ARCHITECTURE=${arch}`);
         // Run as shown, it writes cdk/cdk.out (ignored by git), as it does for a user.
-        const env = cleanEnv();
+        const env = npmEnv();
         delete env.CDK_OUTDIR;
-        const res = spawnSync('sh', ['-c', command], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+        const res = run('sh', ['-c', command], { cwd, env, timeout: 60_000 });
         assert.equal(res.status, 0, `${where}: \`${command}\` in ${cwd}:\n${res.stdout}${res.stderr}`);
         // The next line's comment says what it prints.
         const said = /synthesized \S+ to [^\s;]+/.exec(block.lines[i + 1] ?? '');
