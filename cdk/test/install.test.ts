@@ -18,9 +18,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { AARCH64, CDK, Json, cleanEnv, fakeElf, readJson, removeTempDirs, tempDir } from './helpers';
+import { AARCH64, CDK, Json, REPO, cleanEnv, fakeElf, readJson, removeTempDirs, tempDir } from './helpers';
 
 const FIXTURE = path.join(CDK, 'test', 'fixtures', 'installed-app.js');
+/** Story 2's reader, which the fixture shares with tests/cdk-apps/story2.js. */
+const READER = path.join(REPO, 'tests', 'cdk-apps', 'story2-reader.js');
 
 after(removeTempDirs);
 
@@ -63,6 +65,7 @@ function newApp(): string {
     fs.cpSync(path.join(CDK, 'node_modules', name), path.join(dir, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
   }
   fs.copyFileSync(FIXTURE, path.join(dir, 'app.js'));
+  fs.copyFileSync(READER, path.join(dir, 'story2-reader.js'));
   return dir;
 }
 

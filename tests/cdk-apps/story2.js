@@ -10,6 +10,7 @@ const cdk = require('aws-cdk-lib');
 const kms = require('aws-cdk-lib/aws-kms');
 const ssm = require('aws-cdk-lib/aws-ssm');
 const cr = require('aws-cdk-lib/custom-resources');
+const { dbPasswordReader } = require('./story2-reader');
 
 const [outdir, variant, keyArn] = process.argv.slice(2);
 if (!outdir || !['broken', 'fixed'].includes(variant) || !keyArn) {
@@ -18,21 +19,7 @@ if (!outdir || !['broken', 'fixed'].includes(variant) || !keyArn) {
 }
 const app = new cdk.App({ outdir });
 const stack = new cdk.Stack(app, 'Story2', { env: { account: '123456789012', region: 'us-east-1' } });
-const key = kms.Key.fromKeyArn(stack, 'AppData', keyArn);
-const password = ssm.StringParameter.fromSecureStringParameterAttributes(stack, 'DbPassword', {
-  parameterName: '/app/db/password',
-  encryptionKey: key,
-});
-const read = new cr.AwsCustomResource(stack, 'GetDbPassword', {
-  onUpdate: {
-    service: 'SSM',
-    action: 'getParameter',
-    parameters: { Name: password.parameterName, WithDecryption: true },
-    physicalResourceId: cr.PhysicalResourceId.of('db-password'),
-  },
-  policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [password.parameterArn] }),
-  installLatestAwsSdk: false,
-});
+const { key, read } = dbPasswordReader(stack, keyArn, { kms, ssm, cr });
 if (variant === 'fixed') {
   key.grantDecrypt(read);
 }
