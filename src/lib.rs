@@ -24,6 +24,22 @@ pub async fn run<S: FactSource>(spec: &Spec, source: &S, pending: &Pending) -> R
     run_planned(spec, &[], source, pending).await
 }
 
+/// The report of a run that could not start: Preflight's AWS configuration is unusable (`why`,
+/// for example an empty `AWS_ENDPOINT_URL`). Every section of `spec` is reported not checked, with
+/// that reason, and the run is blocked: the same report as a run whose identity could not be read.
+pub fn run_unconfigured(spec: &Spec, why: &str) -> Report {
+    let facts = facts::Facts {
+        identity: Some(Err(facts::FetchError::NotRead {
+            what: "the account Preflight runs in",
+            why: format!("Preflight's AWS configuration is unusable: {why}"),
+        })),
+        ..facts::Facts::default()
+    };
+    let mut report = Report::new(checks::judge(spec, &facts), spec.options.on_unknown);
+    report.blocked = Some(format!("its AWS configuration is unusable: {why}"));
+    report
+}
+
 /// As [`run`], with the roles a stack will create judged from their template definitions
 /// (`planned`) in place of reads from IAM.
 pub async fn run_planned<S: FactSource>(

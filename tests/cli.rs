@@ -102,7 +102,20 @@ fn a_missing_or_unparsable_spec_exits_2() {
 fn a_bad_endpoint_or_missing_region_exits_2() {
     let out = preflight(&["check", "--spec", "tests/specs/example.yaml", "--endpoint-url", "not a url"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(text(&out.stderr), "error: --endpoint-url: not a URL: `not a url`\n");
+    assert_eq!(text(&out.stderr), "error: --endpoint-url: is not a URL (relative URL without a base): `not a url`\n");
+    for (var, value, why) in [
+        ("AWS_ENDPOINT_URL", "", "is empty"),
+        ("AWS_ENDPOINT_URL_KMS", "  ", "is empty"),
+        ("AWS_ENDPOINT_URL_STS", "ftp://example.com", "is not an http(s) URL with a host: `ftp://example.com`"),
+    ] {
+        // An empty AWS_ENDPOINT_URL made the SDK panic at the first call ("URL was unset").
+        let out = preflight(&["check", "--spec", "tests/specs/example.yaml", "--region", "us-east-1"], &[(var, value)]);
+        assert_eq!(out.status.code(), Some(2), "{var}={value:?}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr),
+            format!("error: the environment variable {var} {why}; set it to an http(s) URL or unset it\n")
+        );
+    }
     let out = preflight(&["check", "--spec", "tests/specs/example.yaml", "--endpoint-url", support::moto()], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(text(&out.stderr), "error: no AWS region: pass --region or set AWS_REGION\n");

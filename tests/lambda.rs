@@ -63,6 +63,24 @@ async fn create_with_an_empty_spec_fails_saying_so_and_calls_no_aws_api() {
 }
 
 #[tokio::test]
+async fn an_empty_aws_endpoint_url_is_answered_failed_saying_so_not_with_a_crash() {
+    // aws-smithy-types 1.9 panics at the first call when AWS_ENDPOINT_URL is set but empty.
+    let (api, receiver, _lambda) = setup("", &[]).await;
+    let props = json!({"Keys": [{"Key": "alias/k", "Principals": ["arn:aws:iam::123456789012:role/r"]}]});
+    api.invoke(&event("Create", &response_url(&receiver), props), Duration::from_secs(30)).await.unwrap();
+    let body = one_put(&receiver.requests());
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the environment variable AWS_ENDPOINT_URL is empty; set it to an http(s) URL or unset it"),
+        "{reason}"
+    );
+    // The function goes on answering.
+    api.invoke(&event("Delete", &response_url(&receiver), json!({})), Duration::from_secs(30)).await.unwrap();
+    assert_eq!(receiver.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn delete_answers_success_at_once_and_calls_no_aws_api() {
     let aws = Receiver::start(vec![]).await;
     let (api, receiver, _lambda) = setup(&aws.base, &[]).await;

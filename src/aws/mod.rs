@@ -118,7 +118,27 @@ pub struct Connection {
 
 /// Loads the SDK configuration: credentials chain, `AWS_REGION`, `AWS_ENDPOINT_URL` and the
 /// per-service endpoint variables, with adaptive retry for throttling.
-pub async fn load_config(connection: &Connection) -> SdkConfig {
+///
+/// An endpoint URL that is empty or not an `http(s)` URL, given or in the environment
+/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), is refused here, naming where it came from:
+/// the SDK would otherwise panic at the first call (aws-smithy-types 1.9, "URL was unset").
+pub async fn load_config(connection: &Connection) -> Result<SdkConfig, String> {
+    if let Some(url) = &connection.endpoint_url {
+        endpoint_problem(url).map_or(Ok(()), |why| Err(format!("--endpoint-url: {why}")))?;
+    }
+    let from_env = std::env::vars_os().filter_map(|(k, v)| {
+        let key = k.to_str()?;
+        (key == "AWS_ENDPOINT_URL" || key.starts_with("AWS_ENDPOINT_URL_")).then(|| (key.to_owned(), v))
+    });
+    for (key, value) in from_env {
+        let why = match value.to_str() {
+            Some(url) => endpoint_problem(url),
+            None => Some("is not valid UTF-8".to_owned()),
+        };
+        if let Some(why) = why {
+            return Err(format!("the environment variable {key} {why}; set it to an http(s) URL or unset it"));
+        }
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
@@ -136,7 +156,20 @@ pub async fn load_config(connection: &Connection) -> SdkConfig {
         loader = loader.endpoint_url(url.clone());
     }
     let chain = credentials_chain(connection).await;
-    loader.credentials_provider(RememberFailure { inner: chain, failed: std::sync::Mutex::new(None) }).load().await
+    Ok(loader.credentials_provider(RememberFailure { inner: chain, failed: std::sync::Mutex::new(None) }).load().await)
+}
+
+/// What is wrong with an endpoint URL, if anything.
+fn endpoint_problem(url: &str) -> Option<String> {
+    if url.trim().is_empty() {
+        return Some("is empty".to_owned());
+    }
+    let excerpt: String = url.chars().take(120).collect();
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => None,
+        Ok(_) => Some(format!("is not an http(s) URL with a host: `{excerpt}`")),
+        Err(e) => Some(format!("is not a URL ({e}): `{excerpt}`")),
+    }
 }
 
 /// How long a failed credentials load stands for the next ones.

@@ -15,11 +15,19 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
 
-struct Engine(AwsFacts);
+/// The AWS side of a run, or why it could not be configured (then every event is still answered,
+/// FAILED, with that reason in each finding).
+enum Engine {
+    Aws(AwsFacts),
+    Unconfigured(String),
+}
 
 impl Runner for Engine {
     async fn run(&self, spec: Spec, pending: Arc<Pending>) -> Report {
-        preflight::run(&spec, &self.0, &pending).await
+        match self {
+            Engine::Aws(source) => preflight::run(&spec, source, &pending).await,
+            Engine::Unconfigured(why) => preflight::run_unconfigured(&spec, why),
+        }
     }
 }
 
@@ -64,8 +72,14 @@ static READY: tokio::sync::OnceCell<Ready> = tokio::sync::OnceCell::const_new();
 async fn ready() -> Result<&'static Ready, Error> {
     READY
         .get_or_try_init(|| async {
-            let config = load_config(&Connection::default()).await;
-            Ok::<Ready, Error>(Ready { engine: Arc::new(Engine(AwsFacts::new(&config))), sink: HttpSink::new()? })
+            let engine = match load_config(&Connection::default()).await {
+                Ok(config) => Engine::Aws(AwsFacts::new(&config)),
+                Err(why) => {
+                    tracing::error!(error = %why, "the AWS configuration is unusable; every event will be answered FAILED");
+                    Engine::Unconfigured(why)
+                }
+            };
+            Ok::<Ready, Error>(Ready { engine: Arc::new(engine), sink: HttpSink::new()? })
         })
         .await
 }

@@ -416,18 +416,16 @@ async fn check(
         }
         spec.options.dns_root_servers = roots;
     }
-    if let Some(endpoint) = &connection.endpoint_url
-        && reqwest::Url::parse(endpoint).is_err()
-    {
-        return fail(format!("--endpoint-url: not a URL: `{endpoint}`"));
-    }
     if spec.is_empty() && stacks.is_empty() {
         return fail(format!(
             "the spec `{}` has nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out",
             path.map(|p| p.display().to_string()).unwrap_or_default()
         ));
     }
-    let config = load_config(&connection).await;
+    let config = match load_config(&connection).await {
+        Ok(c) => c,
+        Err(why) => return fail(why),
+    };
     let Some(region) = config.region().map(ToString::to_string) else {
         return fail("no AWS region: pass --region or set AWS_REGION".into());
     };
