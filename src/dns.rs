@@ -10,7 +10,7 @@
 //! over TCP when the answer is truncated, each with its own timeout, all within a total budget.
 //! Servers that time out, refuse or answer uselessly are skipped and recorded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -79,9 +79,6 @@ pub fn name_text(name: &Name) -> String {
         t => t.to_owned(),
     }
 }
-
-/// Addresses of name servers given with a referral.
-type Glue = Vec<(Name, IpAddr)>;
 
 /// What a reply means for a walk towards `qname`, asked of a server of `zone`.
 #[derive(Debug)]
@@ -172,11 +169,54 @@ pub struct Walker {
     budget: Duration,
 }
 
-/// The state of one lookup: its deadline, what was skipped, how many questions.
+/// The state of one lookup: its deadline, what was skipped, how many questions, and the addresses
+/// of glueless name servers found so far.
 struct Walk {
     deadline: Instant,
     skipped: Vec<String>,
     queries: usize,
+    /// Name servers whose addresses were looked up: what was found (empty when nothing was).
+    resolved: HashMap<Name, Vec<IpAddr>>,
+    /// Name servers being looked up (a name server named inside the zone it serves, without glue,
+    /// would otherwise be looked up through itself).
+    resolving: Vec<Name>,
+}
+
+/// A server of a zone as the referral to that zone names it. Its addresses are the referral's glue;
+/// without glue they are looked up by a walk of their own, and only once the servers before it
+/// have failed to give what the walk needs (a parent zone hosted in Route 53 is only partly glued
+/// from its TLD: the names of the other top-level domains come without glue).
+#[derive(Clone, Debug)]
+struct Candidate {
+    name: Option<Name>,
+    /// `None` until looked up.
+    addrs: Option<Vec<IpAddr>>,
+}
+
+impl Candidate {
+    /// The servers of a referral in the order they are asked: glued names first (IPv4 addresses
+    /// before IPv6, as a Lambda function often has no IPv6 egress), in the referral's order, then
+    /// the names without glue.
+    fn of_referral(ns: &[Name], glue: &[(Name, IpAddr)]) -> Vec<Candidate> {
+        let mut glued = Vec::new();
+        let mut glueless = Vec::new();
+        for n in ns {
+            let mut addrs: Vec<IpAddr> = glue.iter().filter(|(g, _)| g == n).map(|(_, ip)| *ip).collect();
+            addrs.sort_by_key(|ip| !ip.is_ipv4());
+            addrs.dedup();
+            if addrs.is_empty() {
+                glueless.push(Candidate { name: Some(n.clone()), addrs: None });
+            } else {
+                glued.push(Candidate { name: Some(n.clone()), addrs: Some(addrs) });
+            }
+        }
+        glued.extend(glueless);
+        glued
+    }
+
+    fn label(&self) -> String {
+        self.name.as_ref().map_or_else(|| "a root server".to_owned(), name_text)
+    }
 }
 
 impl Walker {
@@ -204,7 +244,13 @@ impl Walker {
 
     /// The delegation of `apex` (a normalised name such as `example.com`) as its parent publishes it.
     pub async fn delegation(&self, apex: &str) -> Lookup {
-        let mut walk = Walk { deadline: Instant::now() + self.budget, skipped: Vec::new(), queries: 0 };
+        let mut walk = Walk {
+            deadline: Instant::now() + self.budget,
+            skipped: Vec::new(),
+            queries: 0,
+            resolved: HashMap::new(),
+            resolving: Vec::new(),
+        };
         let mut path = Vec::new();
         let delegation = match Name::from_ascii(format!("{}.", apex.trim_end_matches('.'))) {
             Ok(name) => self.walk_delegation(&name.to_lowercase(), &mut walk, &mut path).await,
@@ -213,76 +259,124 @@ impl Walker {
         Lookup { delegation, path, skipped: walk.skipped, queries: walk.queries }
     }
 
+    /// The root servers, as candidates with their addresses.
+    fn root_candidates(&self) -> Vec<Candidate> {
+        self.roots
+            .iter()
+            .map(|r| Candidate {
+                name: r.name.as_deref().and_then(|n| Name::from_ascii(format!("{n}.")).ok()),
+                addrs: Some(vec![r.addr.ip()]),
+            })
+            .collect()
+    }
+
+    /// The servers of `candidate`: its glue, else its addresses looked up now (once per walk).
+    async fn servers(&self, candidate: &mut Candidate, walk: &mut Walk, nesting: usize) -> Vec<Server> {
+        let port = self.port.unwrap_or(53);
+        if candidate.addrs.is_none() {
+            let found = match &candidate.name {
+                Some(name) => match walk.resolved.get(name) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let found = Box::pin(self.addresses(name, walk, nesting)).await.unwrap_or_default();
+                        if found.is_empty() && Instant::now() < walk.deadline {
+                            walk.skipped.push(format!("{}: no address could be found for it", name_text(name)));
+                        }
+                        walk.resolved.insert(name.clone(), found.clone());
+                        found
+                    }
+                },
+                None => Vec::new(),
+            };
+            candidate.addrs = Some(found);
+        }
+        let name = candidate.name.as_ref().map(name_text);
+        candidate
+            .addrs
+            .iter()
+            .flatten()
+            .map(|ip| Server { name: name.clone(), addr: SocketAddr::new(*ip, port) })
+            .collect()
+    }
+
+    /// Walks from the roots to the zone that delegates `apex`, then asks that zone's servers, one
+    /// name server after another, until [`PARENT_ANSWERS`] of them have answered or every one was
+    /// tried. A silent or lame server is skipped; a glueless one is looked up only when its turn
+    /// comes. One answer is taken for the parent's only when no other server of the zone could be
+    /// asked: two that disagree are always both heard when both can be reached.
     async fn walk_delegation(&self, apex: &Name, walk: &mut Walk, path: &mut Vec<String>) -> Delegation {
         let mut zone = Name::root();
-        let mut servers = self.roots.clone();
+        let mut candidates = self.root_candidates();
         'levels: for _ in 0..MAX_DEPTH {
             path.push(name_text(&zone));
             let mut finals: Vec<(String, ParentAnswer)> = Vec::new();
-            let mut next: Option<(Name, Vec<Name>, Glue)> = None;
-            for server in &servers {
-                let Some(msg) = self.ask(server, apex, RecordType::NS, walk).await else { continue };
-                let answer = match read_reply(&msg, &zone, apex, RecordType::NS) {
-                    Reply::Referral { zone: child, ns, .. } if child == *apex => {
-                        ParentAnswer::Referral(ns.iter().map(name_text).collect())
-                    }
-                    Reply::Referral { zone: child, ns, glue } => {
-                        if finals.is_empty() {
-                            next = Some((child, ns, glue));
-                            break;
-                        }
-                        walk.skipped.push(format!(
-                            "{server}: a referral to {} where other servers of {} answered for {}",
-                            name_text(&child),
-                            name_text(&zone),
-                            name_text(apex)
-                        ));
-                        continue;
-                    }
-                    Reply::NxDomain => ParentAnswer::NxDomain,
-                    Reply::NoData => ParentAnswer::NoData,
-                    Reply::Answer(records) => {
-                        let ns: BTreeSet<String> = records
-                            .iter()
-                            .filter_map(|r| match &r.data {
-                                RData::NS(n) => Some(name_text(&n.0)),
-                                _ => None,
-                            })
-                            .collect();
-                        if ns.is_empty() { ParentAnswer::NoData } else { ParentAnswer::ChildAnswer(ns) }
-                    }
-                    Reply::Lame(why) => {
-                        walk.skipped.push(format!("{server}: {why}"));
-                        continue;
-                    }
-                };
-                finals.push((server.to_string(), answer));
-                if finals.len() >= PARENT_ANSWERS {
+            let mut next: Option<(Name, Vec<Candidate>)> = None;
+            let mut reachable = false;
+            'servers: for candidate in &mut candidates {
+                if Instant::now() >= walk.deadline {
+                    walk.skipped.push(format!(
+                        "{} and the servers after it: not asked, the lookup's budget was spent",
+                        candidate.label()
+                    ));
                     break;
                 }
-            }
-            if let Some((child, ns, glue)) = next {
-                match self.servers_of(&ns, &glue, walk).await {
-                    Some(found) => {
-                        zone = child;
-                        servers = found;
-                        continue 'levels;
-                    }
-                    None => {
-                        return Delegation::Unreachable {
-                            why: format!(
-                                "no address could be found for the name servers of {} ({})",
+                // Each name server is heard once: its other addresses are tried only when one fails.
+                for server in self.servers(candidate, walk, 1).await {
+                    reachable = true;
+                    let Some(msg) = self.ask(&server, apex, RecordType::NS, walk).await else { continue };
+                    let answer = match read_reply(&msg, &zone, apex, RecordType::NS) {
+                        Reply::Referral { zone: child, ns, .. } if child == *apex => {
+                            ParentAnswer::Referral(ns.iter().map(name_text).collect())
+                        }
+                        Reply::Referral { zone: child, ns, glue } => {
+                            if finals.is_empty() {
+                                next = Some((child, Candidate::of_referral(&ns, &glue)));
+                                break 'servers;
+                            }
+                            walk.skipped.push(format!(
+                                "{server}: a referral to {} where other servers of {} answered for {}",
                                 name_text(&child),
-                                ns.iter().map(name_text).collect::<Vec<_>>().join(", ")
-                            ),
-                        };
+                                name_text(&zone),
+                                name_text(apex)
+                            ));
+                            continue 'servers;
+                        }
+                        Reply::NxDomain => ParentAnswer::NxDomain,
+                        Reply::NoData => ParentAnswer::NoData,
+                        Reply::Answer(records) => {
+                            let ns: BTreeSet<String> = records
+                                .iter()
+                                .filter_map(|r| match &r.data {
+                                    RData::NS(n) => Some(name_text(&n.0)),
+                                    _ => None,
+                                })
+                                .collect();
+                            if ns.is_empty() { ParentAnswer::NoData } else { ParentAnswer::ChildAnswer(ns) }
+                        }
+                        Reply::Lame(why) => {
+                            walk.skipped.push(format!("{server}: {why}"));
+                            continue;
+                        }
+                    };
+                    finals.push((server.to_string(), answer));
+                    if finals.len() >= PARENT_ANSWERS {
+                        break 'servers;
                     }
+                    continue 'servers;
                 }
+            }
+            if let Some((child, found)) = next {
+                zone = child;
+                candidates = found;
+                continue 'levels;
             }
             let parent = name_text(&zone);
             let Some((_, first)) = finals.first() else {
+                let names = || candidates.iter().map(Candidate::label).collect::<Vec<_>>().join(", ");
                 return Delegation::Unreachable {
-                    why: if Instant::now() >= walk.deadline {
+                    why: if !reachable && Instant::now() < walk.deadline {
+                        format!("no address could be found for the name servers of {parent} ({})", names())
+                    } else if Instant::now() >= walk.deadline {
                         format!("the lookup ran out of its {} s budget at zone {parent}", self.budget.as_secs())
                     } else {
                         format!("no server of zone {parent} gave a usable answer")
@@ -298,111 +392,64 @@ impl Walker {
         Delegation::Unreachable { why: format!("more than {MAX_DEPTH} referrals") }
     }
 
-    /// The servers of a referral: glued addresses first, then the names without glue looked up.
-    async fn servers_of(&self, ns: &[Name], glue: &[(Name, IpAddr)], walk: &mut Walk) -> Option<Vec<Server>> {
-        let port = self.port.unwrap_or(53);
-        let mut out: Vec<Server> = Vec::new();
-        // IPv4 first: a Lambda function often has no IPv6 egress.
-        for want_v4 in [true, false] {
-            for n in ns {
-                for (_, ip) in glue.iter().filter(|(g, ip)| g == n && ip.is_ipv4() == want_v4) {
-                    out.push(Server { name: Some(name_text(n)), addr: SocketAddr::new(*ip, port) });
-                }
-            }
-        }
-        if !out.is_empty() {
-            return Some(out);
-        }
-        for n in ns {
-            if let Some(ips) = Box::pin(self.addresses(n, walk, 1)).await {
-                out.extend(
-                    ips.into_iter().map(|ip| Server { name: Some(name_text(n)), addr: SocketAddr::new(ip, port) }),
-                );
-                if !out.is_empty() {
-                    return Some(out);
-                }
-            }
-        }
-        None
-    }
-
-    /// The IPv4 addresses of a name server without glue, by its own walk from the roots.
+    /// The IPv4 addresses of a name server without glue, by its own walk from the roots; one
+    /// usable answer is enough. `None` when none could be found.
     async fn addresses(&self, target: &Name, walk: &mut Walk, nesting: usize) -> Option<Vec<IpAddr>> {
-        if nesting > MAX_NESTING {
+        if nesting > MAX_NESTING || walk.resolving.contains(target) {
             return None;
         }
-        let mut qname = target.clone();
-        let mut zone = Name::root();
-        let mut servers = self.roots.clone();
-        for _ in 0..MAX_DEPTH {
-            let mut next = None;
-            for server in &servers {
-                let Some(msg) = self.ask(server, &qname, RecordType::A, walk).await else { continue };
-                match read_reply(&msg, &zone, &qname, RecordType::A) {
-                    Reply::Answer(records) => {
-                        let ips: Vec<IpAddr> = records
-                            .iter()
-                            .filter_map(|r| match &r.data {
-                                RData::A(a) => Some(IpAddr::V4(a.0)),
-                                _ => None,
-                            })
-                            .collect();
-                        if !ips.is_empty() {
-                            return Some(ips);
-                        }
-                        // A CNAME: start again from the roots with its target.
-                        let cname = records.iter().find_map(|r| match &r.data {
-                            RData::CNAME(c) => Some(c.0.to_lowercase()),
-                            _ => None,
-                        })?;
-                        next = Some((Name::root(), self.roots.clone(), Some(cname)));
-                        break;
-                    }
-                    Reply::Referral { zone: child, ns, glue } => {
-                        let found = Box::pin(self.servers_of_nested(&ns, &glue, walk, nesting)).await?;
-                        next = Some((child, found, None));
-                        break;
-                    }
-                    Reply::NxDomain | Reply::NoData => return None,
-                    Reply::Lame(why) => walk.skipped.push(format!("{server}: {why}")),
-                }
-            }
-            let (z, s, renamed) = next?;
-            zone = z;
-            servers = s;
-            if let Some(n) = renamed {
-                qname = n;
-            }
-        }
-        None
+        walk.resolving.push(target.clone());
+        let found = self.address_walk(target, walk, nesting).await;
+        walk.resolving.retain(|n| n != target);
+        found
     }
 
-    async fn servers_of_nested(
-        &self,
-        ns: &[Name],
-        glue: &[(Name, IpAddr)],
-        walk: &mut Walk,
-        nesting: usize,
-    ) -> Option<Vec<Server>> {
-        let port = self.port.unwrap_or(53);
-        let glued: Vec<Server> = ns
-            .iter()
-            .flat_map(|n| {
-                glue.iter()
-                    .filter(move |(g, ip)| g == n && ip.is_ipv4())
-                    .map(move |(_, ip)| Server { name: Some(name_text(n)), addr: SocketAddr::new(*ip, port) })
-            })
-            .collect();
-        if !glued.is_empty() {
-            return Some(glued);
-        }
-        for n in ns {
-            if let Some(ips) = Box::pin(self.addresses(n, walk, nesting + 1)).await {
-                return Some(
-                    ips.into_iter()
-                        .map(|ip| Server { name: Some(name_text(n)), addr: SocketAddr::new(ip, port) })
-                        .collect(),
-                );
+    async fn address_walk(&self, target: &Name, walk: &mut Walk, nesting: usize) -> Option<Vec<IpAddr>> {
+        let mut qname = target.clone();
+        let mut zone = Name::root();
+        let mut candidates = self.root_candidates();
+        for _ in 0..MAX_DEPTH {
+            let mut next = None;
+            'servers: for candidate in &mut candidates {
+                if Instant::now() >= walk.deadline {
+                    return None;
+                }
+                for server in self.servers(candidate, walk, nesting + 1).await {
+                    let Some(msg) = self.ask(&server, &qname, RecordType::A, walk).await else { continue };
+                    match read_reply(&msg, &zone, &qname, RecordType::A) {
+                        Reply::Answer(records) => {
+                            let ips: Vec<IpAddr> = records
+                                .iter()
+                                .filter_map(|r| match &r.data {
+                                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                                    _ => None,
+                                })
+                                .collect();
+                            if !ips.is_empty() {
+                                return Some(ips);
+                            }
+                            // A CNAME: start again from the roots with its target.
+                            let cname = records.iter().find_map(|r| match &r.data {
+                                RData::CNAME(c) => Some(c.0.to_lowercase()),
+                                _ => None,
+                            })?;
+                            next = Some((Name::root(), self.root_candidates(), Some(cname)));
+                            break 'servers;
+                        }
+                        Reply::Referral { zone: child, ns, glue } => {
+                            next = Some((child, Candidate::of_referral(&ns, &glue), None));
+                            break 'servers;
+                        }
+                        Reply::NxDomain | Reply::NoData => return None,
+                        Reply::Lame(why) => walk.skipped.push(format!("{server}: {why}")),
+                    }
+                }
+            }
+            let (z, c, renamed) = next?;
+            zone = z;
+            candidates = c;
+            if let Some(n) = renamed {
+                qname = n;
             }
         }
         None

@@ -164,3 +164,97 @@ async fn an_upward_referral_from_a_lame_server_is_skipped() {
     assert_eq!(agreed(&l).1, &ParentAnswer::Referral(set(NS1)));
     assert!(l.skipped.iter().any(|s| s.contains("upward referral")), "{:?}", l.skipped);
 }
+
+/// `com` delegates example.com to two servers named in `net`, without glue (the parent zone
+/// example.com is glueless); `app.example.com` is delegated by example.com.
+fn glueless_parent(behaviour: Value, overrides: Value) -> Value {
+    let com = json!({"example.com": {"ns": ["ns1.provider.net", "ns2.provider.net"]}});
+    let net = json!({"name": "net", "servers": [{"name": "a.net.test", "ip": "127.0.0.40"}],
+                     "records": {"ns1.provider.net": {"A": ["127.0.0.30"]}, "ns2.provider.net": {"A": ["127.0.0.31"]}}});
+    config(com, vec![net], behaviour, overrides)
+}
+
+/// As a parent hosted in Route 53 looks from its TLD: one server glued (its name is in `com`), the
+/// other named in `net` without glue.
+fn partly_glued_parent(behaviour: Value, overrides: Value) -> Value {
+    let com = json!({"example.com": {"ns": ["ns-1.awsdns-01.com", "ns-2.awsdns-02.net"],
+                                     "glue": {"ns-1.awsdns-01.com": ["127.0.0.30"]}}});
+    let net = json!({"name": "net", "servers": [{"name": "a.net.test", "ip": "127.0.0.40"}],
+                     "records": {"ns-2.awsdns-02.net": {"A": ["127.0.0.31"]}}});
+    config(com, vec![net], behaviour, overrides)
+}
+
+const OTHER: &[&str] = &["ns-9.awsdns-09.com", "ns-10.awsdns-10.net"];
+
+fn disagree(l: &Lookup) -> &[(String, ParentAnswer)] {
+    match &l.delegation {
+        Delegation::Disagree { answers, .. } => answers,
+        other => panic!("expected disagreement, got {other:?} ({l:?})"),
+    }
+}
+
+#[tokio::test]
+async fn a_glueless_parent_whose_first_server_is_silent_is_asked_through_its_second() {
+    let dns = DnsHierarchy::start(&glueless_parent(json!({"127.0.0.30": "silent"}), json!({})));
+    let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
+    let (parent, answer, servers) = agreed(&l);
+    assert_eq!(parent, "example.com");
+    assert_eq!(*answer, ParentAnswer::Referral(set(NS1)));
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    assert!(servers[0].starts_with("ns2.provider.net (127.0.0.31:"), "{servers:?}");
+    assert!(l.skipped.iter().any(|s| s.starts_with("ns1.provider.net (127.0.0.30:") && s.contains("no answer")));
+}
+
+#[tokio::test]
+async fn a_glueless_parent_whose_servers_disagree_is_never_a_pass_on_one_answer() {
+    let overrides = json!({"127.0.0.31": {"app.example.com": {"ns": OTHER}}});
+    let dns = DnsHierarchy::start(&glueless_parent(json!({}), overrides));
+    let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
+    let answers = disagree(&l);
+    assert_eq!(answers[0].1, ParentAnswer::Referral(set(NS1)));
+    assert_eq!(answers[1].1, ParentAnswer::Referral(set(OTHER)));
+    assert!(answers[1].0.starts_with("ns2.provider.net (127.0.0.31:"), "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_partly_glued_parent_has_its_unglued_server_looked_up_and_heard() {
+    let overrides = json!({"127.0.0.31": {"app.example.com": {"ns": OTHER}}});
+    let dns = DnsHierarchy::start(&partly_glued_parent(json!({}), overrides));
+    let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
+    let answers = disagree(&l);
+    assert!(answers[0].0.starts_with("ns-1.awsdns-01.com (127.0.0.30:"), "{answers:?}");
+    assert!(answers[1].0.starts_with("ns-2.awsdns-02.net (127.0.0.31:"), "{answers:?}");
+}
+
+#[tokio::test]
+async fn a_glueless_server_is_looked_up_only_when_its_turn_comes() {
+    // Both of com's servers for example.com glued: the net zone is never asked.
+    let dns = DnsHierarchy::start(&config(json!({}), vec![], json!({}), json!({})));
+    let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
+    assert_eq!(agreed(&l).2.len(), 2);
+    // root, com, then two servers of example.com.
+    assert_eq!(l.queries, 4, "{l:?}");
+    // Partly glued, the glued server lame: the other is looked up through net (root, net) and heard.
+    let dns = DnsHierarchy::start(&partly_glued_parent(json!({"127.0.0.30": "refused"}), json!({})));
+    let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
+    let (_, answer, servers) = agreed(&l);
+    assert_eq!(*answer, ParentAnswer::Referral(set(NS1)));
+    assert!(servers[0].starts_with("ns-2.awsdns-02.net (127.0.0.31:"), "{servers:?}");
+    // root, com, the refused server, root and net for the address, the second server.
+    assert_eq!(l.queries, 6, "{l:?}");
+}
+
+#[tokio::test]
+async fn name_servers_without_any_address_make_the_lookup_unreachable_saying_so() {
+    let com = json!({"example.com": {"ns": ["ns1.nowhere.net", "ns2.nowhere.net"]}});
+    let net = json!({"name": "net", "servers": [{"name": "a.net.test", "ip": "127.0.0.40"}]});
+    let dns = DnsHierarchy::start(&config(com, vec![net], json!({}), json!({})));
+    let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
+    match &l.delegation {
+        Delegation::Unreachable { why } => assert_eq!(
+            why,
+            "no address could be found for the name servers of example.com (ns1.nowhere.net, ns2.nowhere.net)"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
