@@ -266,9 +266,8 @@ fn empty_duplicate_and_flooding_specs_are_refused_briefly() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
-        // serde_yaml_ng adds the path and where the mapping starts.
         format!(
-            "error: spec file `{yaml}` is not valid YAML: Keys[0]: `Key` is given twice in Keys[0]; keep one at line 2 column 5\n"
+            "error: spec file `{yaml}` is not valid YAML: `Key` is given twice in Keys[0] (line 2 column 5, and line 4 column 5); keep one\n"
         )
     );
     let readers: Vec<String> = (0..500).map(|i| format!("{}{i}", "not-an-arn".repeat(100))).collect();

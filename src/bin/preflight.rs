@@ -548,20 +548,32 @@ async fn with_progress<T>(work: impl std::future::Future<Output = T>, pending: &
     out
 }
 
+/// The largest scenario file `simulate` reads: tens of thousands of scenarios, within a few hundred
+/// MiB of memory once parsed (scripts/bounds.py).
+const MAX_SCENARIO_BYTES: usize = 16 * 1024 * 1024;
+
 fn simulate(path: &std::path::Path, format: Format) -> ExitCode {
     use preflight::simulate::{Scenario, outcome_json, split_input};
-    let text = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    use std::io::Read as _;
+    // At most one byte past the limit, from a file or standard input: `/dev/zero` never fills
+    // memory (it did: 23 GiB before the kernel stopped it).
+    let mut bytes = Vec::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().lock().take(MAX_SCENARIO_BYTES as u64 + 1).read_to_end(&mut bytes)
     } else {
-        std::fs::read_to_string(path)
+        std::fs::File::open(path).and_then(|f| f.take(MAX_SCENARIO_BYTES as u64 + 1).read_to_end(&mut bytes))
     };
-    let text = match text {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read scenario file `{}`: {e}", path.display());
-            return ExitCode::from(2);
-        }
+    if let Err(e) = read {
+        return fail(format!("cannot read scenario file `{}`: {e}", path.display()));
+    }
+    if bytes.len() > MAX_SCENARIO_BYTES {
+        return fail(format!(
+            "scenario file `{}` is larger than {MAX_SCENARIO_BYTES} bytes; split it into smaller files",
+            path.display()
+        ));
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return fail(format!("scenario file `{}` is not UTF-8 text", path.display()));
     };
     let values = match split_input(&text) {
         Ok(v) => v,
