@@ -6,7 +6,8 @@
 #
 # What it installs: a Python virtual environment in .venv with moto[server] (the local AWS),
 # cfn-lint and the AWS SAM CLI (template checks), pinned in tests/requirements.txt; and the
-# differential test's oracle, @cloud-copilot/iam-simulate, pinned in tests/differential; and the CDK
+# differential test's oracle, @cloud-copilot/iam-simulate, pinned in tests/differential; NSD from
+# Debian's archive (apt-get, as root or through sudo), the real DNS server beside the fake; and the CDK
 # construct's dependencies (aws-cdk-lib, constructs, TypeScript), pinned in cdk. The tests start
 # what they need themselves, on loopback: moto server, a Lambda Runtime API, a CloudFormation
 # response receiver. No Docker engine is needed.
@@ -23,6 +24,16 @@ done
 cargo --version >&2
 python3 --version >&2
 echo "node $(node --version), npm $(npm --version 2>/dev/null)" >&2
+
+step "NSD, the authoritative DNS server the delegation walk is also tested against (Debian package nsd)"
+if ! PATH="$PATH:/usr/sbin" command -v nsd >/dev/null; then
+  as_root=()
+  [ "$(id -u)" = 0 ] || as_root=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get install -y --no-install-recommends nsd >/dev/null \
+    || { "${as_root[@]}" apt-get update >/dev/null && "${as_root[@]}" apt-get install -y --no-install-recommends nsd >/dev/null; }
+fi
+PATH="$PATH:/usr/sbin" nsd -v 2>&1 | head -1 >&2
 
 step "Python tools for the tests (.venv, tests/requirements.txt)"
 source scripts/python-env.sh

@@ -1,6 +1,7 @@
-//! The delegation walk against a fake DNS hierarchy on loopback (`tests/support/dns_local.py`):
-//! root, TLD and parent zone servers that answer like real ones (AA=0 referrals in AUTHORITY),
-//! plus servers that truncate, stay silent, refuse or refer upwards.
+//! The delegation walk against a DNS hierarchy on loopback: root, TLD and parent zone servers
+//! served by a Python fake (`tests/support/dns_local.py`, which can also truncate, fail or refer
+//! upwards) and, for the walks marked `fake_and_nsd!`, by real NSD processes from Debian
+//! (`tests/support/dns_nsd.py`) serving the same zones.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code (STYLE.md 9)
 
 mod support;
@@ -15,6 +16,39 @@ use support::DnsHierarchy;
 
 const NS1: &[&str] =
     &["ns-1.awsdns-01.com", "ns-514.awsdns-02.net", "ns-1027.awsdns-03.org", "ns-1540.awsdns-04.co.uk"];
+
+/// Starts a hierarchy: the Python fake (`DnsHierarchy::start`) or real NSD processes
+/// (`DnsHierarchy::start_nsd`).
+type Start = fn(&Value) -> DnsHierarchy;
+
+/// A test of the walk run twice: against the Python fake and against NSD serving the same
+/// hierarchy (tests/support/dns_nsd.py).
+macro_rules! fake_and_nsd {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn fake() {
+                super::$name(super::DnsHierarchy::start).await
+            }
+            #[tokio::test]
+            async fn nsd() {
+                super::$name(super::DnsHierarchy::start_nsd).await
+            }
+        }
+    )*};
+}
+
+fake_and_nsd!(
+    a_tld_referral_gives_the_delegation_asked_of_two_parent_servers,
+    nxdomain_and_nodata_at_the_parent_mean_not_delegated,
+    parent_servers_that_disagree_are_reported_with_each_answer,
+    a_glueless_parent_whose_first_server_is_silent_is_asked_through_its_second,
+    a_glueless_parent_whose_servers_disagree_is_never_a_pass_on_one_answer,
+    a_partly_glued_parent_has_its_unglued_server_looked_up_and_heard,
+    a_glueless_server_is_looked_up_only_when_its_turn_comes,
+    name_servers_without_any_address_make_the_lookup_unreachable_saying_so,
+    the_parent_is_found_by_walking_through_a_glueless_delegation,
+);
 
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
@@ -59,9 +93,8 @@ fn agreed(l: &Lookup) -> (&str, &ParentAnswer, &[String]) {
     }
 }
 
-#[tokio::test]
-async fn a_tld_referral_gives_the_delegation_asked_of_two_parent_servers() {
-    let dns = DnsHierarchy::start(&config(json!({}), vec![], json!({}), json!({})));
+async fn a_tld_referral_gives_the_delegation_asked_of_two_parent_servers(start: Start) {
+    let dns = start(&config(json!({}), vec![], json!({}), json!({})));
     let l = lookup(&dns, &["127.0.0.10", "127.0.0.11"], "delegated.com").await;
     let (parent, answer, servers) = agreed(&l);
     assert_eq!(parent, "com");
@@ -88,13 +121,12 @@ async fn silent_refusing_and_truncating_servers_are_skipped_or_retried_over_tcp(
     assert_eq!(l.queries, 6);
 }
 
-#[tokio::test]
-async fn the_parent_is_found_by_walking_through_a_glueless_delegation() {
+async fn the_parent_is_found_by_walking_through_a_glueless_delegation(start: Start) {
     // `com` delegates example.org-style: example.com's servers named in net, without glue.
     let com = json!({"example.com": {"ns": ["ns1.provider.net", "ns2.provider.net"]}});
     let net = json!({"name": "net", "servers": [{"name": "a.net.test", "ip": "127.0.0.40"}],
                      "records": {"ns1.provider.net": {"A": ["127.0.0.30"]}, "ns2.provider.net": {"A": ["127.0.0.31"]}}});
-    let dns = DnsHierarchy::start(&config(com, vec![net], json!({}), json!({})));
+    let dns = start(&config(com, vec![net], json!({}), json!({})));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     let (parent, answer, servers) = agreed(&l);
     assert_eq!(parent, "example.com", "the parent comes from the referrals, not from the labels");
@@ -103,9 +135,8 @@ async fn the_parent_is_found_by_walking_through_a_glueless_delegation() {
     assert_eq!(l.path, [".", "com", "example.com"]);
 }
 
-#[tokio::test]
-async fn nxdomain_and_nodata_at_the_parent_mean_not_delegated() {
-    let dns = DnsHierarchy::start(&config(json!({}), vec![], json!({}), json!({})));
+async fn nxdomain_and_nodata_at_the_parent_mean_not_delegated(start: Start) {
+    let dns = start(&config(json!({}), vec![], json!({}), json!({})));
     let nx = lookup(&dns, &["127.0.0.10"], "missing.com").await;
     assert_eq!(agreed(&nx).1, &ParentAnswer::NxDomain);
     let nodata = lookup(&dns, &["127.0.0.10"], "www.example.com").await;
@@ -113,10 +144,9 @@ async fn nxdomain_and_nodata_at_the_parent_mean_not_delegated() {
     assert_eq!((parent, answer), ("example.com", &ParentAnswer::NoData));
 }
 
-#[tokio::test]
-async fn parent_servers_that_disagree_are_reported_with_each_answer() {
+async fn parent_servers_that_disagree_are_reported_with_each_answer(start: Start) {
     let overrides = json!({"127.0.0.21": {"delegated.com": {"ns": ["ns-9.awsdns-09.com", "ns-10.awsdns-10.net"]}}});
-    let dns = DnsHierarchy::start(&config(json!({}), vec![], json!({}), overrides));
+    let dns = start(&config(json!({}), vec![], json!({}), overrides));
     let l = lookup(&dns, &["127.0.0.10"], "delegated.com").await;
     match &l.delegation {
         Delegation::Disagree { parent, answers } => {
@@ -193,9 +223,8 @@ fn disagree(l: &Lookup) -> &[(String, ParentAnswer)] {
     }
 }
 
-#[tokio::test]
-async fn a_glueless_parent_whose_first_server_is_silent_is_asked_through_its_second() {
-    let dns = DnsHierarchy::start(&glueless_parent(json!({"127.0.0.30": "silent"}), json!({})));
+async fn a_glueless_parent_whose_first_server_is_silent_is_asked_through_its_second(start: Start) {
+    let dns = start(&glueless_parent(json!({"127.0.0.30": "silent"}), json!({})));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     let (parent, answer, servers) = agreed(&l);
     assert_eq!(parent, "example.com");
@@ -205,10 +234,9 @@ async fn a_glueless_parent_whose_first_server_is_silent_is_asked_through_its_sec
     assert!(l.skipped.iter().any(|s| s.starts_with("ns1.provider.net (127.0.0.30:") && s.contains("no answer")));
 }
 
-#[tokio::test]
-async fn a_glueless_parent_whose_servers_disagree_is_never_a_pass_on_one_answer() {
+async fn a_glueless_parent_whose_servers_disagree_is_never_a_pass_on_one_answer(start: Start) {
     let overrides = json!({"127.0.0.31": {"app.example.com": {"ns": OTHER}}});
-    let dns = DnsHierarchy::start(&glueless_parent(json!({}), overrides));
+    let dns = start(&glueless_parent(json!({}), overrides));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     let answers = disagree(&l);
     assert_eq!(answers[0].1, ParentAnswer::Referral(set(NS1)));
@@ -216,26 +244,24 @@ async fn a_glueless_parent_whose_servers_disagree_is_never_a_pass_on_one_answer(
     assert!(answers[1].0.starts_with("ns2.provider.net (127.0.0.31:"), "{answers:?}");
 }
 
-#[tokio::test]
-async fn a_partly_glued_parent_has_its_unglued_server_looked_up_and_heard() {
+async fn a_partly_glued_parent_has_its_unglued_server_looked_up_and_heard(start: Start) {
     let overrides = json!({"127.0.0.31": {"app.example.com": {"ns": OTHER}}});
-    let dns = DnsHierarchy::start(&partly_glued_parent(json!({}), overrides));
+    let dns = start(&partly_glued_parent(json!({}), overrides));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     let answers = disagree(&l);
     assert!(answers[0].0.starts_with("ns-1.awsdns-01.com (127.0.0.30:"), "{answers:?}");
     assert!(answers[1].0.starts_with("ns-2.awsdns-02.net (127.0.0.31:"), "{answers:?}");
 }
 
-#[tokio::test]
-async fn a_glueless_server_is_looked_up_only_when_its_turn_comes() {
+async fn a_glueless_server_is_looked_up_only_when_its_turn_comes(start: Start) {
     // Both of com's servers for example.com glued: the net zone is never asked.
-    let dns = DnsHierarchy::start(&config(json!({}), vec![], json!({}), json!({})));
+    let dns = start(&config(json!({}), vec![], json!({}), json!({})));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     assert_eq!(agreed(&l).2.len(), 2);
     // root, com, then two servers of example.com.
     assert_eq!(l.queries, 4, "{l:?}");
     // Partly glued, the glued server lame: the other is looked up through net (root, net) and heard.
-    let dns = DnsHierarchy::start(&partly_glued_parent(json!({"127.0.0.30": "refused"}), json!({})));
+    let dns = start(&partly_glued_parent(json!({"127.0.0.30": "refused"}), json!({})));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     let (_, answer, servers) = agreed(&l);
     assert_eq!(*answer, ParentAnswer::Referral(set(NS1)));
@@ -244,11 +270,10 @@ async fn a_glueless_server_is_looked_up_only_when_its_turn_comes() {
     assert_eq!(l.queries, 6, "{l:?}");
 }
 
-#[tokio::test]
-async fn name_servers_without_any_address_make_the_lookup_unreachable_saying_so() {
+async fn name_servers_without_any_address_make_the_lookup_unreachable_saying_so(start: Start) {
     let com = json!({"example.com": {"ns": ["ns1.nowhere.net", "ns2.nowhere.net"]}});
     let net = json!({"name": "net", "servers": [{"name": "a.net.test", "ip": "127.0.0.40"}]});
-    let dns = DnsHierarchy::start(&config(com, vec![net], json!({}), json!({})));
+    let dns = start(&config(com, vec![net], json!({}), json!({})));
     let l = lookup(&dns, &["127.0.0.10"], "app.example.com").await;
     match &l.delegation {
         Delegation::Unreachable { why } => assert_eq!(

@@ -610,8 +610,9 @@ pub fn moto() -> &'static str {
         .url
 }
 
-/// A fake DNS hierarchy on loopback (`tests/support/dns_local.py`): every server on its own
-/// loopback address, all on one port. Stops on drop.
+/// A fake DNS hierarchy on loopback (`tests/support/dns_local.py`, or real NSD processes through
+/// `tests/support/dns_nsd.py`): every server on its own loopback address, all on one port. Stops
+/// on drop.
 pub struct DnsHierarchy {
     pub port: u16,
     child: Child,
@@ -619,6 +620,21 @@ pub struct DnsHierarchy {
 
 impl DnsHierarchy {
     pub fn start(config: &Value) -> Self {
+        Self::start_file(&Self::config_file(config))
+    }
+
+    pub fn start_file(path: &std::path::Path) -> Self {
+        Self::launch("dns_local.py", path)
+    }
+
+    /// The same hierarchy served by real NSD processes (`tests/support/dns_nsd.py`), one per
+    /// server address, instead of the Python fake; of the behaviours only `silent` and `refused`.
+    pub fn start_nsd(config: &Value) -> Self {
+        Self::launch("dns_nsd.py", &Self::config_file(config))
+    }
+
+    /// Writes `config` to a temporary file of its own and returns its path.
+    fn config_file(config: &Value) -> PathBuf {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
             "preflight-dns-{}-{}.json",
@@ -626,11 +642,11 @@ impl DnsHierarchy {
             N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::write(&path, config.to_string()).unwrap();
-        Self::start_file(&path)
+        path
     }
 
-    pub fn start_file(path: &std::path::Path) -> Self {
-        let (child, port) = launch_ready("dns_local.py", &[path]);
+    fn launch(script: &str, config: &std::path::Path) -> Self {
+        let (child, port) = launch_ready(script, &[config]);
         let port = port.parse().unwrap();
         Self { port, child }
     }
