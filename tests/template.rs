@@ -98,10 +98,18 @@ fn preflight_role_is_read_only() {
     for forbidden in ["kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey", "ssm:GetParameters", "WithDecryption"] {
         assert!(!template.contains(forbidden), "template mentions {forbidden}");
     }
-    // ssm:GetParameter is allowed only on the CDK bootstrap version parameters.
-    let get = template.find("ssm:GetParameter").unwrap();
-    let resource_line = template[get..].lines().find(|l| l.trim_start().starts_with("Resource:")).unwrap();
-    assert!(resource_line.contains("parameter/cdk-bootstrap/*"), "{resource_line}");
+    // The bootstrap reads name one environment: its qualifier's version parameter and bucket, and
+    // the toolkit stack by name (both template parameters).
+    let resource_of = |action: &str| {
+        let at = template.find(action).unwrap();
+        template[at..].lines().find(|l| l.trim_start().starts_with("Resource:")).unwrap().trim().to_owned()
+    };
+    assert!(resource_of("ssm:GetParameter").ends_with(":parameter/cdk-bootstrap/${BootstrapQualifier}/version\""));
+    assert!(
+        resource_of("s3:GetEncryptionConfiguration")
+            .ends_with(":s3:::cdk-${BootstrapQualifier}-assets-${AWS::AccountId}-${AWS::Region}\"")
+    );
+    assert!(resource_of("cloudformation:DescribeStacks").ends_with(":stack/${ToolkitStackName}/*\""));
 }
 
 #[test]
