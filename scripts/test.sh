@@ -33,7 +33,9 @@ if ! PATH="$PATH:/usr/sbin" command -v nsd >/dev/null; then
   "${as_root[@]}" apt-get install -y --no-install-recommends nsd >/dev/null \
     || { "${as_root[@]}" apt-get update >/dev/null && "${as_root[@]}" apt-get install -y --no-install-recommends nsd >/dev/null; }
 fi
-PATH="$PATH:/usr/sbin" nsd -v 2>&1 | head -1 >&2
+# The first line of `nsd -v` (read whole: `head -1` would end nsd with SIGPIPE, fatal under pipefail).
+nsd_version=$(PATH="$PATH:/usr/sbin" nsd -v 2>&1 || true)
+echo "${nsd_version%%$'\n'*}" >&2
 
 step "Python tools for the tests (.venv, tests/requirements.txt)"
 source scripts/python-env.sh
