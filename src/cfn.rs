@@ -396,7 +396,7 @@ async fn decide<R: Runner>(event: &Value, ids: &EventIds, invocation: &Invocatio
     let spec = match Spec::from_value(&properties, Origin::Properties) {
         Ok(spec) if spec.is_empty() => {
             return Outcome::Failed {
-                head: "Preflight's properties ask for nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone".into(),
+                head: "Preflight's properties ask for nothing to check: give Bootstrap, Parameters, Secrets, Keys, KeyPolicies or HostedZone".into(),
                 lines: vec![],
                 report: None,
             };

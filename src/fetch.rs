@@ -18,6 +18,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::arn::PrincipalKind;
 use crate::aws::{CallerIdentity, FactSource, FetchError, KeyInfo, ParameterInfo, ZoneInfo};
+use crate::facts::{SECRETS_MANAGER_KEY, SecretFacts};
 
 /// A record set's values, or `None` when there is none.
 type RecordValues = Result<Option<Vec<String>>, FetchError>;
@@ -95,6 +96,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 const KMS_CONCURRENCY: usize = 64;
 const IAM_CONCURRENCY: usize = 64;
 const SSM_CONCURRENCY: usize = 32;
+const SECRETS_CONCURRENCY: usize = 32;
 /// Route 53's API quota is small and shared with the deploy itself (docs/aws-facts.md 5).
 const ROUTE53_CONCURRENCY: usize = 4;
 /// Parent zones followed by the API fallback (`a.b.example.com` -> `b.example.com` -> ...).
@@ -107,6 +109,7 @@ struct Fetcher<'a, S> {
     kms: Semaphore,
     iam: Semaphore,
     ssm: Semaphore,
+    secrets: Semaphore,
     sts: Semaphore,
     s3: Semaphore,
     cfn: Semaphore,
@@ -231,6 +234,35 @@ impl<S: FactSource> Fetcher<'_, S> {
 }
 
 impl<S: FactSource> Fetcher<'_, S> {
+    /// DescribeSecret, then its resource policy and its key together. A secret without a key of
+    /// its own is under this account's `aws/secretsmanager` key only when it is this account's.
+    async fn secret(&self, id: &str) -> SecretRead {
+        let described =
+            self.call(&self.secrets, "secretsmanager:DescribeSecret", self.source.describe_secret(id)).await;
+        let info = match described {
+            Ok(Some(info)) => info,
+            Ok(None) => return (Ok(None), None),
+            Err(e) => return (Err(e), None),
+        };
+        let policy = self.call(&self.secrets, "secretsmanager:GetResourcePolicy", self.source.secret_policy(&info.arn));
+        let key = async {
+            let reference = match &info.kms_key_id {
+                Some(k) => k.clone(),
+                None => {
+                    let ours = self.identity().await.as_ref().ok().map(|i| i.account.clone());
+                    if ours.as_deref() != info.arn.split(':').nth(4) {
+                        return None;
+                    }
+                    SECRETS_MANAGER_KEY.to_owned()
+                }
+            };
+            let facts = self.key(&reference).await;
+            Some((reference, facts))
+        };
+        let (policy, key) = tokio::join!(policy, key);
+        (Ok(Some(SecretFacts { info, policy })), key)
+    }
+
     async fn zone(&self, id: &str) -> Result<ZoneInfo, FetchError> {
         let id = id.to_owned();
         self.zones.get(&id, || self.call(&self.route53, "route53:GetHostedZone", self.source.hosted_zone(&id))).await
@@ -398,6 +430,9 @@ fn ancestors(name: &str) -> Vec<String> {
 type ParameterFacts =
     (String, Result<Option<ParameterInfo>, FetchError>, Option<(String, Result<KeyFacts, FetchError>)>);
 
+/// A secret, and its key.
+type SecretRead = (Result<Option<SecretFacts>, FetchError>, Option<(String, Result<KeyFacts, FetchError>)>);
+
 /// Parameter names with and without the leading slash name the same parameter.
 fn same_parameter(a: &str, b: &str) -> bool {
     a.trim_start_matches('/') == b.trim_start_matches('/')
@@ -412,6 +447,7 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         kms: Semaphore::new(KMS_CONCURRENCY),
         iam: Semaphore::new(IAM_CONCURRENCY),
         ssm: Semaphore::new(SSM_CONCURRENCY),
+        secrets: Semaphore::new(SECRETS_CONCURRENCY),
         sts: Semaphore::new(1),
         s3: Semaphore::new(4),
         cfn: Semaphore::new(4),
@@ -434,6 +470,7 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
     let names: Vec<String> = plan.parameters.iter().cloned().collect();
     let params = f.parameters(&names);
     let keys = join_all(plan.keys.iter().map(|k| async { (k.clone(), f.key(k).await) }));
+    let secrets = join_all(plan.secrets.iter().map(|id| async { (id.clone(), f.secret(id).await) }));
     let region = source.region().unwrap_or_default();
     let bootstrap_first = async {
         match &plan.bootstrap {
@@ -481,8 +518,14 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
     };
     let managed =
         join_all(plan.managed_policies.iter().map(|arn| async { (arn.clone(), f.managed_policy(arn).await) }));
-    let (params, keys, (identity, roles), bootstrap, zone, managed) =
-        tokio::join!(params, keys, identity_then_roles, bootstrap_first, zone, managed);
+    let (params, keys, secrets, (identity, roles), bootstrap, zone, managed) =
+        tokio::join!(params, keys, secrets, identity_then_roles, bootstrap_first, zone, managed);
+    for (id, (secret, key)) in secrets {
+        facts.secrets.insert(id, secret);
+        if let Some((reference, k)) = key {
+            facts.keys.insert(reference, k);
+        }
+    }
     facts.managed_policies.extend(managed);
     facts.hosted_zone = zone;
     // The bucket, its encryption and its key: after the stack (its BucketName output) and the account.
@@ -584,6 +627,14 @@ mod tests {
             not_here()
         }
         async fn string_parameter(&self, _name: &str) -> Result<Option<String>, FetchError> {
+            not_here()
+        }
+    }
+    impl crate::aws::SecretsReads for OneKey {
+        async fn describe_secret(&self, _id: &str) -> Result<Option<crate::facts::SecretInfo>, FetchError> {
+            not_here()
+        }
+        async fn secret_policy(&self, _arn: &str) -> Result<Option<String>, FetchError> {
             not_here()
         }
     }

@@ -61,7 +61,7 @@ fn an_empty_spec_exits_2_saying_there_is_nothing_to_check() {
     assert!(out.stdout.is_empty(), "no report that could read as a pass");
     assert_eq!(
         text(&out.stderr),
-        "error: the spec `tests/specs/empty.json` has nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out\n"
+        "error: the spec `tests/specs/empty.json` has nothing to check: give Bootstrap, Parameters, Secrets, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out\n"
     );
 }
 
@@ -257,7 +257,7 @@ fn empty_duplicate_and_flooding_specs_are_refused_briefly() {
         assert_eq!(
             text(&out.stderr),
             format!(
-                "error: spec file `{path}` is empty: give at least one of Bootstrap, Parameters, Keys, KeyPolicies or HostedZone (docs/spec.md)\n"
+                "error: spec file `{path}` is empty: give at least one of Bootstrap, Parameters, Secrets, Keys, KeyPolicies or HostedZone (docs/spec.md)\n"
             )
         );
     }

@@ -51,7 +51,7 @@ async fn create_with_an_empty_spec_fails_saying_so_and_calls_no_aws_api() {
     assert_eq!(body["Status"], "FAILED", "a check of nothing is never a pass");
     assert!(
         body["Reason"].as_str().unwrap().starts_with(
-            "Preflight's properties ask for nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone"
+            "Preflight's properties ask for nothing to check: give Bootstrap, Parameters, Secrets, Keys, KeyPolicies or HostedZone"
         ),
         "{body}"
     );

@@ -96,3 +96,55 @@ fn a_bad_template_or_parameter_exits_2_saying_what_is_wrong() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--parameter: expected KEY=VALUE, got `Env`"));
 }
+
+/// Secrets Manager references: the database password resolved by the stack's execution role, and
+/// an ECS task's API token read by the task execution role the template creates.
+fn check_secrets(variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    let seeded = seed(&moto, variant);
+    let (role, token) = seeded.trim().split_once('\t').unwrap();
+    let path = support::repo().join("tests/templates/secrets.yaml");
+    let token_parameter = format!("TokenArn={token}");
+    support::check_json(
+        &moto.url,
+        &[
+            "--template",
+            path.to_str().unwrap(),
+            "--role-arn",
+            role,
+            "--stack-name",
+            "App",
+            "--parameter",
+            &token_parameter,
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn secrets_the_stack_and_a_task_read_are_judged_for_the_roles_that_read_them() {
+    let (code, report) = check_secrets("secrets-broken");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["summary"], "2 failed, 0 unknown, 0 passed", "{report:#}");
+    let secrets = by_check(&report, "secret");
+    let db = secrets.iter().find(|f| f["subject"] == "prod/app/db").unwrap();
+    assert_eq!(db["principal"], "arn:aws:iam::123456789012:role/stack-exec");
+    assert_eq!(db["source"], serde_json::json!({"logicalId": "Database", "property": "Properties.MasterUserPassword"}));
+    let message = db["message"].as_str().unwrap();
+    assert!(message.contains("through Secrets Manager is not allowed"), "{message}");
+    assert_eq!(
+        db["change"]["statement"]["Condition"]["StringEquals"]["kms:ViaService"],
+        "secretsmanager.us-east-1.amazonaws.com"
+    );
+    let token = secrets.iter().find(|f| f["subject"].as_str().unwrap().contains(":secret:prod/app/token-")).unwrap();
+    // The task execution role is one the template creates: judged from its definition.
+    assert_eq!(token["principal"], "arn:aws:iam::123456789012:role/TaskExecutionRole");
+    assert!(token["message"].as_str().unwrap().contains("kms:Decrypt"), "{token}");
+}
+
+#[test]
+fn the_fixed_secrets_pass_with_no_false_alarm() {
+    let (code, report) = check_secrets("secrets-fixed");
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 2 passed", "{report:#}");
+    assert_eq!(code, 0);
+}

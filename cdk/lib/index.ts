@@ -1,7 +1,8 @@
 /**
  * Preflight for CDK: a `Custom::Preflight` resource that runs before everything else in the stack
  * and fails the deploy, with one sentence per problem, when a KMS key, SecureString parameter,
- * the CDK bootstrap bucket or the hosted zone the stack depends on will not work.
+ * Secrets Manager secret, the CDK bootstrap bucket or the hosted zone the stack depends on will not
+ * work.
  *
  * The props are the spec of ../docs/architecture.md in camelCase; CDK objects (keys, parameters, roles,
  * hosted zones) are accepted where users have them and rendered to the PascalCase properties the
@@ -52,6 +53,26 @@ export interface BootstrapCheck {
 /** An SSM SecureString parameter and the roles that read it (story 2). */
 export interface ParameterCheck {
   readonly name: string | ssm.IParameter;
+  readonly readers: RoleLike[];
+}
+
+/**
+ * A Secrets Manager secret and the roles that read its value (with secretsmanager:GetSecretValue,
+ * which decrypts it through Secrets Manager). Preflight itself only describes it: DescribeSecret
+ * and GetResourcePolicy, never GetSecretValue.
+ */
+export interface SecretCheck {
+  /**
+   * The secret's name (1 to 512 characters of letters, digits and `/_+=.@-`), looked up in this
+   * stack's account and region, or its ARN (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`),
+   * of any account and region. The role may describe exactly this secret: a name becomes
+   * `arn:...:secret:NAME-??????` (Secrets Manager ends a secret's ARN with a hyphen and 6 random
+   * characters); an ARN whose name ends in a hyphen and 6 letters or digits is taken as complete,
+   * as Secrets Manager takes it, any other ARN as partial and completed the same way. A token
+   * (`secret.secretArn`, an import) is not judged at synth and, unless it is an ARN whose name is
+   * written out, leaves the role `arn:PARTITION:secretsmanager:*:*:secret:*`.
+   */
+  readonly secretId: string;
   readonly readers: RoleLike[];
 }
 
@@ -355,6 +376,7 @@ export interface PreflightFunctionProps {
 export interface PreflightProps extends PreflightFunctionProps {
   readonly bootstrap?: BootstrapCheck;
   readonly parameters?: ParameterCheck[];
+  readonly secrets?: SecretCheck[];
   readonly keys?: KeyCheck[];
   readonly keyPolicies?: KeyPolicyCheck[];
   readonly hostedZone?: HostedZoneCheck;
@@ -480,6 +502,12 @@ function render(props: PreflightProps, stack: Stack): Record<string, unknown> {
       Readers: p.readers.map((r, j) => roleArn(r, `parameters[${i}].readers[${j}]`)),
     }));
   }
+  if (props.secrets?.length) {
+    out.Secrets = props.secrets.map((x, i) => ({
+      SecretId: secretId(x.secretId, `secrets[${i}].secretId`),
+      Readers: x.readers.map((r, j) => roleArn(r, `secrets[${i}].readers[${j}]`)),
+    }));
+  }
   if (props.keys?.length) {
     out.Keys = props.keys.map((k, i) => {
       if (!k.principals?.length && !k.sharedWithAccounts?.length) {
@@ -540,6 +568,49 @@ function account(a: string, where: string): string {
   return a;
 }
 
+/** A secret name, as Secrets Manager allows it. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+/** A secret ARN; its name (group 1) of the characters of a name, so that it names secrets exactly
+ * (no `*` or `?`) in the role's policy. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z]+(?:-[a-z]+)+-[0-9]+:\d{12}:secret:([A-Za-z0-9/_+=.@-]+)$/;
+/** The end of a complete secret ARN: the hyphen and 6 random characters Secrets Manager appends to
+ * the name. */
+const SECRET_ARN_SUFFIX = /-[A-Za-z0-9]{6}$/;
+
+/** A secret name or ARN, as Preflight's spec parser accepts it, except that an ARN's partition is
+ * `aws` or `aws-...` and its name of a name's characters (it names the secret in the role's policy);
+ * a token passes unjudged. */
+function secretId(id: string, where: string): string {
+  if (Token.isUnresolved(id) || (id.startsWith('arn:') ? SECRET_ARN.test(id) : SECRET_NAME.test(id))) {
+    return id;
+  }
+  throw new Error(
+    `Preflight ${where}: expected a secret name (1 to 512 characters of letters, digits and /_+=.@-) ` +
+      `or a secret ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME), got \`${id}\``,
+  );
+}
+
+/**
+ * What IAM authorizes DescribeSecret and GetResourcePolicy of `id` against: the secret's complete
+ * ARN, which ends in `-` and 6 random characters (`-??????` where they are unknown: a name, a
+ * partial ARN); `undefined` when `id` is a token that may be a name or an ARN.
+ */
+function secretResource(id: string, partition: string, region: string, account: string): string | undefined {
+  const complete = (arn: string, name: string): string => (SECRET_ARN_SUFFIX.test(name) ? arn : `${arn}-??????`);
+  if (!Token.isUnresolved(id)) {
+    const m = SECRET_ARN.exec(id);
+    if (m) return complete(id, m[1]);
+    return `arn:${partition}:secretsmanager:${region}:${account}:secret:${id}-??????`;
+  }
+  // An ARN written out but for tokens in its partition, region or account (Stack.formatArn).
+  const at = id.lastIndexOf(':secret:');
+  if (id.startsWith('arn:') && at >= 0) {
+    const name = id.slice(at + ':secret:'.length);
+    if (!Token.isUnresolved(name) && SECRET_NAME.test(name)) return complete(id, name);
+  }
+  return undefined;
+}
+
 /** The role ARN of a role, a grantable whose principal is a role, or an ARN. */
 function roleArn(r: RoleLike, where: string): string {
   if (typeof r === 'string') {
@@ -589,7 +660,9 @@ function statements(props: PreflightProps, stack: Stack, logGroup: logs.ILogGrou
     },
   ];
   const bootstrap = props.bootstrap !== undefined;
-  const kmsReads = bootstrap || (props.parameters?.length ?? 0) > 0 || (props.keys?.length ?? 0) > 0;
+  const secrets = props.secrets ?? [];
+  // A secret is judged with its key and its readers, as a parameter is.
+  const kmsReads = bootstrap || (props.parameters?.length ?? 0) > 0 || secrets.length > 0 || (props.keys?.length ?? 0) > 0;
   const roleReads = kmsReads || (props.keyPolicies?.length ?? 0) > 0;
   if (kmsReads) {
     out.push(
@@ -640,6 +713,25 @@ function statements(props: PreflightProps, stack: Stack, logGroup: logs.ILogGrou
       wildcard:
         'ssm:DescribeParameters supports no resource-level permissions: the Service Authorization Reference lists no resource ' +
         'type for it, so a policy can allow it only on *. It returns parameter metadata (type, KeyId), never values.',
+    });
+  }
+  if (secrets.length > 0) {
+    const named = secrets.map((x) => secretResource(x.secretId, p, region, acct));
+    const resources = [...new Set(named.map((r) => r ?? `arn:${p}:secretsmanager:*:*:secret:*`))];
+    out.push({
+      // A secret's metadata and resource policy, never its value (no secretsmanager:GetSecretValue).
+      // `-??????` is not a wildcard to cdk-nag (AwsSolutions-IAM5 looks for `*`), and matches exactly
+      // the 6 characters Secrets Manager appends; only a secret given as a token leaves `*`.
+      statement: new iam.PolicyStatement({
+        sid: 'DescribeSecrets',
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetResourcePolicy'],
+        resources,
+      }),
+      wildcard: named.includes(undefined)
+        ? 'A secret given as a token (an import, a parameter, another stack\'s secret ARN) is known only at deploy, as a ' +
+          'name or an ARN of this account or another, so it cannot be named at synth. DescribeSecret and GetResourcePolicy ' +
+          'only: the secret\'s metadata and resource policy, never its value (no GetSecretValue).'
+        : undefined,
     });
   }
   if (bootstrap) {

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { App, Aspects, CfnResource, Stack } from 'aws-cdk-lib';
+import { App, Aspects, CfnResource, Fn, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -34,6 +34,10 @@ function bootstrap(): PreflightCode {
 const EVERY_CHECK: PreflightProps = {
   bootstrap: { qualifier: 'abc123', trustedAccounts: ['222222222222'], readers: ['arn:aws:iam::123456789012:role/asset-reader'] },
   parameters: [{ name: '/app/db/password', readers: ['arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0123/alice'] }],
+  secrets: [
+    { secretId: 'app/api-key', readers: ['arn:aws:iam::123456789012:role/app'] },
+    { secretId: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:shared/db-AbC12f', readers: [] },
+  ],
   keys: [
     { key: 'alias/app', principals: ['arn:aws:iam::123456789012:role/app'], viaService: 'ec2.us-east-1.amazonaws.com', forAwsResources: true },
     { key: 'alias/aws/rds', sharedWithAccounts: ['222222222222'] },
@@ -93,7 +97,7 @@ function unavoidable(account: string, region: string): string[] {
   ].sort();
 }
 
-test('cdk-nag AwsSolutions: no error or warning with every check enabled (bootstrap, parameters, keys, keyPolicies, hostedZone)', () => {
+test('cdk-nag AwsSolutions: no error or warning with every check enabled (bootstrap, parameters, secrets, keys, keyPolicies, hostedZone)', () => {
   const { stack, findings } = nag(() => ({ code: bootstrap(), ...EVERY_CHECK }));
   assert.deepEqual(findings, []);
   assert.deepEqual(suppressed(stack), unavoidable(ENV.account, ENV.region));
@@ -111,6 +115,7 @@ test('cdk-nag AwsSolutions: no error or warning with every check enabled from CD
         code: bootstrap(),
         bootstrap: { readers: [reader] },
         parameters: [{ name: param, readers: [reader] }],
+        secrets: [{ secretId: 'app/api-key', readers: [reader] }],
         keys: [{ key, principals: [reader] }],
         keyPolicies: [{ policy: new iam.PolicyDocument({ statements: [] }), administrators: [reader] }],
         hostedZone: { zone, recordNames: ['_x1.example.com'] },
@@ -142,6 +147,12 @@ test('cdk-nag AwsSolutions: no error or warning for each check alone, and each s
       'Resource::arn:<AWS::Partition>:iam::aws:policy/*', 'Resource::arn:<AWS::Partition>:kms:*:*:key/*',
       `Resource::arn:<AWS::Partition>:kms:*:${ENV.account}:key/*`,
     ]],
+    // A secret's ARN ends in -?????? (the 6 characters Secrets Manager appends), which is no `*`.
+    [{ secrets: [{ secretId: 'app/api-key', readers: [] }] }, [
+      `Resource::arn:<AWS::Partition>:iam::${ENV.account}:policy/*`, `Resource::arn:<AWS::Partition>:iam::${ENV.account}:role/*`,
+      'Resource::arn:<AWS::Partition>:iam::aws:policy/*', 'Resource::arn:<AWS::Partition>:kms:*:*:key/*',
+      `Resource::arn:<AWS::Partition>:kms:*:${ENV.account}:key/*`,
+    ]],
     [{ keyPolicies: [{ policy: {}, administrators: [] }] }, [
       `Resource::arn:<AWS::Partition>:iam::${ENV.account}:policy/*`, `Resource::arn:<AWS::Partition>:iam::${ENV.account}:role/*`,
       'Resource::arn:<AWS::Partition>:iam::aws:policy/*',
@@ -153,6 +164,29 @@ test('cdk-nag AwsSolutions: no error or warning for each check alone, and each s
     assert.deepEqual(findings, [], JSON.stringify(props));
     assert.deepEqual(suppressed(stack), expected.sort(), JSON.stringify(props));
   }
+});
+
+test('cdk-nag AwsSolutions: a secret given as a token leaves secret:* with its reason; secrets named at synth stay exact, with no suppression', () => {
+  const { stack, findings } = nag(() => ({
+    code: bootstrap(),
+    secrets: [{ secretId: Fn.importValue('SharedSecretArn'), readers: [] }, { secretId: 'app/api-key', readers: [] }],
+  }));
+  assert.deepEqual(findings, []);
+  const secretRules = suppressions(stack).filter((r) => r.applies_to.some((f: string) => f.includes('secretsmanager')));
+  assert.equal(secretRules.length, 1);
+  assert.deepEqual(secretRules[0].applies_to, ['Resource::arn:<AWS::Partition>:secretsmanager:*:*:secret:*']);
+  assert.match(secretRules[0].reason, /^DescribeSecrets: A secret given as a token .* never its value \(no GetSecretValue\)\.$/);
+  assert.match(secretRules[0].reason, /^[\x20-\x7e]+$/);
+  const policy = Object.values<Json>(Template.fromStack(stack).toJSON().Resources).find((r) => r.Type === 'AWS::IAM::Policy') as Json;
+  const statement = policy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'DescribeSecrets');
+  const arn = (v: Json | string): string => (typeof v === 'string' ? v : v['Fn::Join'][1].map((x: Json | string) => (typeof x === 'string' ? x : `<${x.Ref}>`)).join(''));
+  assert.deepEqual(statement.Resource.map(arn), [
+    'arn:<AWS::Partition>:secretsmanager:*:*:secret:*',
+    `arn:<AWS::Partition>:secretsmanager:${ENV.region}:${ENV.account}:secret:app/api-key-??????`,
+  ]);
+  // With every secret named at synth, the statement has no wildcard and no suppression.
+  const named = nag(() => ({ code: bootstrap(), ...EVERY_CHECK }));
+  assert.ok(!suppressed(named.stack).some((f) => f.includes('secretsmanager')));
 });
 
 test('cdk-nag AwsSolutions: no error or warning with minimizePolicies, as `cdk init` turns it on', () => {

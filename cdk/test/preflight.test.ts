@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { App, AssetStaging, Duration, Stack } from 'aws-cdk-lib';
+import { App, ArnFormat, AssetStaging, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -328,6 +328,72 @@ test('the role may do exactly the reads the enabled checks make, nothing that de
   }
 });
 
+test('the secret check\'s statement: DescribeSecret and GetResourcePolicy on exactly the secrets given, never GetSecretValue', () => {
+  const { json, stack } = synth((stack) => ({
+    ...debugBuild(),
+    secrets: [
+      { secretId: 'app/db', readers: [] },
+      // A complete ARN (the name ends in the 6 characters Secrets Manager appends), of another account and region.
+      { secretId: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:shared/db-AbC12f', readers: [] },
+      // A partial ARN: the name without its suffix.
+      { secretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api', readers: [] },
+      // An ARN with tokens (the partition) but its name written out.
+      { secretId: stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: 'app/key', arnFormat: ArnFormat.COLON_RESOURCE_NAME }), readers: [] },
+      { secretId: 'app/db', readers: ['arn:aws:iam::123456789012:role/other'] },
+    ],
+  }));
+  assert.equal(stack.account, ENV.account);
+  const policy = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::IAM::Policy') as Json;
+  const statements: Json[] = policy.Properties.PolicyDocument.Statement;
+  const describe = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
+  assert.equal(describe.length, 1, 'one statement for Secrets Manager');
+  assert.equal(describe[0].Sid, 'DescribeSecrets');
+  assert.deepEqual([describe[0].Action].flat().sort(), ['secretsmanager:DescribeSecret', 'secretsmanager:GetResourcePolicy']);
+  assert.deepEqual(resolve([describe[0].Resource].flat(), json), [
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-??????',
+    'arn:aws:secretsmanager:eu-west-1:222222222222:secret:shared/db-AbC12f',
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-??????',
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:app/key-??????',
+  ]);
+  assert.ok(!JSON.stringify(policy).includes('GetSecretValue'), 'never secretsmanager:GetSecretValue');
+  // A secret is judged with its key and readers, as a parameter is: the same reads, and
+  // DescribeSecrets for ssm:DescribeParameters.
+  assert.deepEqual(roleActions(json), [
+    'iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:GetRole', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies',
+    'kms:DescribeKey', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants', 'kms:ListGrants',
+    'logs:CreateLogStream', 'logs:PutLogEvents',
+    'secretsmanager:DescribeSecret', 'secretsmanager:GetResourcePolicy',
+  ]);
+  const samTemplate = fs.readFileSync(path.join(REPO, 'template.yaml'), 'utf8');
+  for (const a of ['secretsmanager:DescribeSecret', 'secretsmanager:GetResourcePolicy']) assert.ok(samTemplate.includes(a), `${a} is not in template.yaml`);
+  // Without secrets, no Secrets Manager statement.
+  assert.ok(!JSON.stringify(synth(() => ({ ...debugBuild(), secrets: [] })).json).includes('secretsmanager'));
+});
+
+test('secrets render to the Secrets property the Lambda parses (round trip through preflight validate)', () => {
+  const { template, json } = synth((stack) => {
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    return {
+      ...debugBuild(),
+      secrets: [
+        { secretId: 'prod/app/db', readers: [reader, 'arn:aws:sts::123456789012:assumed-role/ci/build'] },
+        { secretId: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:shared/db-AbC12f', readers: [] },
+      ],
+    };
+  });
+  const reader = Object.keys(json.Resources).find((id) => id.startsWith('Reader')) as string;
+  template.hasResourceProperties('Custom::Preflight', {
+    Secrets: [
+      { SecretId: 'prod/app/db', Readers: [{ 'Fn::GetAtt': [reader, 'Arn'] }, 'arn:aws:sts::123456789012:assumed-role/ci/build'] },
+      { SecretId: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:shared/db-AbC12f', Readers: [] },
+    ],
+  });
+  assert.deepEqual(validate(json).Secrets, [
+    { SecretId: 'prod/app/db', Readers: [`arn:aws:iam::123456789012:role/${reader}`, 'arn:aws:sts::123456789012:assumed-role/ci/build'] },
+    { SecretId: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:shared/db-AbC12f', Readers: [] },
+  ]);
+});
+
 test('the custom resource has ServiceTimeout and a nonce that changes per synth, or none when turned off', () => {
   const a = synth(() => ({ ...debugBuild(), timeout: Duration.seconds(90) }));
   a.template.hasResourceProperties('Custom::Preflight', { ServiceTimeout: '150', Options: { OnUnknown: 'warn', Nonce: Match.stringLikeRegexp('^[0-9]{13}$') } });
@@ -417,6 +483,21 @@ test('bad input is an error naming the prop, never a silent default', () => {
   assert.throws(() => synth(() => ({ ...build, keys: [{ key: 'alias/k' }] })), /keys\[0\]: nothing to check/);
   assert.throws(() => synth(() => ({ ...build, parameters: [{ name: '/p', readers: ['db-reader'] }] })), /parameters\[0\]\.readers\[0\]: expected an IAM role ARN/);
   assert.throws(() => synth(() => ({ ...build, bootstrap: { trustedAccounts: ['2222'] } })), /bootstrap\.trustedAccounts\[0\]: expected a 12-digit account id/);
+  for (const bad of [
+    '', 'prod db', 'x'.repeat(513), 'prod/*',
+    'arn:aws:secretsmanager:us-east-1:1234:secret:db', 'arn:aws:ssm:us-east-1:123456789012:parameter/db',
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:*',
+    'arn:aws:secretsmanager:useast1:123456789012:secret:db',
+  ]) {
+    assert.throws(
+      () => synth(() => ({ ...build, secrets: [{ secretId: 'ok', readers: [] }, { secretId: bad, readers: [] }] })),
+      (e: Error) => e.message === 'Preflight secrets[1].secretId: expected a secret name (1 to 512 characters of letters, digits and /_+=.@-) ' +
+        `or a secret ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME), got \`${bad}\``,
+      bad,
+    );
+  }
+  synth(() => ({ ...build, secrets: [{ secretId: 'x'.repeat(512), readers: [] }, { secretId: 'a/b_c+d=e.f@g-h', readers: [] }] }));
+  assert.throws(() => synth(() => ({ ...build, secrets: [{ secretId: 'db', readers: ['arn:aws:iam::123456789012:role/r', 'db-reader'] }] })), /secrets\[0\]\.readers\[1\]: expected an IAM role ARN, got `db-reader`/);
   assert.throws(() => synth(() => ({})), /`code` is required/);
   assert.throws(() => synth(() => ({ code: PreflightCode.fromBootstrap('/nonexistent/bootstrap') })), /no such file or directory/);
 });

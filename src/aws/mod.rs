@@ -17,7 +17,7 @@ pub use sdk::AwsFacts;
 
 pub use crate::facts::{
     BucketEncryption, CallerIdentity, Cause, FetchError, KeyInfo, KeyManager, ParameterInfo, REGISTRAR_COMMENT,
-    RoleInfo, StackInfo, ZoneInfo,
+    RoleInfo, SecretInfo, StackInfo, ZoneInfo,
 };
 use crate::kms::Grant;
 
@@ -25,12 +25,32 @@ use crate::kms::Grant;
 /// source of another kind, implements only what it serves. Implemented for the SDK clients in
 /// [`AwsFacts`]. Nothing here decrypts or writes.
 pub trait FactSource:
-    StsReads + KmsReads + SsmReads + IamReads + S3Reads + CloudFormationReads + Route53Reads + Send + Sync + 'static
+    StsReads
+    + KmsReads
+    + SsmReads
+    + SecretsReads
+    + IamReads
+    + S3Reads
+    + CloudFormationReads
+    + Route53Reads
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> FactSource for T where
-    T: StsReads + KmsReads + SsmReads + IamReads + S3Reads + CloudFormationReads + Route53Reads + Send + Sync + 'static
+    T: StsReads
+        + KmsReads
+        + SsmReads
+        + SecretsReads
+        + IamReads
+        + S3Reads
+        + CloudFormationReads
+        + Route53Reads
+        + Send
+        + Sync
+        + 'static
 {
 }
 
@@ -59,6 +79,14 @@ pub trait SsmReads {
     fn parameters(&self, names: &[String]) -> impl Future<Output = Result<Vec<ParameterInfo>, FetchError>> + Send;
     /// SSM GetParameter of a String parameter, never WithDecryption: `None` when it does not exist.
     fn string_parameter(&self, name: &str) -> impl Future<Output = Result<Option<String>, FetchError>> + Send;
+}
+
+/// Secrets Manager: a secret's metadata and resource policy. Never its value.
+pub trait SecretsReads {
+    /// Secrets Manager DescribeSecret of a name or ARN: `None` when it does not exist.
+    fn describe_secret(&self, id: &str) -> impl Future<Output = Result<Option<SecretInfo>, FetchError>> + Send;
+    /// Secrets Manager GetResourcePolicy: `None` when the secret has no resource policy.
+    fn secret_policy(&self, arn: &str) -> impl Future<Output = Result<Option<String>, FetchError>> + Send;
 }
 
 /// IAM: roles and their policy documents.
@@ -286,6 +314,8 @@ absent_when! {
     aws_sdk_kms::operation::list_grants::ListGrantsError => |e| e.is_not_found_exception();
     aws_sdk_ssm::operation::describe_parameters::DescribeParametersError => |_e| false;
     aws_sdk_ssm::operation::get_parameter::GetParameterError => |e| e.is_parameter_not_found();
+    aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError => |e| e.is_resource_not_found_exception();
+    aws_sdk_secretsmanager::operation::get_resource_policy::GetResourcePolicyError => |e| e.is_resource_not_found_exception();
     aws_sdk_iam::operation::get_role::GetRoleError => |e| e.is_no_such_entity_exception();
     aws_sdk_iam::operation::list_role_policies::ListRolePoliciesError => |e| e.is_no_such_entity_exception();
     aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesError => |e| e.is_no_such_entity_exception();

@@ -8,8 +8,8 @@ use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use super::{
     BucketEncryption, CallerIdentity, CloudFormationReads, FetchError, IamReads, KeyInfo, KeyManager, KmsReads,
-    ParameterInfo, RoleInfo, Route53Reads, S3Reads, SsmReads, StackInfo, StsReads, ZoneInfo, classify,
-    decode_policy_document,
+    ParameterInfo, RoleInfo, Route53Reads, S3Reads, SecretInfo, SecretsReads, SsmReads, StackInfo, StsReads, ZoneInfo,
+    classify, decode_policy_document,
 };
 use crate::arn::PrincipalArn;
 use crate::dns::normalise_ns;
@@ -21,6 +21,7 @@ pub struct AwsFacts {
     sts: aws_sdk_sts::Client,
     kms: aws_sdk_kms::Client,
     ssm: aws_sdk_ssm::Client,
+    secrets: aws_sdk_secretsmanager::Client,
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
     cloudformation: aws_sdk_cloudformation::Client,
@@ -52,6 +53,7 @@ impl AwsFacts {
             sts: aws_sdk_sts::Client::new(config),
             kms: aws_sdk_kms::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
             iam: aws_sdk_iam::Client::from_conf(iam),
             route53: aws_sdk_route53::Client::from_conf(route53),
             route53domains: aws_sdk_route53domains::Client::from_conf(route53domains),
@@ -310,6 +312,31 @@ impl IamReads for AwsFacts {
             .and_then(|v| v.document)
             .ok_or_else(|| missing("iam:GetPolicyVersion", "no document"))?;
         Ok(decode_policy_document(&doc))
+    }
+}
+
+impl SecretsReads for AwsFacts {
+    async fn describe_secret(&self, id: &str) -> Result<Option<SecretInfo>, FetchError> {
+        const ACTION: &str = "secretsmanager:DescribeSecret";
+        match self.secrets.describe_secret().secret_id(id).send().await {
+            Ok(out) => {
+                let (Some(arn), Some(name)) = (out.arn, out.name) else {
+                    return Err(missing(ACTION, "a secret without an ARN or name"));
+                };
+                let pending_deletion = out.deleted_date.is_some();
+                Ok(Some(SecretInfo { arn, name, kms_key_id: out.kms_key_id, pending_deletion }))
+            }
+            Err(e) => match classify(ACTION, e) {
+                FetchError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn secret_policy(&self, arn: &str) -> Result<Option<String>, FetchError> {
+        const ACTION: &str = "secretsmanager:GetResourcePolicy";
+        let out = self.secrets.get_resource_policy().secret_id(arn).send().await.map_err(|e| classify(ACTION, e))?;
+        Ok(out.resource_policy.filter(|p| !p.trim().is_empty()))
     }
 }
 

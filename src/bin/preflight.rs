@@ -418,7 +418,7 @@ async fn check(
     }
     if spec.is_empty() && stacks.is_empty() {
         return fail(format!(
-            "the spec `{}` has nothing to check: give Bootstrap, Parameters, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out",
+            "the spec `{}` has nothing to check: give Bootstrap, Parameters, Secrets, Keys, KeyPolicies or HostedZone, or check a stack with --template or --cdk-out",
             path.map(|p| p.display().to_string()).unwrap_or_default()
         ));
     }

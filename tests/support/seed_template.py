@@ -3,7 +3,7 @@ customer managed key whose policy delegates to IAM, and the role CloudFormation 
 as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
 kms:PutKeyPolicy for the key policy the template applies.
 
-Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2
+Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed
 Prints the execution role's ARN. The `cdk-` variants seed only the parameter and its key: the CDK
 bootstrap template, deployed by the test, brings the execution role. `cdk-broken` puts the
 parameter under a key whose policy names an administrator only (no delegation to IAM). `story2`
@@ -38,6 +38,9 @@ def main():
     if variant == "story2":
         print(key["Arn"])
         return
+    if variant.startswith("secrets-"):
+        seed_secrets(variant, endpoint, kms, iam, root)
+        return
     if variant.startswith("cdk-"):
         print(f"arn:aws:iam::{A}:role/cdk-hnb659fds-cfn-exec-role-{A}-{R}")
         return
@@ -50,6 +53,33 @@ def main():
     iam.put_role_policy(RoleName="stack-exec", PolicyName="deploy", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
     print(f"arn:aws:iam::{A}:role/stack-exec")
+
+
+def seed_secrets(variant, endpoint, kms, iam, root):
+    """`secrets-broken`: the database password under a customer managed key that names an
+    administrator only, the API token under a key that delegates to IAM but is not allowed to the
+    task's role; `secrets-fixed`: the password's key delegates to IAM and the stack role may
+    decrypt, the token is under aws/secretsmanager. Prints the stack role's ARN and the token's
+    ARN, tab-separated."""
+    sm = client("secretsmanager", endpoint)
+    admin_only = {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/key-admin"},
+                  "Action": "kms:*", "Resource": "*"}
+    fixed = variant == "secrets-fixed"
+    db_key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [root if fixed else admin_only]}))
+    sm.create_secret(Name="prod/app/db", KmsKeyId=db_key["KeyMetadata"]["Arn"],
+                     SecretString=json.dumps({"password": "never-read"}))
+    token_args = {"Name": "prod/app/token", "SecretString": "never-read"}
+    if not fixed:
+        token_key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [root]}))
+        token_args["KmsKeyId"] = token_key["KeyMetadata"]["KeyId"]
+    token = sm.create_secret(**token_args)["ARN"]
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="stack-exec", AssumeRolePolicyDocument=json.dumps(trust))
+    actions = ["secretsmanager:GetSecretValue"] + (["kms:Decrypt"] if fixed else [])
+    iam.put_role_policy(RoleName="stack-exec", PolicyName="deploy", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    print(f"arn:aws:iam::{A}:role/stack-exec\t{token}")
 
 
 if __name__ == "__main__":

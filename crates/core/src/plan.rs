@@ -16,6 +16,9 @@ pub struct Plan {
     pub keys: BTreeSet<String>,
     /// SSM parameter names: DescribeParameters, then their keys.
     pub parameters: BTreeSet<String>,
+    /// Secrets Manager secret ids (names or ARNs): DescribeSecret and GetResourcePolicy, then
+    /// their keys.
+    pub secrets: BTreeSet<String>,
     /// Principals whose identity policies are needed (read when they are roles of this account).
     pub principals: BTreeSet<PrincipalArn>,
     /// The CDK bootstrap environment: (qualifier, toolkit stack name). Its roles are named after
@@ -54,6 +57,10 @@ impl Plan {
         for p in &spec.parameters {
             plan.parameters.insert(p.name.clone());
             plan.principals.extend(p.readers.iter().cloned());
+        }
+        for s in &spec.secrets {
+            plan.secrets.insert(s.id.clone());
+            plan.principals.extend(s.readers.iter().cloned());
         }
         for k in &spec.keys {
             plan.keys.insert(k.key.to_string());

@@ -18,6 +18,7 @@ use crate::spec::OnUnknown;
 pub enum CheckKind {
     Bootstrap,
     Parameter,
+    Secret,
     Key,
     KeyPolicy,
     HostedZone,
@@ -29,6 +30,7 @@ impl CheckKind {
         match self {
             Self::Bootstrap => "bootstrap",
             Self::Parameter => "parameter",
+            Self::Secret => "secret",
             Self::Key => "key",
             Self::KeyPolicy => "key-policy",
             Self::HostedZone => "hosted-zone",

@@ -19,6 +19,7 @@ use crate::arn::{AccountId, KeyRef, PrincipalArn, is_region};
 pub struct Spec {
     pub bootstrap: Option<Bootstrap>,
     pub parameters: Vec<Parameter>,
+    pub secrets: Vec<Secret>,
     pub keys: Vec<KeyRequirement>,
     pub key_policies: Vec<KeyPolicyCheck>,
     pub hosted_zone: Option<HostedZone>,
@@ -41,6 +42,15 @@ pub struct Bootstrap {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parameter {
     pub name: String,
+    pub readers: Vec<PrincipalArn>,
+}
+
+/// A Secrets Manager secret and the roles that read its value (with secretsmanager:GetSecretValue,
+/// which decrypts it through Secrets Manager). Preflight itself only describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Secret {
+    /// The secret's name or ARN, as given (a name is looked up in this account and region).
+    pub id: String,
     pub readers: Vec<PrincipalArn>,
 }
 
@@ -128,7 +138,7 @@ pub enum SpecError {
     #[error("spec file `{path}` is larger than {limit} bytes; a spec is far smaller (is it the right file?)")]
     TooLarge { path: String, limit: usize },
     #[error(
-        "spec file `{path}` is empty: give at least one of Bootstrap, Parameters, Keys, KeyPolicies or HostedZone (docs/spec.md)"
+        "spec file `{path}` is empty: give at least one of Bootstrap, Parameters, Secrets, Keys, KeyPolicies or HostedZone (docs/spec.md)"
     )]
     Empty { path: String },
     #[error("{}", join_issues(.0))]
@@ -150,11 +160,21 @@ const MAX_KEY_POLICY_BYTES: usize = 32_768;
 /// Spec files are read up to this size.
 pub const MAX_SPEC_BYTES: usize = 4 * 1024 * 1024;
 
-const TOP: &[&str] = &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options"];
-const TOP_PROPERTIES: &[&str] =
-    &["Bootstrap", "Parameters", "Keys", "KeyPolicies", "HostedZone", "Options", "ServiceToken", "ServiceTimeout"];
+const TOP: &[&str] = &["Bootstrap", "Parameters", "Secrets", "Keys", "KeyPolicies", "HostedZone", "Options"];
+const TOP_PROPERTIES: &[&str] = &[
+    "Bootstrap",
+    "Parameters",
+    "Secrets",
+    "Keys",
+    "KeyPolicies",
+    "HostedZone",
+    "Options",
+    "ServiceToken",
+    "ServiceTimeout",
+];
 const BOOTSTRAP: &[&str] = &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers", "RequiredVersion"];
 const PARAMETER: &[&str] = &["Name", "Readers"];
+const SECRET: &[&str] = &["SecretId", "Readers"];
 const KEY: &[&str] =
     &["Key", "Principals", "Actions", "ViaService", "EncryptionContext", "ForAwsResources", "SharedWithAccounts"];
 const KEY_POLICY: &[&str] = &["Policy", "Administrators"];
@@ -247,6 +267,11 @@ impl Spec {
                 self.parameters.iter().map(|p| json!({"Name": p.name, "Readers": strings(&p.readers)})).collect();
             out.insert("Parameters".into(), Value::Array(items));
         }
+        if !self.secrets.is_empty() {
+            let items =
+                self.secrets.iter().map(|s| json!({"SecretId": s.id, "Readers": strings(&s.readers)})).collect();
+            out.insert("Secrets".into(), Value::Array(items));
+        }
         if !self.keys.is_empty() {
             let items: Vec<Value> = self
                 .keys
@@ -292,6 +317,7 @@ impl Spec {
     pub fn is_empty(&self) -> bool {
         self.bootstrap.is_none()
             && self.parameters.is_empty()
+            && self.secrets.is_empty()
             && self.keys.is_empty()
             && self.key_policies.is_empty()
             && self.hosted_zone.is_none()
@@ -468,6 +494,7 @@ impl Parser {
         Spec {
             bootstrap: map.get("Bootstrap").and_then(|v| self.bootstrap(v, "Bootstrap")),
             parameters: self.items(map, "", "Parameters", "parameters", Self::parameter),
+            secrets: self.items(map, "", "Secrets", "secrets", Self::secret),
             keys: self.items(map, "", "Keys", "key requirements", Self::key),
             key_policies: self.items(map, "", "KeyPolicies", "key policies", Self::key_policy),
             hosted_zone: map.get("HostedZone").and_then(|v| self.hosted_zone(v, "HostedZone")),
@@ -543,6 +570,20 @@ impl Parser {
             self.error(&at(path, "Readers"), "required: the roles that read this parameter");
         }
         Some(Parameter { name: name?, readers })
+    }
+
+    fn secret(&mut self, v: &Value, path: &str) -> Option<Secret> {
+        let map = self.object(v, path, SECRET)?;
+        let id_path = at(path, "SecretId");
+        let id = self
+            .required(map, path, "SecretId", "the secret's name or ARN, e.g. prod/app/db")
+            .and_then(|v| self.string(v, &id_path))
+            .and_then(|id| check_secret_id(&id).map(|()| id).map_err(|e| self.error(&id_path, e)).ok());
+        let readers = self.principals(map, path, "Readers");
+        if !map.contains_key("Readers") {
+            self.error(&at(path, "Readers"), "required: the roles that read this secret's value");
+        }
+        Some(Secret { id: id?, readers })
     }
 
     fn key(&mut self, v: &Value, path: &str) -> Option<KeyRequirement> {
@@ -769,6 +810,34 @@ pub fn parse_dns_server(text: &str) -> Result<DnsServer, String> {
     text.parse::<IpAddr>().map(|ip| DnsServer { ip, port: None }).map_err(|_| {
         format!("expected an IP address with an optional port (192.0.2.1, 127.0.0.1:5353, [::1]:5353), got `{text}`")
     })
+}
+
+/// A secret's name (Secrets Manager: at most 512 of `a-zA-Z0-9/_+=.@-`) or its ARN
+/// (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX`).
+fn check_secret_id(id: &str) -> Result<(), String> {
+    let shown: String = id.chars().take(120).collect();
+    if let Some(rest) = id.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.splitn(6, ':').collect();
+        return match parts.as_slice() {
+            [_, "secretsmanager", region, account, "secret", name]
+                if is_region(region)
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && !name.is_empty() =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "expected a secret name or ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME), got `{shown}`"
+            )),
+        };
+    }
+    if id.is_empty() || id.len() > 512 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b)) {
+        return Err(format!(
+            "expected a secret name of 1 to 512 characters of a-z, A-Z, 0-9 and /_+=.@- (or its ARN), got `{shown}`"
+        ));
+    }
+    Ok(())
 }
 
 fn check_parameter_name(name: &str) -> Result<(), String> {

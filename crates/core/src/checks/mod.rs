@@ -9,6 +9,7 @@ mod hosted_zone;
 mod key_policy;
 mod keys;
 mod parameters;
+mod secrets;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +50,7 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
         findings.extend(bootstrap::check(b, facts, &env));
     }
     findings.extend(parameters::check(&spec.parameters, facts, &env));
+    findings.extend(secrets::check(&spec.secrets, facts, &env));
     findings.extend(keys::check(&spec.keys, facts, &env));
     findings.extend(key_policy::check(&spec.key_policies, facts, &env));
     if let Some(z) = &spec.hosted_zone {
@@ -76,6 +78,9 @@ fn not_checked(spec: &Spec, why: &Blocker) -> Vec<Finding> {
     }
     for p in &spec.parameters {
         findings.push(one(CheckKind::Parameter, p.name.clone(), Section::Parameter { name: p.name.clone() }));
+    }
+    for s in &spec.secrets {
+        findings.push(one(CheckKind::Secret, s.id.clone(), Section::Secret { secret: s.id.clone() }));
     }
     for k in &spec.keys {
         findings.push(one(CheckKind::Key, k.key.to_string(), Section::Key { key: k.key.to_string() }));
@@ -189,6 +194,41 @@ pub(crate) fn key_label(reference: &str, facts: &KeyFacts) -> KeyRef {
         reference: reference.to_owned(),
         key_id: facts.info.key_id.clone(),
         aws_managed: facts.info.manager == KeyManager::Aws,
+    }
+}
+
+/// A key that is not enabled: its state in words, and what can bring it back. `None` when it is
+/// enabled.
+pub(crate) fn not_enabled(key: &KeyFacts) -> Option<(String, crate::said::parameter::KeyRecovery)> {
+    use crate::said::parameter::KeyRecovery;
+    let recovery = match key.info.state {
+        kms::KeyState::Enabled => return None,
+        kms::KeyState::Disabled => KeyRecovery::Enable,
+        kms::KeyState::PendingDeletion => KeyRecovery::CancelDeletion,
+        _ => KeyRecovery::None,
+    };
+    Some((key.info.state.to_string(), recovery))
+}
+
+/// The worst status of a reader's `problems` (a pass when there are none), and the problems.
+pub(crate) fn worst<P>(problems: Vec<(Status, P)>) -> (Status, Vec<P>) {
+    let status = problems.iter().map(|(status, _)| *status).min().unwrap_or(Status::Pass);
+    (status, problems.into_iter().map(|(_, p)| p).collect())
+}
+
+/// KMS's answer to a reader's kms:Decrypt (`outcome`) as one of its problems: none when allowed,
+/// `unknown` when undecided, `refused` otherwise; each is given the key and why.
+pub(crate) fn decrypt_problem<P>(
+    outcome: &Outcome,
+    key: &KeyRef,
+    unknown: impl FnOnce(KeyRef, crate::said::NotAllowed) -> P,
+    refused: impl FnOnce(KeyRef, crate::said::NotAllowed) -> P,
+) -> Option<(Status, P)> {
+    let (key, why) = (key.clone(), crate::said::NotAllowed::from(outcome));
+    match outcome.decision {
+        Decision::Allow if outcome.error.is_none() => None,
+        Decision::Unknown => Some((Status::Unknown, unknown(key, why))),
+        _ => Some((Status::Fail, refused(key, why))),
     }
 }
 

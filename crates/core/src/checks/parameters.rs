@@ -6,16 +6,16 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Env, Item, PrincipalPolicies, Question, access, ask, evidence, key_label, key_policy, key_policy_change,
-    principal_policies, role_of,
+    Env, Item, PrincipalPolicies, Question, access, ask, decrypt_problem, evidence, key_label, key_policy,
+    key_policy_change, not_enabled, principal_policies, role_of, worst,
 };
 use crate::arn::PrincipalArn;
 use crate::facts::{Facts, FetchError, KeyFacts, ParameterInfo};
-use crate::kms::{Decision, KeyState, Outcome};
+use crate::kms::Outcome;
 use crate::policy::{Context, Policy, Request, Tri, evaluate_identity};
 use crate::report::{CheckKind, Finding, Status};
-use crate::said::parameter::{KeyRecovery, Problem, Said};
-use crate::said::{KeyRef, NotAllowed};
+use crate::said::KeyRef;
+use crate::said::parameter::{Problem, Said};
 use crate::spec::Parameter;
 
 /// The finding of a rule that ends a parameter's check: nothing after it can be judged.
@@ -90,13 +90,7 @@ fn key_exists<'a>(p: &Parameter, reference: &str, facts: &'a Facts) -> Result<&'
 
 /// The parameter's key is enabled: under any other state no one can read the parameter.
 fn key_enabled(p: &Parameter, key: &KeyFacts, label: &KeyRef) -> Result<(), Stop> {
-    let recovery = match key.info.state {
-        KeyState::Enabled => return Ok(()),
-        KeyState::Disabled => KeyRecovery::Enable,
-        KeyState::PendingDeletion => KeyRecovery::CancelDeletion,
-        _ => KeyRecovery::None,
-    };
-    let state = key.info.state.to_string();
+    let Some((state, recovery)) = not_enabled(key) else { return Ok(()) };
     Err(stop(p, Status::Fail, Said::KeyNotEnabled { name: p.name.clone(), key: label.clone(), state, recovery }))
 }
 
@@ -183,8 +177,7 @@ fn reader(r: &Readable<'_>, reader: &PrincipalArn, facts: &Facts, env: &Env<'_>)
         _ => None,
     };
     problems.extend(refused);
-    let status = problems.iter().map(|(status, _)| *status).min().unwrap_or(Status::Pass);
-    let problems: Vec<Problem> = problems.into_iter().map(|(_, problem)| problem).collect();
+    let (status, problems) = worst(problems);
     let (reader, name) = (reader.to_string(), r.p.name.clone());
     let found = match status {
         Status::Pass => Said::CanRead { reader, name, key: r.label.clone() },
@@ -259,21 +252,18 @@ fn get_parameter(
 /// KMS: the key allows the reader kms:Decrypt through SSM with the parameter's encryption
 /// context (`outcome`). None when it does; else what stops it.
 fn decrypt(r: &Readable<'_>, reader: &PrincipalArn, outcome: &Outcome) -> Option<(Status, Problem)> {
-    let (key, why) = (r.label.clone(), NotAllowed::from(outcome));
-    match outcome.decision {
-        Decision::Allow if outcome.error.is_none() => None,
-        Decision::Unknown => Some((Status::Unknown, Problem::DecryptUnknown { key, why })),
-        _ => Some((
-            Status::Fail,
-            Problem::DecryptNotAllowed {
-                key,
-                why,
-                role: role_of(reader),
-                via: r.via.clone(),
-                parameter_arn: r.parameter_arn.clone(),
-            },
-        )),
-    }
+    decrypt_problem(
+        outcome,
+        &r.label,
+        |key, why| Problem::DecryptUnknown { key, why },
+        |key, why| Problem::DecryptNotAllowed {
+            key,
+            why,
+            role: role_of(reader),
+            via: r.via.clone(),
+            parameter_arn: r.parameter_arn.clone(),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     BootstrapFacts, BucketEncryption, CallerIdentity, Facts, FetchError, KeyFacts, KeyInfo, KeyManager, ParameterInfo,
-    RoleFacts, RoleInfo, StackInfo,
+    RoleFacts, RoleInfo, SecretFacts, SecretInfo, StackInfo,
 };
 use crate::kms::{Grant, KeyState};
 
@@ -127,6 +127,22 @@ impl FactsBuilder {
             tier: Some("Standard".into()),
         };
         self.facts.parameters.insert(name.to_owned(), Ok(Some(info)));
+        self
+    }
+
+    /// A secret named `name` of this account and region, under `key_id` (`None`: the AWS managed
+    /// key, whose facts the test adds with [`Self::key`] as `alias/aws/secretsmanager`), with a
+    /// resource policy when given.
+    #[must_use]
+    pub fn secret(mut self, name: &str, key_id: Option<&str>, policy: Option<&Value>) -> Self {
+        let info = SecretInfo {
+            arn: format!("arn:aws:secretsmanager:{}:{}:secret:{name}-AbCdEf", self.region, self.account),
+            name: name.to_owned(),
+            kms_key_id: key_id.map(str::to_owned),
+            pending_deletion: false,
+        };
+        let policy = Ok(policy.map(ToString::to_string));
+        self.facts.secrets.insert(name.to_owned(), Ok(Some(SecretFacts { info, policy })));
         self
     }
 

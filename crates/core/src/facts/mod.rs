@@ -50,6 +50,30 @@ pub struct ParameterInfo {
     pub tier: Option<String>,
 }
 
+/// DescribeSecret (never the value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretInfo {
+    pub arn: String,
+    pub name: String,
+    /// The key as DescribeSecret reports it (an id, ARN or alias); absent when the secret is
+    /// encrypted under the AWS managed key `aws/secretsmanager` (Secrets Manager User Guide,
+    /// "Secret encryption and decryption").
+    pub kms_key_id: Option<String>,
+    /// DescribeSecret gave a `DeletedDate`: the secret is scheduled for deletion, and its value
+    /// cannot be read until it is restored.
+    pub pending_deletion: bool,
+}
+
+/// A secret and its resource policy (GetResourcePolicy; `None` when it has none).
+#[derive(Clone, Debug)]
+pub struct SecretFacts {
+    pub info: SecretInfo,
+    pub policy: Result<Option<String>, FetchError>,
+}
+
+/// The key a secret without `KmsKeyId` is encrypted under.
+pub const SECRETS_MANAGER_KEY: &str = "alias/aws/secretsmanager";
+
 /// GetRole and its policies' names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleInfo {
@@ -265,6 +289,8 @@ pub struct Facts {
     /// By the reference used to find them (as given in the spec or by DescribeParameters).
     pub keys: BTreeMap<String, Result<KeyFacts, FetchError>>,
     pub parameters: BTreeMap<String, Result<Option<ParameterInfo>, FetchError>>,
+    /// By the secret id as given in the spec (a name or ARN): `None` when it does not exist.
+    pub secrets: BTreeMap<String, Result<Option<SecretFacts>, FetchError>>,
     /// By role name, for roles in Preflight's own account.
     pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
     pub bootstrap: Option<BootstrapFacts>,

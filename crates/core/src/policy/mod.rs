@@ -430,6 +430,127 @@ pub fn evaluate_identity(identity: &[Policy], boundary: Option<&Policy>, req: &R
     IdentityDecision { allowed, deciding: allows, explicit_deny: false }
 }
 
+/// What a principal's identity policies and a resource's own policy say together, for a service
+/// whose resources carry policies of their own (a Secrets Manager secret), by IAM's evaluation
+/// logic (IAM User Guide, "Policy evaluation logic" and "Cross-account policy evaluation logic"):
+/// an explicit deny in either wins; in the resource's account, either side may allow (a resource
+/// policy naming a role is capped by the role's permissions boundary, one naming the session is
+/// not, one naming the account only delegates to IAM); from another account, both must.
+#[derive(Clone, Debug)]
+pub struct ResourceDecision {
+    pub allowed: Tri,
+    /// The allows when allowed; the denies when denied explicitly.
+    pub deciding: Vec<Deciding>,
+    pub explicit_deny: bool,
+    /// Whether the resource policy allows the request on its own account of things.
+    pub resource_allows: Tri,
+    /// Whether the principal's identity policies (capped by its boundary) allow it; unknown when
+    /// they are not known.
+    pub identity_allows: Tri,
+}
+
+/// Evaluates `req` against the principal's identity policies (`None`: not known), its boundary,
+/// and the resource's policy (`None`: it has none). `same_account`: the principal is in the
+/// resource's account.
+pub fn evaluate_with_resource(
+    identity: Option<&[Policy]>,
+    boundary: Option<&Policy>,
+    resource: Option<&Policy>,
+    same_account: bool,
+    req: &Request<'_>,
+) -> ResourceDecision {
+    let is_user = matches!(req.principal.kind(), PrincipalKind::User { .. });
+    let has_boundary = boundary.is_some();
+    let mut deny = Tri::No;
+    let mut denies = Vec::new();
+    let (mut direct, mut through_account) = (Tri::No, Tri::No);
+    let mut allows = Vec::new();
+    for p in resource.iter() {
+        for s in &p.statements {
+            let naming = s.naming(req.principal, has_boundary);
+            if naming == Naming::No {
+                continue;
+            }
+            let t = s.applies(req);
+            if t.is_no() {
+                continue;
+            }
+            let yes = t.is_yes();
+            match (s.effect, naming) {
+                (Effect::Deny, _) => {
+                    deny = deny.or(t);
+                    if yes {
+                        denies.push(Deciding::of(p, s));
+                    }
+                }
+                (Effect::Allow, Naming::Account) => through_account = through_account.or(t),
+                (Effect::Allow, Naming::Entity) if !is_user && has_boundary => {
+                    // Capped by the boundary: allowed only where the boundary allows too.
+                    let capped = boundary.map_or(Tri::Yes, |b| boundary_allows(b, req));
+                    direct = direct.or(t.and(capped));
+                    if yes {
+                        allows.push(Deciding::of(p, s));
+                    }
+                }
+                (Effect::Allow, _) => {
+                    direct = direct.or(t);
+                    if yes {
+                        allows.push(Deciding::of(p, s));
+                    }
+                }
+            }
+        }
+    }
+    let (identity_allows, identity_deciding) = match identity {
+        Some(ids) => {
+            let d = evaluate_identity(ids, boundary, req);
+            if d.explicit_deny {
+                deny = Tri::Yes;
+                denies.extend(d.deciding);
+                (Tri::No, Vec::new())
+            } else {
+                (d.allowed, d.deciding)
+            }
+        }
+        None => (Tri::Unknown(["identity policies".to_owned()].into()), Vec::new()),
+    };
+    if deny.is_yes() {
+        return ResourceDecision {
+            allowed: Tri::No,
+            deciding: denies,
+            explicit_deny: true,
+            resource_allows: Tri::No,
+            identity_allows,
+        };
+    }
+    let resource_allows = if same_account { direct.clone() } else { direct.clone().or(through_account) };
+    let allowed = if same_account {
+        resource_allows.clone().or(identity_allows.clone())
+    } else {
+        resource_allows.clone().and(identity_allows.clone())
+    }
+    .and(deny.negate());
+    let mut deciding = Vec::new();
+    if allowed.is_yes() {
+        if resource_allows.is_yes() {
+            deciding.extend(allows);
+        }
+        if identity_allows.is_yes() && (!same_account || !resource_allows.is_yes()) {
+            deciding.extend(identity_deciding);
+        }
+    }
+    ResourceDecision { allowed, deciding, explicit_deny: false, resource_allows, identity_allows }
+}
+
+/// Whether a permissions boundary allows `req` (its denies are counted with the identity side).
+fn boundary_allows(boundary: &Policy, req: &Request<'_>) -> Tri {
+    boundary
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+        .fold(Tri::No, |acc, s| if acc.is_yes() { acc } else { acc.or(s.applies(req)) })
+}
+
 fn any_match(ps: &[Pattern], text: &str, ctx: &Context) -> Tri {
     let mut t = Tri::No;
     for p in ps {

@@ -14,6 +14,7 @@ pub mod key;
 pub mod key_policy;
 pub mod parameter;
 pub mod run;
+pub mod secret;
 pub mod stack;
 
 use serde::Serialize;
@@ -26,6 +27,7 @@ use crate::facts::FetchError;
 pub enum Said {
     Bootstrap(bootstrap::Said),
     Parameter(parameter::Said),
+    Secret(secret::Said),
     Key(key::Said),
     KeyPolicy(key_policy::Said),
     HostedZone(hosted_zone::Said),
@@ -42,6 +44,7 @@ impl Said {
         match self {
             Said::Bootstrap(s) => s.sentence(),
             Said::Parameter(s) => s.sentence(),
+            Said::Secret(s) => s.sentence(),
             Said::Key(s) => s.sentence(),
             Said::KeyPolicy(s) => s.sentence(),
             Said::HostedZone(s) => s.sentence(),
@@ -55,6 +58,7 @@ impl Said {
         match self {
             Said::Bootstrap(s) => s.fix(),
             Said::Parameter(s) => s.fix(),
+            Said::Secret(s) => s.fix(),
             Said::Key(s) => s.fix(),
             Said::KeyPolicy(s) => s.fix(),
             Said::HostedZone(s) => s.fix(),
@@ -69,6 +73,7 @@ impl Said {
         match self {
             Said::Bootstrap(s) => s.alternatives(),
             Said::Parameter(s) => s.alternatives(),
+            Said::Secret(s) => s.alternatives(),
             Said::Key(s) => s.alternatives(),
             _ => self.fix(),
         }
@@ -84,7 +89,7 @@ macro_rules! said_from {
         }
     )*};
 }
-said_from!(bootstrap => Bootstrap, parameter => Parameter, key => Key, key_policy => KeyPolicy,
+said_from!(bootstrap => Bootstrap, parameter => Parameter, secret => Secret, key => Key, key_policy => KeyPolicy,
     hosted_zone => HostedZone, run => Run, stack => Stack);
 
 /// A read that failed, as finding data: the error in words and, when Preflight's own role was
@@ -111,6 +116,36 @@ impl Unread {
     /// The fix for a read Preflight's own role was denied.
     pub fn fix(&self) -> Option<String> {
         self.denied_action.as_ref().map(|a| format!("allow {a} in Preflight's role (see template.yaml)"))
+    }
+}
+
+/// One thing that stops a reader (or leaves its reading unknown): a clause of the reader's
+/// sentence, and its fix when it has one.
+pub(crate) trait Clause {
+    fn sentence(&self) -> String;
+    fn fix(&self) -> Option<String>;
+}
+
+/// The problems' clauses, `; `-separated.
+pub(crate) fn clauses<P: Clause>(problems: &[P]) -> String {
+    problems.iter().map(Clause::sentence).collect::<Vec<_>>().join("; ")
+}
+
+/// The fixes of `problems`, `; `-separated, when there is any.
+pub(crate) fn fixes<'a, P: Clause + 'a>(problems: impl Iterator<Item = &'a P>) -> Option<String> {
+    let fixes: Vec<String> = problems.filter_map(Clause::fix).collect();
+    (!fixes.is_empty()).then(|| fixes.join("; "))
+}
+
+/// With a key-policy statement as the finding's change: the fixes of the other problems, then
+/// `way_out`, the other ways out of the key's refusal.
+pub(crate) fn besides_the_statement<'a, P: Clause + 'a>(
+    others: impl Iterator<Item = &'a P>,
+    way_out: String,
+) -> String {
+    match fixes(others) {
+        Some(fixes) => format!("{fixes}; {way_out}"),
+        None => way_out,
     }
 }
 

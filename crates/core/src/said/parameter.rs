@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{KeyRef, NotAllowed, PoliciesUnknown, Unread, ticked};
+use super::{Clause, KeyRef, NotAllowed, PoliciesUnknown, Unread, besides_the_statement, clauses, fixes, ticked};
 
 /// What the parameter check found about a parameter, or about one of its readers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -91,8 +91,7 @@ pub enum Problem {
     DecryptNotAllowed { key: KeyRef, why: NotAllowed, role: String, via: String, parameter_arn: String },
 }
 
-impl Problem {
-    /// The problem in words, one clause of the reader's sentence.
+impl Clause for Problem {
     fn sentence(&self) -> String {
         match self {
             Problem::GetParameterDenied { parameter_arn, denied_by } => {
@@ -112,7 +111,6 @@ impl Problem {
         }
     }
 
-    /// Its fix, when it has one.
     fn fix(&self) -> Option<String> {
         match self {
             Problem::GetParameterDenied { parameter_arn, .. } | Problem::GetParameterNotAllowed { parameter_arn } => {
@@ -124,17 +122,6 @@ impl Problem {
             )),
         }
     }
-}
-
-/// The problems' clauses, `; `-separated.
-fn clauses(problems: &[Problem]) -> String {
-    problems.iter().map(Problem::sentence).collect::<Vec<_>>().join("; ")
-}
-
-/// The fixes of `problems`, `; `-separated, when there is any.
-fn fixes<'a>(problems: impl Iterator<Item = &'a Problem>) -> Option<String> {
-    let fixes: Vec<String> = problems.filter_map(Problem::fix).collect();
-    (!fixes.is_empty()).then(|| fixes.join("; "))
 }
 
 impl Said {
@@ -232,10 +219,7 @@ impl Said {
                 let way_out = format!(
                     "where the key policy delegates to IAM (an arn:{partition}:iam::{account}:root statement), allow kms:Decrypt on {key_arn} in the role's IAM policy; or re-create the parameter under alias/aws/ssm (a parameter's key cannot be changed in place)"
                 );
-                Some(match fixes(others) {
-                    Some(fixes) => format!("{fixes}; {way_out}"),
-                    None => way_out,
-                })
+                Some(besides_the_statement(others, way_out))
             }
             _ => self.fix(),
         }

@@ -19,6 +19,7 @@ pub enum Section {
     Bootstrap { qualifier: String },
     HostedZone { zone_id: String },
     Parameter { name: String },
+    Secret { secret: String },
     Key { key: String },
     KeyPolicy { index: usize },
 }
@@ -44,6 +45,7 @@ impl Said {
                     Section::Bootstrap { qualifier } => format!("the CDK bootstrap environment `{qualifier}`"),
                     Section::HostedZone { zone_id } => format!("hosted zone `{zone_id}`"),
                     Section::Parameter { name } => format!("parameter `{name}`"),
+                    Section::Secret { secret } => format!("secret `{secret}`"),
                     Section::Key { key } => format!("key `{key}`"),
                     Section::KeyPolicy { index } => format!("key policy KeyPolicies[{index}]"),
                 };

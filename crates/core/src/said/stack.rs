@@ -43,10 +43,6 @@ pub enum Unjudged {
         task: String,
         expression: String,
     },
-    /// A Secrets Manager secret: its check is not built.
-    SecretCheckNotBuilt {
-        task: String,
-    },
     TaskRoleUnknown {
         task: String,
         why: RoleUnknown,
@@ -117,9 +113,6 @@ impl std::fmt::Display for Unjudged {
                 "the custom resource {resource} reads it with decryption, but its function's role is not known: {why}"
             ),
             Self::TaskSecretUnresolved { task, expression } => write!(f, "a secret of task {task}: {expression}"),
-            Self::SecretCheckNotBuilt { task } => {
-                write!(f, "task {task} reads this secret from Secrets Manager; the secret check is not built yet")
-            }
             Self::TaskRoleUnknown { task, why } => write!(f, "task {task}'s execution role is not known: {why}"),
         }
     }

@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use crate::arn::PrincipalArn;
 use crate::report::{CheckKind, Finding, Status};
 use crate::said::stack::{self as said, RoleUnknown, Unjudged};
-use crate::spec::{HostedZone, KeyPolicyCheck, Parameter, Spec};
+use crate::spec::{HostedZone, KeyPolicyCheck, Parameter, Secret, Spec};
 pub use resolve::{Resolver, StackEnv, Unresolved};
 pub use template::{Template, TemplateError};
 
@@ -128,6 +128,7 @@ impl Inferred {
         self.inferences.iter_mut().filter(|i| i.check == CheckKind::KeyPolicy).for_each(|i| shift(&mut i.subject));
         self.gaps.iter_mut().filter(|g| g.check == CheckKind::KeyPolicy).for_each(|g| shift(&mut g.subject));
         explicit.parameters.extend(self.spec.parameters.iter().cloned());
+        explicit.secrets.extend(self.spec.secrets.iter().cloned());
         explicit.key_policies.extend(self.spec.key_policies.iter().cloned());
         match (&explicit.hosted_zone, &self.spec.hosted_zone) {
             (None, Some(z)) => explicit.hosted_zone = Some(z.clone()),
@@ -210,6 +211,7 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
             continue;
         }
         secure_references(id, &resource.properties, &resolver, execution, &mut out);
+        secret_references(id, &resource.kind, &resource.properties, &resolver, execution, &mut out);
         if resource.kind == "AWS::KMS::Key" {
             key_policy(id, &resource.properties, &resolver, execution, &mut out);
         }
@@ -394,6 +396,82 @@ fn secure_references(
     }
 }
 
+/// `{{resolve:secretsmanager:SECRET[:SecretString[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]]}}` in a
+/// resource's properties: CloudFormation calls secretsmanager:GetSecretValue as the stack's
+/// execution identity (observed: "assumed-role/cdk-hnb659fds-cfn-exec-role-.../AWSCloudFormation
+/// is not authorized to perform: secretsmanager:GetSecretValue", aws-samples/
+/// cdk-assume-role-credential-plugin#49), and Secrets Manager decrypts as that identity. Dynamic
+/// references are not resolved in custom resources' properties (CloudFormation User Guide, "Get a
+/// secret or secret value from Secrets Manager"), so those are skipped.
+fn secret_references(
+    id: &str,
+    kind: &str,
+    properties: &Value,
+    resolver: &Resolver<'_>,
+    execution: Option<&Execution>,
+    out: &mut Inferred,
+) {
+    if kind.starts_with("Custom::") || kind == "AWS::CloudFormation::CustomResource" {
+        return;
+    }
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut collect = |path: &str, s: &str| {
+        for secret in secretsmanager_ids(s) {
+            if !found.iter().any(|(p, n)| p == path && *n == secret) {
+                found.push((path.to_owned(), secret));
+            }
+        }
+    };
+    walk(properties, "Properties", &mut collect);
+    if let Ok(resolved) = resolver.value(properties) {
+        walk(&resolved, "Properties", &mut collect);
+    }
+    for (path, secret) in found {
+        let source = Source { logical_id: id.to_owned(), property: path };
+        let readers: Vec<PrincipalArn> = execution.iter().map(|e| e.principal.clone()).collect();
+        add_secret(out, &secret, readers);
+        let why = match execution {
+            Some(e) => format!(
+                "CloudFormation resolves this secretsmanager reference as the stack's execution identity, {} ({})",
+                e.principal, e.basis
+            ),
+            None => "CloudFormation resolves this secretsmanager reference; the execution identity is not known, so only the secret itself is checked".to_owned(),
+        };
+        out.inferences.push(Inference { check: CheckKind::Secret, subject: secret, source, why });
+    }
+}
+
+/// Adds a secret check for `readers`, unless the same one is there.
+fn add_secret(out: &mut Inferred, id: &str, readers: Vec<PrincipalArn>) {
+    if !out.spec.secrets.iter().any(|s| s.id == id && s.readers == readers) {
+        out.spec.secrets.push(Secret { id: id.to_owned(), readers });
+    }
+}
+
+/// The secret ids (names or full ARNs) of the secretsmanager dynamic references in `s`. A
+/// reference is `SECRET-ID[:SecretString:JSON-KEY:VERSION-STAGE:VERSION-ID]`, where SECRET-ID is a
+/// name or an ARN (itself `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`).
+fn secretsmanager_ids(s: &str) -> Vec<String> {
+    const OPEN: &str = "{{resolve:secretsmanager:";
+    let mut ids = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(OPEN) {
+        let after = rest.get(start + OPEN.len()..).unwrap_or_default();
+        let Some(end) = after.find("}}") else { break };
+        let body = after.get(..end).unwrap_or_default();
+        let id = if body.starts_with("arn:") {
+            body.splitn(8, ':').take(7).collect::<Vec<_>>().join(":")
+        } else {
+            body.split(':').next().unwrap_or_default().to_owned()
+        };
+        if !id.is_empty() && !id.contains("${") {
+            ids.push(id);
+        }
+        rest = after.get(end + 2..).unwrap_or_default();
+    }
+    ids
+}
+
 /// The parameter names of the ssm-secure dynamic references in `s`.
 fn ssm_secure_names(s: &str) -> Vec<String> {
     const OPEN: &str = "{{resolve:ssm-secure:";
@@ -493,6 +571,30 @@ fn custom_resource_reads(
         let params = call.get("parameters").cloned().unwrap_or(Value::Null);
         let decrypts = matches!(params.get("WithDecryption"), Some(Value::Bool(true)))
             || params.get("WithDecryption").and_then(Value::as_str) == Some("true");
+        // AwsCustomResource names the service as the v2 SDK did (`SecretsManager`) or as the v3
+        // package (`@aws-sdk/client-secrets-manager`).
+        let service_key: String = service.to_ascii_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
+        if service_key.ends_with("secretsmanager") && action == "getsecretvalue" {
+            if let Some(secret) = params.get("SecretId").and_then(Value::as_str) {
+                let source = Source { logical_id: id.to_owned(), property: format!("Properties.{key}") };
+                match function_role(properties.get("ServiceToken"), template, resolver, &out.planned) {
+                    Ok((role, how)) => {
+                        add_secret(out, secret, vec![role]);
+                        out.inferences.push(Inference {
+                            check: CheckKind::Secret,
+                            subject: secret.to_owned(),
+                            source,
+                            why: format!("the custom resource {id} calls secretsmanager:GetSecretValue as its function's role, {how}"),
+                        });
+                    }
+                    Err(why) => {
+                        let why = Unjudged::CustomResourceRoleUnknown { resource: id.to_owned(), why };
+                        out.gaps.push(Gap::unjudged(CheckKind::Secret, secret, source, why));
+                    }
+                }
+            }
+            continue;
+        }
         if !service.eq_ignore_ascii_case("ssm") || !(action == "getparameter" || action == "getparameters") || !decrypts
         {
             continue;
@@ -534,7 +636,8 @@ fn custom_resource_reads(
 /// secrets; aws/aws-cdk#4498: CDK grants the SSM read but not kms:Decrypt on a customer managed
 /// key). The agent calls ssm:GetParameters; the parameter check judges ssm:GetParameter on the
 /// same parameter ARN, which IAM policies grant alike in practice (CDK's grantRead gives both).
-/// Secrets Manager references need a secret check, which is not built: named as not checked.
+/// Secrets Manager references (and a private registry's `RepositoryCredentials`) are secret checks
+/// for the same role: secretsmanager:GetSecretValue and kms:Decrypt through Secrets Manager.
 fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut Inferred) {
     let role = execution_role(properties.get("ExecutionRoleArn"), resolver, &out.planned);
     let mut refs: Vec<(String, Value)> = Vec::new();
@@ -546,6 +649,12 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
                         refs.push((format!("Properties.ContainerDefinitions[{c}].Secrets[{s}].ValueFrom"), v.clone()));
                     }
                 }
+            }
+            if let Some(v) = container.pointer("/RepositoryCredentials/CredentialsParameter") {
+                refs.push((
+                    format!("Properties.ContainerDefinitions[{c}].RepositoryCredentials.CredentialsParameter"),
+                    v.clone(),
+                ));
             }
             if let Some(Value::Array(options)) = container.pointer("/LogConfiguration/SecretOptions") {
                 for (s, secret) in options.iter().enumerate() {
@@ -572,39 +681,52 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
                 continue;
             }
         };
-        // `arn:aws:ssm:R:A:parameter/NAME` (a hierarchical NAME keeps its leading slash), or a name.
-        let name = if let Some(rest) = text.strip_prefix("arn:") {
-            match rest.splitn(5, ':').nth(4) {
-                Some(res) if rest.split(':').nth(1) == Some("ssm") => match res.strip_prefix("parameter") {
+        // `arn:aws:secretsmanager:R:A:secret:NAME-SUFFIX[:json-key:version-stage:version-id]`: the
+        // first seven fields are the secret's ARN (ECS Developer Guide, "Pass Secrets Manager
+        // secrets through Amazon ECS environment variables").
+        let (check, subject) = match text.strip_prefix("arn:").map(|rest| rest.split(':').nth(1)) {
+            Some(Some("secretsmanager")) => {
+                (CheckKind::Secret, text.splitn(8, ':').take(7).collect::<Vec<_>>().join(":"))
+            }
+            // `arn:aws:ssm:R:A:parameter/NAME` (a hierarchical NAME keeps its leading slash).
+            Some(Some("ssm")) => {
+                let res = text.splitn(6, ':').nth(5).unwrap_or_default();
+                let name = match res.strip_prefix("parameter") {
                     Some(n) if n.matches('/').count() > 1 => n.to_owned(),
                     Some(n) => n.trim_start_matches('/').to_owned(),
                     None => text.clone(),
-                },
-                _ => {
-                    let why = Unjudged::SecretCheckNotBuilt { task: id.to_owned() };
-                    out.gaps.push(Gap::unjudged(CheckKind::Parameter, text.clone(), source, why));
-                    continue;
-                }
+                };
+                (CheckKind::Parameter, name)
             }
-        } else {
-            text.clone()
+            Some(_) => {
+                let why = Unjudged::TaskSecretUnresolved {
+                    task: id.to_owned(),
+                    expression: format!("`{text}` is neither an SSM parameter nor a Secrets Manager secret ARN"),
+                };
+                out.gaps.push(Gap::unjudged(CheckKind::Parameter, text.clone(), source, why));
+                continue;
+            }
+            // A bare name is an SSM parameter of the task's region.
+            None => (CheckKind::Parameter, text.clone()),
         };
         match &role {
             Ok((principal, how)) => {
                 let readers = vec![principal.clone()];
-                if !out.spec.parameters.iter().any(|p| p.name == name && p.readers == readers) {
-                    out.spec.parameters.push(Parameter { name: name.clone(), readers });
+                if check == CheckKind::Secret {
+                    add_secret(out, &subject, readers);
+                } else if !out.spec.parameters.iter().any(|p| p.name == subject && p.readers == readers) {
+                    out.spec.parameters.push(Parameter { name: subject.clone(), readers });
                 }
                 out.inferences.push(Inference {
-                    check: CheckKind::Parameter,
-                    subject: name,
+                    check,
+                    subject,
                     source,
                     why: format!("the ECS agent reads this secret for task {id} as its execution role, {how}"),
                 });
             }
             Err(why) => {
                 let why = Unjudged::TaskRoleUnknown { task: id.to_owned(), why: why.clone() };
-                out.gaps.push(Gap::unjudged(CheckKind::Parameter, name, source, why));
+                out.gaps.push(Gap::unjudged(check, subject, source, why));
             }
         }
     }
@@ -841,19 +963,72 @@ mod tests {
                 "ContainerDefinitions": [{"Secrets": [
                     {"Name": "DB", "ValueFrom": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ssm:us-east-1:111111111111:parameter/app/db/password"]]}},
                     {"Name": "FLAT", "ValueFrom": "arn:aws:ssm:us-east-1:111111111111:parameter/flat"},
-                    {"Name": "API", "ValueFrom": "arn:aws:secretsmanager:us-east-1:111111111111:secret:api-AbCdEf"}]}]}}
+                    {"Name": "API", "ValueFrom": "arn:aws:secretsmanager:us-east-1:111111111111:secret:api-AbCdEf:token::"}],
+                    "RepositoryCredentials": {"CredentialsParameter": "arn:aws:secretsmanager:us-east-1:111111111111:secret:registry-XyZ123"}}]}}
         }}))
         .unwrap();
         let out = infer(&t, &env(), None);
         let names: Vec<&str> = out.spec.parameters.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["/app/db/password", "flat"]);
         assert_eq!(out.spec.parameters[0].readers[0].to_string(), "arn:aws:iam::111111111111:role/ExecRole");
-        assert_eq!(out.gaps.len(), 1);
-        assert!(
-            matches!(&out.gaps[0].found, said::Said::NotChecked { why: Unjudged::SecretCheckNotBuilt { task }, .. } if task == "Task"),
-            "{:?}",
-            out.gaps
+        // Secrets Manager references, the JSON key and version fields cut off: secret checks for the same role.
+        let secrets: Vec<(&str, String)> =
+            out.spec.secrets.iter().map(|s| (s.id.as_str(), s.readers[0].to_string())).collect();
+        assert_eq!(
+            secrets,
+            [
+                (
+                    "arn:aws:secretsmanager:us-east-1:111111111111:secret:api-AbCdEf",
+                    "arn:aws:iam::111111111111:role/ExecRole".to_owned()
+                ),
+                (
+                    "arn:aws:secretsmanager:us-east-1:111111111111:secret:registry-XyZ123",
+                    "arn:aws:iam::111111111111:role/ExecRole".to_owned()
+                ),
+            ]
         );
+        assert!(out.gaps.is_empty(), "{:?}", out.gaps);
+        let kinds: Vec<CheckKind> = out.inferences.iter().map(|i| i.check).collect();
+        assert_eq!(kinds, [CheckKind::Parameter, CheckKind::Parameter, CheckKind::Secret, CheckKind::Secret]);
+    }
+
+    #[test]
+    fn secretsmanager_references_become_secret_checks_for_the_execution_role() {
+        assert_eq!(
+            secretsmanager_ids(
+                "{{resolve:secretsmanager:prod/db:SecretString:password}} and {{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:222222222222:secret:shared-AbCdEf:SecretString:k::}}"
+            ),
+            ["prod/db", "arn:aws:secretsmanager:us-east-1:222222222222:secret:shared-AbCdEf"]
+        );
+        let t = Template::from_value(&json!({"Resources": {
+            "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+                "MasterUserPassword": {"Fn::Join": ["", ["{{resolve:secretsmanager:", "prod/db", ":SecretString:password}}"]]}}},
+            "Hook": {"Type": "Custom::Thing", "Properties": {"Token": "{{resolve:secretsmanager:ignored}}"}}
+        }}))
+        .unwrap();
+        let out = infer(&t, &env(), Some(&execution()));
+        assert_eq!(out.spec.secrets.len(), 1, "custom resources' properties are not resolved: {:?}", out.spec.secrets);
+        assert_eq!(out.spec.secrets[0].id, "prod/db");
+        assert_eq!(out.spec.secrets[0].readers, [execution().principal]);
+        assert_eq!(out.inferences[0].check, CheckKind::Secret);
+        assert_eq!(out.inferences[0].source.property, "Properties.MasterUserPassword");
+    }
+
+    #[test]
+    fn an_aws_custom_resource_reading_a_secret_value_is_a_secret_check_for_its_role() {
+        let t = Template::from_value(&json!({"Resources": {
+            "ProviderRole": {"Type": "AWS::IAM::Role", "Properties": {}},
+            "Provider": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["ProviderRole", "Arn"]}}},
+            "ReadToken": {"Type": "Custom::AWS", "Properties": {
+                "ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]},
+                "Create": "{\"service\":\"@aws-sdk/client-secrets-manager\",\"action\":\"GetSecretValueCommand\",\"parameters\":{\"SecretId\":\"prod/app/token\"}}"}}
+        }}))
+        .unwrap();
+        let out = infer(&t, &env(), None);
+        assert_eq!(out.spec.secrets.len(), 1, "{:?}", out.gaps);
+        assert_eq!(out.spec.secrets[0].id, "prod/app/token");
+        assert_eq!(out.spec.secrets[0].readers[0].to_string(), "arn:aws:iam::111111111111:role/ProviderRole");
+        assert_eq!(out.inferences[0].source.property, "Properties.Create");
     }
 
     #[test]
