@@ -3,7 +3,9 @@
 #   scripts/bench.sh            evaluator decisions and template inference (criterion), simulate batch, release binary size
 # Figures: time per decision on realistic policies (target <= 2 us), `preflight simulate` over
 # 10,000 JSON Lines scenarios on one core (target < 1 s wall), the AWS calls and sequential round
-# trips of a 200-parameter check behind a latency proxy (target < 6), the time a run without
+# trips of a 200-parameter check behind a latency proxy (target < 6), a 20-stack, 2,000-resource
+# cloud assembly's inference time per 1,000 resources (target < 50 ms) and AWS calls (each distinct
+# fact once), the time a run without
 # credentials takes to say so when the metadata endpoint never answers, the Lambda's cold start
 # against a do-nothing lambda_runtime function (target at most 1.5x), and the binary sizes.
 set -euo pipefail
@@ -56,6 +58,9 @@ echo "== fetch: 200 parameters under 10 keys read by 20 roles, latency added to 
 source scripts/python-env.sh
 .venv/bin/python scripts/bench_fetch.py 50
 .venv/bin/python scripts/bench_fetch.py 500
+
+echo "== 20 stacks, 2,000 resources: inference per 1,000 resources, AWS calls, each distinct fact read once"
+.venv/bin/python scripts/bench_stacks.py target/release/preflight || echo "(the run broke a bound: see above)"
 
 echo "== no credentials, a metadata endpoint that never answers: time to exit 2 (target: a few seconds)"
 hole_port=$(mktemp)

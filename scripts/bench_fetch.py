@@ -11,19 +11,18 @@ calls costs it more than 50 ms: with 50 ms of latency the estimate includes moto
 A larger latency (500 ms) makes moto's share small and shows Preflight's round trips alone.
 """
 
-import http.client
-import os
-import http.server
 import json
+import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aws_proxy import Proxy  # noqa: E402  (the counting, delaying proxy shared with bench_stacks.py)
 
 LATENCY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.050
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,49 +66,6 @@ def seed(url):
     return {"Parameters": [{"Name": f"/bench/p{i:03d}", "Readers": roles} for i in range(200)]}
 
 
-class Proxy(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    # The default listen backlog (5) drops bursts of connections, and the kernel retries them a
-    # second later: that would be the proxy's delay, not Preflight's.
-    request_queue_size = 256
-
-    def __init__(self, target):
-        self.target = urlparse(target)
-        self.calls = 0
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        self.forward()
-
-    def do_GET(self):
-        self.forward()
-
-    def forward(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-        with self.server.lock:
-            self.server.calls += 1
-        time.sleep(LATENCY)
-        conn = http.client.HTTPConnection(self.server.target.hostname, self.server.target.port, timeout=30)
-        conn.request(self.command, self.path, body, dict(self.headers))
-        resp = conn.getresponse()
-        data = resp.read()
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 def run(binary, spec, endpoint):
     env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "PATH": "/usr/bin:/bin"}
@@ -127,9 +83,8 @@ def main():
         spec = seed(url)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(spec, f)
-        proxy = Proxy(url)
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+        proxy = Proxy(url, LATENCY).start()
+        endpoint = proxy.url
         run(binary, f.name, url)  # warm-up
         direct, report = min((run(binary, f.name, url) for _ in range(3)), key=lambda r: r[0])
         proxy.calls = 0

@@ -121,6 +121,9 @@ struct Fetcher<'a, S> {
     policies: Memo<String, Result<String, FetchError>>,
     grants: Memo<String, Result<Vec<Grant>, FetchError>>,
     managed: Memo<String, Result<String, FetchError>>,
+    /// By secret ARN: a secret named by its name in one place and its ARN in another is described
+    /// twice (the name must be looked up), its policy read once.
+    secret_policies: Memo<String, Result<Option<String>, FetchError>>,
     identity: OnceCell<Result<CallerIdentity, FetchError>>,
 }
 
@@ -244,7 +247,10 @@ impl<S: FactSource> Fetcher<'_, S> {
             Ok(None) => return (Ok(None), None),
             Err(e) => return (Err(e), None),
         };
-        let policy = self.call(&self.secrets, "secretsmanager:GetResourcePolicy", self.source.secret_policy(&info.arn));
+        let arn = info.arn.clone();
+        let policy = self.secret_policies.get(&arn, || {
+            self.call(&self.secrets, "secretsmanager:GetResourcePolicy", self.source.secret_policy(&arn))
+        });
         let key = async {
             let reference = match &info.kms_key_id {
                 Some(k) => k.clone(),
@@ -440,6 +446,16 @@ fn same_parameter(a: &str, b: &str) -> bool {
 
 /// Fetches every fact of `plan` from `source`.
 pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) -> Facts {
+    fetch_as(plan, source, pending, None).await
+}
+
+/// As [`fetch`], with the identity already known (`None`: read it).
+pub async fn fetch_as<S: FactSource>(
+    plan: &Plan,
+    source: &S,
+    pending: &Pending,
+    identity: Option<CallerIdentity>,
+) -> Facts {
     let f = Fetcher {
         source,
         pending,
@@ -459,7 +475,8 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         policies: Memo::new(),
         grants: Memo::new(),
         managed: Memo::new(),
-        identity: OnceCell::new(),
+        secret_policies: Memo::new(),
+        identity: OnceCell::new_with(identity.map(Ok)),
     };
     let mut facts = Facts { region: source.region(), ..Facts::default() };
     if !plan.identity {
@@ -510,12 +527,8 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         (identity, roles)
     };
     let walker = Walker::new(&plan.dns_roots);
-    let zone = async {
-        match &plan.hosted_zone {
-            Some(z) => Some(f.hosted_zone(z, &walker).await),
-            None => None,
-        }
-    };
+    let zone =
+        join_all(plan.hosted_zones.iter().map(|z| async { (z.zone_id.clone(), f.hosted_zone(z, &walker).await) }));
     let managed =
         join_all(plan.managed_policies.iter().map(|arn| async { (arn.clone(), f.managed_policy(arn).await) }));
     let (params, keys, secrets, (identity, roles), bootstrap, zone, managed) =
@@ -527,7 +540,7 @@ pub async fn fetch<S: FactSource>(plan: &Plan, source: &S, pending: &Pending) ->
         }
     }
     facts.managed_policies.extend(managed);
-    facts.hosted_zone = zone;
+    facts.hosted_zones.extend(zone);
     // The bucket, its encryption and its key: after the stack (its BucketName output) and the account.
     if let (Some((version, stack)), Some((q, _))) = (bootstrap, &plan.bootstrap) {
         let bucket = match (&identity, &stack) {

@@ -48,8 +48,20 @@ pub async fn run_planned<S: FactSource>(
     source: &S,
     pending: &Pending,
 ) -> Report {
+    run_planned_as(spec, planned, source, pending, None).await
+}
+
+/// As [`run_planned`], with the identity Preflight runs as when it was already read (to infer the
+/// stacks' checks): it is not asked again.
+pub async fn run_planned_as<S: FactSource>(
+    spec: &Spec,
+    planned: &[stack::planned::PlannedRole],
+    source: &S,
+    pending: &Pending,
+    identity: Option<facts::CallerIdentity>,
+) -> Report {
     let plan = plan::Plan::for_spec(spec).with_planned(planned);
-    let fetched = fetch::fetch(&plan, source, pending).await;
+    let fetched = fetch::fetch_as(&plan, source, pending, identity).await;
     let managed = fetched.managed_policies.clone();
     let facts = fetched.with_planned(planned, &managed);
     let mut report = Report::new(checks::judge(spec, &facts), spec.options.on_unknown);

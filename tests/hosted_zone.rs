@@ -106,6 +106,27 @@ fn story_3_the_duplicate_zone_fails_and_the_registrar_zone_passes() {
 }
 
 #[test]
+fn several_zones_in_one_run_are_each_judged_on_their_own() {
+    let z = zones(json!([{"register": "two-a-shop.com"}, {"zone": "two-a-shop.com"}, {"zone": "two-b-shop.com"}]));
+    let (registrar, duplicate, other) = (&z[0], &z[1], &z[2]);
+    let dns = hierarchy(
+        json!({"two-a-shop.com": {"ns": registrar.ns}, "two-b-shop.com": {"ns": other.ns}}),
+        json!({}),
+        json!({}),
+    );
+    let spec = json!({"HostedZone": [{"ZoneId": duplicate.id, "RecordNames": ["www.two-a-shop.com"]},
+                                     {"ZoneId": other.id, "RecordNames": ["www.two-b-shop.com"]}],
+                      "Options": {"DnsRootServers": dns.roots(&["127.0.0.10"])}});
+    let path = std::env::temp_dir().join(format!("preflight-hz-two-{}.json", std::process::id()));
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let (code, report) = support::check_json(support::moto(), &["--spec", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["summary"], "1 failed, 0 unknown, 1 passed", "{report:#}");
+    assert_eq!(finding(&report, &duplicate.id)["status"], "fail");
+    assert_eq!(finding(&report, &other.id)["status"], "pass");
+}
+
+#[test]
 fn a_partly_delegated_zone_fails_naming_the_foreign_servers() {
     let z = zones(json!([{"zone": "partial-shop.com"}, {"zone": "partial-shop.com"}]));
     let mixed: Vec<&String> = z[0].ns.iter().take(2).chain(z[1].ns.iter().take(2)).collect();

@@ -138,7 +138,7 @@ fn secrets_the_stack_and_a_task_read_are_judged_for_the_roles_that_read_them() {
     );
     let token = secrets.iter().find(|f| f["subject"].as_str().unwrap().contains(":secret:prod/app/token-")).unwrap();
     // The task execution role is one the template creates: judged from its definition.
-    assert_eq!(token["principal"], "arn:aws:iam::123456789012:role/TaskExecutionRole");
+    assert_eq!(token["principal"], "arn:aws:iam::123456789012:role/App-TaskExecutionRole");
     assert!(token["message"].as_str().unwrap().contains("kms:Decrypt"), "{token}");
 }
 

@@ -432,6 +432,7 @@ async fn check(
     let source = AwsFacts::new(&config);
     let pending = Pending::default();
     let mut inferred = Vec::new();
+    let mut known_identity = None;
     if !stacks.is_empty() {
         // The account and partition come from the identity; the execution identity from
         // --role-arn, the cloud assembly, the deployed stack's service role, else the caller.
@@ -481,9 +482,11 @@ async fn check(
         if spec.bootstrap.is_none() {
             spec.bootstrap = bootstrap_of(&stacks);
         }
+        known_identity = Some(identity);
     }
     let planned: Vec<stack::planned::PlannedRole> = inferred.iter().flat_map(|i| i.planned.iter().cloned()).collect();
-    let report = with_progress(preflight::run_planned(&spec, &planned, &source, &pending), &pending).await;
+    let report =
+        with_progress(preflight::run_planned_as(&spec, &planned, &source, &pending, known_identity), &pending).await;
     let report = if inferred.is_empty() {
         report
     } else {

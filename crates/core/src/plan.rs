@@ -26,7 +26,7 @@ pub struct Plan {
     pub bootstrap: Option<(String, String)>,
     /// The hosted zone: GetHostedZone, the zones of the same name, the delegation (DNS, then the
     /// API when DNS cannot be reached) and the NS cuts above the record names.
-    pub hosted_zone: Option<HostedZone>,
+    pub hosted_zones: Vec<HostedZone>,
     /// Where the delegation walk starts (empty: the IANA roots).
     pub dns_roots: Vec<DnsServer>,
     /// Roles the stack creates: judged from the template, never read from IAM.
@@ -73,8 +73,8 @@ impl Plan {
             plan.bootstrap = Some((b.qualifier.clone(), b.toolkit_stack_name.clone()));
             plan.principals.extend(b.readers.iter().cloned());
         }
-        if let Some(z) = &spec.hosted_zone {
-            plan.hosted_zone = Some(z.clone());
+        if !spec.hosted_zones.is_empty() {
+            plan.hosted_zones.clone_from(&spec.hosted_zones);
             plan.dns_roots.clone_from(&spec.options.dns_root_servers);
         }
         plan

@@ -22,7 +22,9 @@ pub struct Spec {
     pub secrets: Vec<Secret>,
     pub keys: Vec<KeyRequirement>,
     pub key_policies: Vec<KeyPolicyCheck>,
-    pub hosted_zone: Option<HostedZone>,
+    /// The hosted zones the stack writes to: one (`HostedZone: {...}`) or several
+    /// (`HostedZone: [{...}, ...]`), each judged on its own.
+    pub hosted_zones: Vec<HostedZone>,
     pub options: Options,
 }
 
@@ -293,8 +295,16 @@ impl Spec {
                 .collect();
             out.insert("KeyPolicies".into(), Value::Array(items));
         }
-        if let Some(z) = &self.hosted_zone {
-            out.insert("HostedZone".into(), json!({"ZoneId": z.zone_id, "RecordNames": z.record_names}));
+        let zones: Vec<Value> =
+            self.hosted_zones.iter().map(|z| json!({"ZoneId": z.zone_id, "RecordNames": z.record_names})).collect();
+        match zones.as_slice() {
+            [] => {}
+            [one] => {
+                out.insert("HostedZone".into(), one.clone());
+            }
+            _ => {
+                out.insert("HostedZone".into(), Value::Array(zones));
+            }
         }
         let roots: Vec<String> = self
             .options
@@ -320,7 +330,7 @@ impl Spec {
             && self.secrets.is_empty()
             && self.keys.is_empty()
             && self.key_policies.is_empty()
-            && self.hosted_zone.is_none()
+            && self.hosted_zones.is_empty()
     }
 }
 
@@ -497,7 +507,11 @@ impl Parser {
             secrets: self.items(map, "", "Secrets", "secrets", Self::secret),
             keys: self.items(map, "", "Keys", "key requirements", Self::key),
             key_policies: self.items(map, "", "KeyPolicies", "key policies", Self::key_policy),
-            hosted_zone: map.get("HostedZone").and_then(|v| self.hosted_zone(v, "HostedZone")),
+            hosted_zones: match map.get("HostedZone") {
+                None => Vec::new(),
+                Some(Value::Array(_)) => self.items(map, "", "HostedZone", "hosted zones", Self::hosted_zone),
+                Some(v) => self.hosted_zone(v, "HostedZone").into_iter().collect(),
+            },
             options: map.get("Options").map(|v| self.options(v, "Options")).unwrap_or_default(),
         }
     }
@@ -938,8 +952,21 @@ mod tests {
         assert_eq!(spec.keys[0].actions, ["kms:Decrypt", "kms:GenerateDataKey"]);
         assert!(spec.keys[0].for_aws_resources);
         assert_eq!(spec.keys[1].actions, ["kms:Decrypt"]);
-        assert_eq!(spec.hosted_zone.as_ref().unwrap().zone_id, "Z0123456789ABCDEFGHIJ");
-        assert_eq!(spec.hosted_zone.as_ref().unwrap().record_names, ["_x1.example.com"]);
+        assert_eq!(spec.hosted_zones[0].zone_id, "Z0123456789ABCDEFGHIJ");
+        assert_eq!(spec.hosted_zones[0].record_names, ["_x1.example.com"]);
+        // Several zones: a list, each judged on its own; a single zone prints as an object.
+        let two = Spec::from_value(
+            &json!({"HostedZone": [{"ZoneId": "Z1"}, {"ZoneId": "Z2", "RecordNames": ["a.example.org"]}]}),
+            Origin::File,
+        )
+        .unwrap();
+        assert_eq!(two.hosted_zones.iter().map(|z| z.zone_id.as_str()).collect::<Vec<_>>(), ["Z1", "Z2"]);
+        assert!(two.to_value()["HostedZone"].is_array());
+        assert!(spec.to_value()["HostedZone"].is_object());
+        let bad = Spec::from_value(&json!({"HostedZone": [{"ZoneId": "Z1"}, {"ZoneId": "bad id"}]}), Origin::File)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("HostedZone[1].ZoneId: expected a Route 53 hosted zone id"), "{bad}");
         assert_eq!(spec.options.on_unknown, OnUnknown::Fail);
         assert_eq!(spec.options.nonce, Some(1_732_300_000_000));
         assert_eq!(spec.options.dns_root_servers[0].port, Some(5353));

@@ -52,7 +52,7 @@ fn the_zone<'a>(
 ) -> Result<(&'a HostedZoneFacts, &'a ZoneInfo), Box<Finding>> {
     let subject = spec.zone_id.as_str();
     let zone_id = spec.zone_id.clone();
-    let Some(hz) = &facts.hosted_zone else {
+    let Some(hz) = facts.hosted_zones.get(&spec.zone_id) else {
         return Err(Box::new(finding(subject, Status::Unknown, Said::ZoneNotRead { zone_id }, vec![])));
     };
     match &hz.zone {
@@ -297,16 +297,15 @@ mod tests {
     fn facts(target: ZoneInfo, others: Vec<ZoneInfo>, delegation: Delegation, api: Option<ApiDelegation>) -> Facts {
         let mut namesakes = vec![target.clone()];
         namesakes.extend(others);
-        Facts {
-            hosted_zone: Some(HostedZoneFacts {
-                zone: Ok(target),
-                namesakes: Ok(namesakes),
-                lookup: Some(Lookup { delegation, path: vec![".".into(), "com".into()], skipped: vec![], queries: 2 }),
-                api,
-                cuts: BTreeMap::new(),
-            }),
-            ..Facts::default()
-        }
+        let id = target.id.clone();
+        let zone = HostedZoneFacts {
+            zone: Ok(target),
+            namesakes: Ok(namesakes),
+            lookup: Some(Lookup { delegation, path: vec![".".into(), "com".into()], skipped: vec![], queries: 2 }),
+            api,
+            cuts: BTreeMap::new(),
+        };
+        Facts { hosted_zones: BTreeMap::from([(id, zone)]), ..Facts::default() }
     }
 
     fn agreed(parent: &str, answer: ParentAnswer) -> Delegation {
@@ -342,7 +341,7 @@ mod tests {
     #[test]
     fn an_unread_zone_is_unknown_naming_the_permission_and_a_missing_one_fails() {
         let mut f = facts(zone("Z2", &["ns-3.b.com"], None), vec![], referral(&["ns-3.b.com"]), None);
-        if let Some(hz) = f.hosted_zone.as_mut() {
+        if let Some(hz) = f.hosted_zones.values_mut().next() {
             hz.zone = Err(crate::facts::denied("route53:GetHostedZone"));
         }
         let out = check(&spec(&[]), &f, "1");
@@ -354,7 +353,7 @@ mod tests {
                 if zone_id == "Z2" && action == "route53:GetHostedZone"
         ));
         assert_eq!(out[0].fix.as_deref(), Some("allow route53:GetHostedZone in Preflight's role (see template.yaml)"));
-        if let Some(hz) = f.hosted_zone.as_mut() {
+        if let Some(hz) = f.hosted_zones.values_mut().next() {
             hz.zone = Err(FetchError::not_found("route53:GetHostedZone", "No hosted zone found"));
         }
         let out = check(&spec(&[]), &f, "1");
@@ -373,7 +372,7 @@ mod tests {
     #[test]
     fn unread_namesakes_leave_the_delegation_verdict_standing() {
         let mut f = facts(zone("Z2", &["ns-3.b.com"], None), vec![], referral(&["ns-3.b.com"]), None);
-        if let Some(hz) = f.hosted_zone.as_mut() {
+        if let Some(hz) = f.hosted_zones.values_mut().next() {
             hz.namesakes = Err(crate::facts::denied("route53:ListHostedZonesByName"));
         }
         let out = check(&spec(&[]), &f, "1");
@@ -585,7 +584,7 @@ mod tests {
     #[test]
     fn a_delegation_not_looked_up_is_unknown() {
         let mut f = facts(zone("Z2", &["a"], None), vec![], referral(&["a"]), None);
-        if let Some(hz) = f.hosted_zone.as_mut() {
+        if let Some(hz) = f.hosted_zones.values_mut().next() {
             hz.lookup = None;
         }
         let out = check(&spec(&[]), &f, "1");
@@ -607,7 +606,7 @@ mod tests {
     #[test]
     fn a_record_below_an_ns_cut_fails_and_an_unread_cut_is_unknown() {
         let mut f = facts(zone("Z2", &["a"], None), vec![], referral(&["a"]), None);
-        if let Some(hz) = f.hosted_zone.as_mut() {
+        if let Some(hz) = f.hosted_zones.values_mut().next() {
             hz.cuts.insert(
                 "_x.sub.example.com".into(),
                 Ok(Some(("sub.example.com".into(), vec!["n2".into(), "n1".into()]))),

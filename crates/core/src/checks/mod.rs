@@ -53,7 +53,7 @@ pub fn judge(spec: &Spec, facts: &Facts) -> Vec<Finding> {
     findings.extend(secrets::check(&spec.secrets, facts, &env));
     findings.extend(keys::check(&spec.keys, facts, &env));
     findings.extend(key_policy::check(&spec.key_policies, facts, &env));
-    if let Some(z) = &spec.hosted_zone {
+    for z in &spec.hosted_zones {
         findings.extend(hosted_zone::check(z, facts, env.account));
     }
     findings
@@ -69,7 +69,7 @@ fn not_checked(spec: &Spec, why: &Blocker) -> Vec<Finding> {
         let what = Section::Bootstrap { qualifier: b.qualifier.clone() };
         findings.push(one(CheckKind::Bootstrap, b.toolkit_stack_name.clone(), what));
     }
-    if let Some(z) = &spec.hosted_zone {
+    for z in &spec.hosted_zones {
         findings.push(one(
             CheckKind::HostedZone,
             z.zone_id.clone(),

@@ -294,7 +294,8 @@ pub struct Facts {
     /// By role name, for roles in Preflight's own account.
     pub roles: BTreeMap<String, Result<RoleFacts, FetchError>>,
     pub bootstrap: Option<BootstrapFacts>,
-    pub hosted_zone: Option<HostedZoneFacts>,
+    /// By zone id.
+    pub hosted_zones: BTreeMap<String, HostedZoneFacts>,
     /// Managed policy documents read by ARN (for the roles a stack creates).
     pub managed_policies: BTreeMap<String, Result<String, FetchError>>,
     /// How many API calls the run made.

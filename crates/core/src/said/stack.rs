@@ -30,11 +30,6 @@ pub enum Unjudged {
     ZoneIdUnresolved,
     /// The record names its zone by name only.
     ZoneNamedByName,
-    /// One hosted zone is checked per run.
-    OneZonePerRun {
-        checked: String,
-        zone: String,
-    },
     CustomResourceRoleUnknown {
         resource: String,
         why: RoleUnknown,
@@ -105,9 +100,6 @@ impl std::fmt::Display for Unjudged {
             Self::ZoneNamedByName => f.write_str(
                 "the record names its zone by HostedZoneName; give the zone's id (HostedZoneId) to have its delegation checked",
             ),
-            Self::OneZonePerRun { checked, zone } => {
-                write!(f, "one hosted zone is checked per run ({checked}); check {zone} with a spec naming it")
-            }
             Self::CustomResourceRoleUnknown { resource, why } => write!(
                 f,
                 "the custom resource {resource} reads it with decryption, but its function's role is not known: {why}"

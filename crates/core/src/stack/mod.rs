@@ -46,6 +46,10 @@ pub struct Inference {
     pub check: CheckKind,
     pub subject: String,
     pub source: Source,
+    /// The principal the item is judged for (the reader, the administrator), when there is one:
+    /// findings are matched to their item by it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
     /// The rule, in a few words (`the stack's execution identity resolves this ssm-secure
     /// reference`).
     pub why: String,
@@ -127,21 +131,30 @@ impl Inferred {
         };
         self.inferences.iter_mut().filter(|i| i.check == CheckKind::KeyPolicy).for_each(|i| shift(&mut i.subject));
         self.gaps.iter_mut().filter(|g| g.check == CheckKind::KeyPolicy).for_each(|g| shift(&mut g.subject));
-        explicit.parameters.extend(self.spec.parameters.iter().cloned());
-        explicit.secrets.extend(self.spec.secrets.iter().cloned());
-        explicit.key_policies.extend(self.spec.key_policies.iter().cloned());
-        match (&explicit.hosted_zone, &self.spec.hosted_zone) {
-            (None, Some(z)) => explicit.hosted_zone = Some(z.clone()),
-            (Some(mine), Some(z)) if mine.zone_id != z.zone_id => {
-                let source =
-                    self.inferences.iter().find(|i| i.check == CheckKind::HostedZone).map(|i| i.source.clone());
-                self.inferences.retain(|i| i.check != CheckKind::HostedZone);
-                if let Some(source) = source {
-                    let why = Unjudged::OneZonePerRun { checked: mine.zone_id.clone(), zone: z.zone_id.clone() };
-                    self.gaps.push(Gap::unjudged(CheckKind::HostedZone, z.zone_id.clone(), source, why));
-                }
+        // An item another stack (or the spec) already asks for is asked once.
+        for p in &self.spec.parameters {
+            if !explicit.parameters.contains(p) {
+                explicit.parameters.push(p.clone());
             }
-            _ => {}
+        }
+        for s in &self.spec.secrets {
+            if !explicit.secrets.contains(s) {
+                explicit.secrets.push(s.clone());
+            }
+        }
+        explicit.key_policies.extend(self.spec.key_policies.iter().cloned());
+        // A zone named both explicitly and by the stack is checked once, with every record name.
+        for z in &self.spec.hosted_zones {
+            match explicit.hosted_zones.iter_mut().find(|mine| mine.zone_id == z.zone_id) {
+                Some(mine) => {
+                    for name in &z.record_names {
+                        if !mine.record_names.contains(name) {
+                            mine.record_names.push(name.clone());
+                        }
+                    }
+                }
+                None => explicit.hosted_zones.push(z.clone()),
+            }
         }
         explicit
     }
@@ -182,7 +195,15 @@ impl Inferred {
     pub fn annotate(&self, findings: &mut [Finding]) {
         let stack = self.stack.as_deref();
         for f in findings.iter_mut().filter(|f| f.source.is_none()) {
-            if let Some(i) = self.inferences.iter().find(|i| i.check == f.check && i.subject == f.subject) {
+            // The item's reader must be the finding's principal when both are named: two stacks (or
+            // two resources) may need one parameter for two different roles.
+            let same_reader = |i: &Inference| match (&i.reader, &f.principal) {
+                (Some(r), Some(p)) => r == p,
+                _ => true,
+            };
+            if let Some(i) =
+                self.inferences.iter().find(|i| i.check == f.check && i.subject == f.subject && same_reader(i))
+            {
                 f.source = Some(i.source.clone());
                 f.stack = stack.map(str::to_owned);
             }
@@ -200,7 +221,13 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
     let resolver = Resolver::new(template, env);
     let mut out = Inferred {
         execution: execution.map(|e| format!("{} ({})", e.principal, e.basis)),
-        planned: planned::roles(template, &resolver, env.account.as_deref(), env.partition.as_deref()),
+        planned: planned::roles(
+            template,
+            &resolver,
+            env.account.as_deref(),
+            env.partition.as_deref(),
+            env.stack_name.as_deref(),
+        ),
         ..Inferred::default()
     };
     for (id, resource) in &template.resources {
@@ -306,27 +333,23 @@ fn zones(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
             }
         }
     }
-    let Some((first, ..)) = writes.first().cloned() else { return };
-    let mut names = Vec::new();
+    // Every zone the stack writes to is checked, each with the record names written into it.
     for (zone, name, source) in writes {
-        if zone == first {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-            if !out.inferences.iter().any(|i| i.check == CheckKind::HostedZone && i.subject == zone) {
-                out.inferences.push(Inference {
-                    check: CheckKind::HostedZone,
-                    subject: zone.clone(),
-                    source,
-                    why: "the stack writes records into this zone: it must be the zone the name is delegated to".into(),
-                });
-            }
-        } else if !out.gaps.iter().any(|g| g.check == CheckKind::HostedZone && g.subject == zone) {
-            let why = Unjudged::OneZonePerRun { checked: first.clone(), zone: zone.clone() };
-            out.gaps.push(Gap::unjudged(CheckKind::HostedZone, zone.clone(), source, why));
+        match out.spec.hosted_zones.iter_mut().find(|z| z.zone_id == zone) {
+            Some(z) if !z.record_names.contains(&name) => z.record_names.push(name),
+            Some(_) => {}
+            None => out.spec.hosted_zones.push(HostedZone { zone_id: zone.clone(), record_names: vec![name] }),
+        }
+        if !out.inferences.iter().any(|i| i.check == CheckKind::HostedZone && i.subject == zone) {
+            out.inferences.push(Inference {
+                check: CheckKind::HostedZone,
+                subject: zone,
+                source,
+                reader: None,
+                why: "the stack writes records into this zone: it must be the zone the name is delegated to".into(),
+            });
         }
     }
-    out.spec.hosted_zone = Some(HostedZone { zone_id: first, record_names: names });
 }
 
 /// A record a resource writes: its zone id, zone name, record name, and the property path.
@@ -392,7 +415,8 @@ fn secure_references(
             ),
             None => "CloudFormation resolves this ssm-secure reference; the execution identity is not known, so only the parameter itself is checked".to_owned(),
         };
-        out.inferences.push(Inference { check: CheckKind::Parameter, subject: name, source, why });
+        let reader = execution.map(|e| e.principal.to_string());
+        out.inferences.push(Inference { check: CheckKind::Parameter, subject: name, source, reader, why });
     }
 }
 
@@ -437,7 +461,8 @@ fn secret_references(
             ),
             None => "CloudFormation resolves this secretsmanager reference; the execution identity is not known, so only the secret itself is checked".to_owned(),
         };
-        out.inferences.push(Inference { check: CheckKind::Secret, subject: secret, source, why });
+        let reader = execution.map(|e| e.principal.to_string());
+        out.inferences.push(Inference { check: CheckKind::Secret, subject: secret, source, reader, why });
     }
 }
 
@@ -535,6 +560,7 @@ fn key_policy(
         check: CheckKind::KeyPolicy,
         subject,
         source,
+        reader: Some(execution.principal.to_string()),
         why: format!(
             "CloudFormation applies this key policy as the stack's execution identity, {} ({}), which must keep kms:PutKeyPolicy",
             execution.principal, execution.basis
@@ -579,11 +605,13 @@ fn custom_resource_reads(
                 let source = Source { logical_id: id.to_owned(), property: format!("Properties.{key}") };
                 match function_role(properties.get("ServiceToken"), template, resolver, &out.planned) {
                     Ok((role, how)) => {
+                        let reader = Some(role.to_string());
                         add_secret(out, secret, vec![role]);
                         out.inferences.push(Inference {
                             check: CheckKind::Secret,
                             subject: secret.to_owned(),
                             source,
+                            reader,
                             why: format!("the custom resource {id} calls secretsmanager:GetSecretValue as its function's role, {how}"),
                         });
                     }
@@ -618,6 +646,7 @@ fn custom_resource_reads(
                         check: CheckKind::Parameter,
                         subject: name,
                         source: source.clone(),
+                        reader: Some(role.to_string()),
                         why: format!("the custom resource {id} calls ssm:GetParameter WithDecryption as its function's role, {how}"),
                     });
                 }
@@ -721,6 +750,7 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
                     check,
                     subject,
                     source,
+                    reader: Some(principal.to_string()),
                     why: format!("the ECS agent reads this secret for task {id} as its execution role, {how}"),
                 });
             }
@@ -905,26 +935,20 @@ mod tests {
         }}))
         .unwrap();
         let out = infer(&t, &env(), Some(&execution()));
+        // Every zone written to is checked, each with its own record names.
         assert_eq!(
-            out.spec.hosted_zone,
-            Some(HostedZone {
-                zone_id: "Z2".into(),
-                record_names: vec!["www.example.com".into(), "example.com".into()]
-            })
+            out.spec.hosted_zones,
+            [
+                HostedZone { zone_id: "Z2".into(), record_names: vec!["www.example.com".into(), "example.com".into()] },
+                HostedZone { zone_id: "Z9".into(), record_names: vec!["x.other.com".into()] },
+            ]
         );
         let gaps: Vec<(&str, &str)> =
             out.gaps.iter().map(|g| (g.subject.as_str(), g.source.logical_id.as_str())).collect();
-        assert_eq!(gaps, [("named.com.", "ByName"), ("Z9", "Other")]);
-        let why: Vec<&said::Said> = out.gaps.iter().map(|g| &g.found).collect();
+        assert_eq!(gaps, [("named.com.", "ByName")]);
         assert_eq!(
-            why,
-            [
-                &said::Said::NotChecked { subject: "named.com.".into(), why: Unjudged::ZoneNamedByName },
-                &said::Said::NotChecked {
-                    subject: "Z9".into(),
-                    why: Unjudged::OneZonePerRun { checked: "Z2".into(), zone: "Z9".into() }
-                },
-            ]
+            out.gaps[0].found,
+            said::Said::NotChecked { subject: "named.com.".into(), why: Unjudged::ZoneNamedByName }
         );
     }
 
@@ -951,7 +975,7 @@ mod tests {
         .unwrap();
         let out = infer(&delegated, &env(), None);
         assert!(out.failures.is_empty(), "{:?}", out.failures);
-        assert_eq!(out.spec.hosted_zone.map(|z| z.zone_id), Some("ZPARENT".into()));
+        assert_eq!(out.spec.hosted_zones.iter().map(|z| z.zone_id.as_str()).collect::<Vec<_>>(), ["ZPARENT"]);
     }
 
     #[test]

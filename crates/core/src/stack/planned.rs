@@ -2,9 +2,11 @@
 //! so they can be judged by the same evaluator as the account's roles before they exist.
 //!
 //! A role's ARN is `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`; CloudFormation generates the name
-//! when the template gives no `RoleName` (CloudFormation User Guide, `AWS::IAM::Role`, RoleName), so
-//! such a role is named here by its logical id: no existing role is read in its place, and the
-//! findings name it by that logical id.
+//! when the template gives no `RoleName` (CloudFormation User Guide, `AWS::IAM::Role`, RoleName:
+//! the stack name, the logical id and a random suffix), so such a role is named here
+//! `STACK-LOGICALID` (its logical id alone when the stack's name is not known): no existing role is
+//! read in its place, the findings name it by its stack and logical id, and two stacks' roles of
+//! one logical id (CDK gives a construct the same id in every stack) stay two roles.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +38,7 @@ pub fn roles(
     resolver: &Resolver<'_>,
     account: Option<&str>,
     partition: Option<&str>,
+    stack: Option<&str>,
 ) -> Vec<PlannedRole> {
     let (Some(account), Some(partition)) = (account, partition) else { return vec![] };
     let mut out = Vec::new();
@@ -47,7 +50,10 @@ pub fn roles(
         let text = |v: Option<&Value>| {
             v.map(|v| resolver.value(v)).and_then(Result::ok).and_then(|v| v.as_str().map(str::to_owned))
         };
-        let name = text(p.get("RoleName")).unwrap_or_else(|| id.clone());
+        let name = text(p.get("RoleName")).unwrap_or_else(|| match stack {
+            Some(stack) => format!("{stack}-{id}"),
+            None => id.clone(),
+        });
         let path = text(p.get("Path")).unwrap_or_else(|| "/".to_owned());
         let Ok(arn) = PrincipalArn::parse(&format!("arn:{partition}:iam::{account}:role{path}{name}")) else {
             continue;
@@ -169,13 +175,17 @@ mod tests {
         let env =
             StackEnv { account: Some("111111111111".into()), partition: Some("aws".into()), ..StackEnv::default() };
         let r = Resolver::new(&t, &env);
-        let found = roles(&t, &r, Some("111111111111"), Some("aws"));
+        let found = roles(&t, &r, Some("111111111111"), Some("aws"), None);
         assert_eq!(found.len(), 1);
         let role = &found[0];
         assert_eq!(role.arn.to_string(), "arn:aws:iam::111111111111:role/FnRole");
         assert_eq!(role.managed, [Ok("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole".to_owned())]);
         assert_eq!(role.inline[0].0, "own");
         assert_eq!(role.inline[1], ("Extra".to_owned(), Err(Unresolved("Fn::GetAtt Key.Arn".into()))));
-        assert!(roles(&t, &r, None, Some("aws")).is_empty(), "no account: no ARN to name the role by");
+        assert!(roles(&t, &r, None, Some("aws"), None).is_empty(), "no account: no ARN to name the role by");
+        // With the stack's name, as CloudFormation's generated names begin: two stacks' roles of
+        // one logical id are two roles.
+        let named = roles(&t, &r, Some("111111111111"), Some("aws"), Some("App"));
+        assert_eq!(named[0].arn.to_string(), "arn:aws:iam::111111111111:role/App-FnRole");
     }
 }
