@@ -237,8 +237,11 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
         {
             continue;
         }
-        secure_references(id, &resource.properties, &resolver, execution, &mut out);
-        secret_references(id, &resource.kind, &resource.properties, &resolver, execution, &mut out);
+        // A reference built by intrinsics (`Fn::Join` of parts) shows up once resolved: the
+        // properties are resolved once, for both kinds of dynamic reference.
+        let resolved = resolver.value(&resource.properties).ok();
+        secure_references(id, &resource.properties, resolved.as_ref(), execution, &mut out);
+        secret_references(id, &resource.kind, &resource.properties, resolved.as_ref(), execution, &mut out);
         if resource.kind == "AWS::KMS::Key" {
             key_policy(id, &resource.properties, &resolver, execution, &mut out);
         }
@@ -382,7 +385,7 @@ fn delegates(template: &Template, resolver: &Resolver<'_>, zone_id: &str) -> boo
 fn secure_references(
     id: &str,
     properties: &Value,
-    resolver: &Resolver<'_>,
+    resolved: Option<&Value>,
     execution: Option<&Execution>,
     out: &mut Inferred,
 ) {
@@ -392,9 +395,8 @@ fn secure_references(
             found.push((path.to_owned(), name));
         }
     });
-    // A reference built by intrinsics (`Fn::Join` of parts) shows up once resolved.
-    if let Ok(resolved) = resolver.value(properties) {
-        walk(&resolved, "Properties", &mut |path, s| {
+    if let Some(resolved) = resolved {
+        walk(resolved, "Properties", &mut |path, s| {
             for name in ssm_secure_names(s) {
                 if !found.iter().any(|(p, n)| p == path && *n == name) {
                     found.push((path.to_owned(), name));
@@ -431,7 +433,7 @@ fn secret_references(
     id: &str,
     kind: &str,
     properties: &Value,
-    resolver: &Resolver<'_>,
+    resolved: Option<&Value>,
     execution: Option<&Execution>,
     out: &mut Inferred,
 ) {
@@ -447,8 +449,8 @@ fn secret_references(
         }
     };
     walk(properties, "Properties", &mut collect);
-    if let Ok(resolved) = resolver.value(properties) {
-        walk(&resolved, "Properties", &mut collect);
+    if let Some(resolved) = resolved {
+        walk(resolved, "Properties", &mut collect);
     }
     for (path, secret) in found {
         let source = Source { logical_id: id.to_owned(), property: path };
@@ -828,18 +830,45 @@ fn existing_role(arn: &str) -> Result<(PrincipalArn, String), RoleUnknown> {
         .map_err(|e| RoleUnknown::NotAnArn { error: e.to_string() })
 }
 
-/// Calls `f(path, text)` for every string in `v`, with its path (`Properties.A.B[0]`).
-fn walk(v: &Value, path: &str, f: &mut dyn FnMut(&str, &str)) {
+/// Calls `f(path, text)` for every string in `v` that holds a dynamic reference (`{{resolve:`),
+/// with its path (`Properties.A.B[0]`), written out only for those strings.
+fn walk(v: &Value, root: &str, f: &mut dyn FnMut(&str, &str)) {
+    walk_in(v, &mut Vec::new(), root, f);
+}
+
+/// A step of a path into a JSON value.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn walk_in<'a>(v: &'a Value, trail: &mut Vec<Step<'a>>, root: &str, f: &mut dyn FnMut(&str, &str)) {
     match v {
-        Value::String(s) => f(path, s),
+        Value::String(s) if s.contains("{{resolve:") => {
+            let mut path = root.to_owned();
+            for step in trail.iter() {
+                match step {
+                    Step::Key(k) => {
+                        path.push('.');
+                        path.push_str(k);
+                    }
+                    Step::Index(i) => path.push_str(&format!("[{i}]")),
+                }
+            }
+            f(&path, s);
+        }
         Value::Array(items) => {
             for (i, x) in items.iter().enumerate() {
-                walk(x, &format!("{path}[{i}]"), f);
+                trail.push(Step::Index(i));
+                walk_in(x, trail, root, f);
+                trail.pop();
             }
         }
         Value::Object(m) => {
             for (k, x) in m {
-                walk(x, &format!("{path}.{k}"), f);
+                trail.push(Step::Key(k));
+                walk_in(x, trail, root, f);
+                trail.pop();
             }
         }
         _ => {}
