@@ -172,3 +172,34 @@ fn the_ecs_task_with_the_key_imported_passes() {
     assert_eq!(report["summary"], "0 failed, 0 unknown, 6 passed", "{report:#}");
     assert_eq!(code, 0);
 }
+
+/// The secrets app: an ECS task's secret and a database password from Secrets Manager.
+fn secrets_app(variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    let seeded = seed(&moto, "secrets-cdk");
+    let (secret, key) = seeded.trim().split_once('\t').unwrap();
+    check(&moto, &synth_with("secrets", variant, &[secret, key]))
+}
+
+#[test]
+fn a_secret_imported_without_its_key_fails_for_the_task_execution_role_and_passes_with_it() {
+    let (code, report) = secrets_app("broken");
+    assert_eq!(code, 1, "{report:#}");
+    let failed: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["status"] != "pass").collect();
+    assert_eq!(failed.len(), 1, "{report:#}");
+    let f = failed[0];
+    assert_eq!(f["check"], "secret");
+    assert!(
+        f["principal"].as_str().unwrap().starts_with("arn:aws:iam::123456789012:role/Api-TaskExecutionRole"),
+        "{f}"
+    );
+    assert_eq!(f["source"]["property"], "Properties.ContainerDefinitions[0].Secrets[0].ValueFrom");
+    assert!(f["message"].as_str().unwrap().contains("through Secrets Manager is not allowed"), "{f}");
+    // The database password, resolved by the cfn-exec role, passes in both.
+    let db = report["findings"].as_array().unwrap().iter().find(|f| f["subject"] == "prod/app/db").unwrap();
+    assert_eq!((db["status"].as_str(), db["principal"].as_str()), (Some("pass"), Some(EXEC_ROLE)), "{db}");
+    let (code, report) = secrets_app("fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}

@@ -16,7 +16,12 @@ struct Zone {
 }
 
 fn zones(actions: Value) -> Vec<Zone> {
-    support::route53(support::moto(), &actions)
+    zones_in(support::moto(), actions)
+}
+
+/// As [`zones`], in the local AWS at `url`.
+fn zones_in(url: &str, actions: Value) -> Vec<Zone> {
+    support::route53(url, &actions)
         .as_array()
         .unwrap()
         .iter()
@@ -334,5 +339,45 @@ fn story_3_from_a_template_the_certificate_validated_in_the_duplicate_zone_fails
     assert_eq!(f["source"], json!({"logicalId": "Cert", "property": "Properties.DomainValidationOptions[0]"}));
     let (code, report) = check_template(&registrar.id, "story3-template.com", &dns);
     assert_eq!(report["summary"], "0 failed, 0 unknown, 1 passed", "{report:#}");
+    assert_eq!(code, 0);
+}
+
+/// Synthesizes `tests/cdk-apps/story3.js` for `zone_id` and `domain`; returns its cloud assembly.
+fn synth_story3(variant: &str, zone_id: &str, domain: &str) -> std::path::PathBuf {
+    let out = std::env::temp_dir().join(format!("preflight-cdk-out-story3-{variant}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = std::process::Command::new("node")
+        .arg(support::repo().join("tests/cdk-apps/story3.js"))
+        .args([out.to_str().unwrap(), variant, zone_id, domain])
+        .env("NODE_PATH", support::repo().join("cdk/node_modules"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "synthesizing story3 {variant} failed");
+    out
+}
+
+#[test]
+fn story_3_as_a_cdk_app_fails_in_the_duplicate_zone_and_passes_in_the_delegated_one() {
+    let moto = support::FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    let z = zones_in(&moto.url, json!([{"register": "story3-cdk.com"}, {"zone": "story3-cdk.com"}]));
+    let (registrar, duplicate) = (&z[0], &z[1]);
+    let dns = hierarchy(json!({"story3-cdk.com": {"ns": registrar.ns}}), json!({}), json!({}));
+    let roots = format!("127.0.0.10:{}", dns.port);
+    let check = |variant: &str, zone: &Zone| {
+        let out = synth_story3(variant, &zone.id, "story3-cdk.com");
+        support::check_json(&moto.url, &["--cdk-out", out.to_str().unwrap(), "--dns-root-servers", &roots], &[])
+    };
+    let (code, report) = check("broken", duplicate);
+    assert_eq!(code, 1, "{report:#}");
+    let f = finding(&report, &duplicate.id);
+    assert_eq!(f["status"], "fail", "{f:#}");
+    assert_eq!(f["stack"], "Shop");
+    assert!(text(&f["message"]).contains("is not the zone story3-cdk.com is delegated to"), "{f:#}");
+    assert!(text(&f["fix"]).starts_with(&format!("use hosted zone {}", registrar.id)), "{f:#}");
+    let (code, report) = check("fixed", registrar);
+    assert!(text(&report["summary"]).starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(finding(&report, &registrar.id)["status"], "pass");
     assert_eq!(code, 0);
 }

@@ -3,7 +3,7 @@ customer managed key whose policy delegates to IAM, and the role CloudFormation 
 as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
 kms:PutKeyPolicy for the key policy the template applies.
 
-Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed
+Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed|secrets-cdk
 Prints the execution role's ARN. The `cdk-` variants seed only the parameter and its key: the CDK
 bootstrap template, deployed by the test, brings the execution role. `cdk-broken` puts the
 parameter under a key whose policy names an administrator only (no delegation to IAM). `story2`
@@ -37,6 +37,14 @@ def main():
     ssm.put_parameter(Name="/app/db/password", Type="SecureString", Value="never-read", KeyId="alias/app-data")
     if variant == "story2":
         print(key["Arn"])
+        return
+    if variant == "secrets-cdk":
+        # The CDK secrets app: both secrets under the key above (which delegates to IAM); the CDK
+        # bootstrap template, deployed by the test, brings the execution role.
+        sm = client("secretsmanager", endpoint)
+        token = sm.create_secret(Name="prod/app/token", KmsKeyId=key["Arn"], SecretString="never-read")["ARN"]
+        sm.create_secret(Name="prod/app/db", KmsKeyId=key["Arn"], SecretString=json.dumps({"password": "never-read"}))
+        print(f"{token}\t{key['Arn']}")
         return
     if variant.startswith("secrets-"):
         seed_secrets(variant, endpoint, kms, iam, root)
