@@ -441,3 +441,21 @@ async fn a_missing_or_malformed_deadline_header_is_logged_and_the_function_goes_
     assert_eq!(errors, 2, "{log}");
     assert!(log.contains("missing lambda-runtime-deadline-ms header"), "{log}");
 }
+
+/// A Runtime API that is gone (its port refuses connections): the function backs off and exits,
+/// instead of restarting its loop at once for ever (an orphaned function once spun at half a core
+/// for hours).
+#[tokio::test]
+async fn a_runtime_api_that_is_gone_makes_the_function_exit_not_spin() {
+    let api = RuntimeApi::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let mut lambda = LambdaProcess::start(&api, &[("AWS_LAMBDA_RUNTIME_API", gone.as_str())]);
+    let status = lambda.wait_exit(Duration::from_secs(30));
+    let log = lambda.output();
+    assert!(status.is_some_and(|s| !s.success()), "still running after 30 s: {log}");
+    assert!(log.contains("times in a row; exiting"), "{log}");
+    let restarts = log.matches("polling again").count();
+    assert!((1..8).contains(&restarts), "{restarts} restarts, backing off: {log}");
+}

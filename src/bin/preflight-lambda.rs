@@ -99,14 +99,27 @@ async fn main() -> Result<(), Error> {
     // number (an error that ends its loop) before any handler runs, with no request id left to
     // answer. Lambda always sends the header; an emulator may not. Either way the function logs
     // the error and goes on polling, instead of exiting and failing every later event.
+    // A Runtime API that is gone (connection refused) ends the loop at once too: the polls back
+    // off, and after QUICK_FAILURES in a row, each within QUICK of the last start, the function
+    // exits instead of spinning (an orphaned function once spun at half a core for hours).
+    const QUICK: Duration = Duration::from_secs(10);
+    const QUICK_FAILURES: u32 = 8;
+    let mut quick_failures = 0u32;
     loop {
+        let started = std::time::Instant::now();
         let run = AssertUnwindSafe(serve(allow_loopback)).catch_unwind();
         let why = match run.await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => e.to_string(),
             Err(panic) => panic_text(panic),
         };
+        quick_failures = if started.elapsed() < QUICK { quick_failures + 1 } else { 1 };
+        if quick_failures >= QUICK_FAILURES {
+            tracing::error!(error = %why, "the runtime failed {quick_failures} times in a row; exiting");
+            return Err(why.into());
+        }
         tracing::error!(error = %why, "the runtime could not read an invocation (its deadline header?); polling again");
+        tokio::time::sleep(Duration::from_millis(50u64 << quick_failures.min(5))).await;
     }
 }
 
