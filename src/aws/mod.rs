@@ -21,38 +21,21 @@ pub use crate::facts::{
 };
 use crate::kms::Grant;
 
-/// Everything Preflight reads, one narrow trait per service (below), so a test of one check, or a
-/// source of another kind, implements only what it serves. Implemented for the SDK clients in
-/// [`AwsFacts`]. Nothing here decrypts or writes.
-pub trait FactSource:
-    StsReads
-    + KmsReads
-    + SsmReads
-    + SecretsReads
-    + IamReads
-    + S3Reads
-    + CloudFormationReads
-    + Route53Reads
-    + Send
-    + Sync
-    + 'static
-{
+/// The trait and its blanket implementation, from one list of the per-service traits.
+macro_rules! fact_source {
+    ($(#[$doc:meta])* $($read:ident),+) => {
+        $(#[$doc])*
+        pub trait FactSource: $($read +)+ Send + Sync + 'static {}
+        impl<T> FactSource for T where T: $($read +)+ Send + Sync + 'static {}
+    };
 }
-
-impl<T> FactSource for T where
-    T: StsReads
-        + KmsReads
-        + SsmReads
-        + SecretsReads
-        + IamReads
-        + S3Reads
-        + CloudFormationReads
-        + Route53Reads
-        + Send
-        + Sync
-        + 'static
-{
-}
+fact_source!(
+    /// Everything Preflight reads, one narrow trait per service (below), so a test of one check, or
+    /// a source of another kind, implements only what it serves. Implemented for every type that
+    /// implements them all, the SDK clients in [`AwsFacts`] among them. Nothing here decrypts or
+    /// writes.
+    StsReads, KmsReads, SsmReads, SecretsReads, IamReads, S3Reads, CloudFormationReads, Route53Reads
+);
 
 /// Who Preflight runs as and where: STS, and the configured region.
 pub trait StsReads {
