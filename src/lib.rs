@@ -21,7 +21,7 @@ use fetch::Pending;
 
 /// Runs every check of `spec` against `source`; `pending` tracks the calls in flight.
 pub async fn run<S: FactSource>(spec: &Spec, source: &S, pending: &Pending) -> Report {
-    run_planned(spec, &[], source, pending).await
+    run_planned(spec, &stack::planned::Planned::default(), source, pending).await
 }
 
 /// The report of a run that could not start: Preflight's AWS configuration is unusable (`why`,
@@ -40,11 +40,11 @@ pub fn run_unconfigured(spec: &Spec, why: &str) -> Report {
     report
 }
 
-/// As [`run`], with the roles a stack will create judged from their template definitions
-/// (`planned`) in place of reads from IAM.
+/// As [`run`], with the roles and keys a stack will create judged from their template
+/// definitions (`planned`) in place of reads from IAM and KMS.
 pub async fn run_planned<S: FactSource>(
     spec: &Spec,
-    planned: &[stack::planned::PlannedRole],
+    planned: &stack::planned::Planned,
     source: &S,
     pending: &Pending,
 ) -> Report {
@@ -55,15 +55,15 @@ pub async fn run_planned<S: FactSource>(
 /// stacks' checks): it is not asked again.
 pub async fn run_planned_as<S: FactSource>(
     spec: &Spec,
-    planned: &[stack::planned::PlannedRole],
+    planned: &stack::planned::Planned,
     source: &S,
     pending: &Pending,
     identity: Option<facts::CallerIdentity>,
 ) -> Report {
-    let plan = plan::Plan::for_spec(spec).with_planned(planned);
+    let plan = plan::Plan::for_spec(spec).with_planned(&planned.roles);
     let fetched = fetch::fetch_as(&plan, source, pending, identity).await;
     let managed = fetched.managed_policies.clone();
-    let facts = fetched.with_planned(planned, &managed);
+    let facts = fetched.with_planned(&planned.roles, &managed).with_planned_keys(&planned.keys);
     let mut report = Report::new(checks::judge(spec, &facts), spec.options.on_unknown);
     report.region = facts.region.clone();
     report.account = facts.identity.as_ref().and_then(|i| i.as_ref().ok()).map(|i| i.account.clone());

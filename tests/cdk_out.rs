@@ -203,3 +203,116 @@ fn a_secret_imported_without_its_key_fails_for_the_task_execution_role_and_passe
     assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
     assert_eq!(code, 0);
 }
+
+/// The logs app: log groups under a key the stack creates and under an existing key, seeded
+/// `logs-broken` or `logs-fixed`.
+fn logs_app(variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    let shared = seed(&moto, &format!("logs-{variant}"));
+    check(&moto, &synth_with("logs", variant, &[&shared]))
+}
+
+#[test]
+fn log_groups_whose_keys_do_not_allow_cloudwatch_logs_fail_before_the_deploy_with_the_statement_to_add() {
+    let (code, report) = logs_app("broken");
+    assert_eq!(code, 1, "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let failed: Vec<&Value> = findings.iter().filter(|f| f["status"] != "pass").collect();
+    // Two log groups, two calls each (GenerateDataKey, Decrypt), all failing: nothing unknown.
+    assert_eq!(failed.len(), 4, "{report:#}");
+    let mut sources: Vec<&str> = failed.iter().map(|f| f["source"]["logicalId"].as_str().unwrap()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    assert_eq!(sources, ["Access9901B1FF", "Trail022F0CF2"], "{report:#}");
+    for f in &failed {
+        assert_eq!((f["status"].as_str(), f["check"].as_str()), (Some("fail"), Some("key")), "{f}");
+        assert_eq!(f["principal"], "logs.us-east-1.amazonaws.com", "{f}");
+        assert_eq!(f["stack"], "Audit", "{f}");
+        assert_eq!(f["source"]["property"], "Properties.KmsKeyId", "{f}");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("the service principal `logs.us-east-1.amazonaws.com` cannot call kms:"),
+            "{f}"
+        );
+        let statement = &f["change"]["statement"];
+        assert_eq!(statement["Principal"], json!({"Service": "logs.us-east-1.amazonaws.com"}), "{f}");
+        let group = if f["source"]["logicalId"] == "Trail022F0CF2" { "/audit/trail" } else { "/audit/access" };
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["kms:EncryptionContext:aws:logs:arn"],
+            format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}"),
+            "{f}"
+        );
+    }
+    // The stack's own key is named by its logical id, and its fix goes into the template.
+    let own = failed.iter().find(|f| f["source"]["logicalId"] == "Trail022F0CF2").unwrap();
+    assert!(
+        own["message"]
+            .as_str()
+            .unwrap()
+            .contains("`Audit/LogsKeyA6AB43B2` (customer managed key created by this stack)"),
+        "{own}"
+    );
+    assert_eq!(own["change"]["key"], "arn:aws:kms:us-east-1:123456789012:key/Audit/LogsKeyA6AB43B2", "{own}");
+}
+
+#[test]
+fn log_groups_whose_key_policies_allow_cloudwatch_logs_pass() {
+    let (code, report) = logs_app("fixed");
+    let findings = report["findings"].as_array().unwrap();
+    let logs: Vec<&Value> = findings.iter().filter(|f| f["principal"] == "logs.us-east-1.amazonaws.com").collect();
+    assert_eq!(logs.len(), 4, "{report:#}");
+    assert!(logs.iter().all(|f| f["status"] == "pass"), "{report:#}");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}
+
+fn messaging(variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    check(&moto, &synth("messaging", variant))
+}
+
+#[test]
+fn an_alarm_and_a_bucket_publishing_to_a_topic_whose_key_leaves_them_out_fail_the_other_publishers_pass() {
+    let (code, report) = messaging("broken");
+    assert_eq!(code, 1, "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let mut publishers: Vec<(&str, &str, &str)> = findings
+        .iter()
+        .filter(|f| f["check"] == "key")
+        .map(|f| {
+            (
+                f["principal"].as_str().unwrap(),
+                f["source"]["logicalId"].as_str().unwrap(),
+                f["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    publishers.sort_unstable();
+    publishers.dedup();
+    // aws-cdk-lib grants the EventBridge and SNS service principals on the stack's own keys, and
+    // nothing to CloudWatch for an alarm's topic, nor to S3 for a topic without its feature flag.
+    assert_eq!(
+        publishers,
+        [
+            ("cloudwatch.amazonaws.com", "ErrorsFA5270DE", "fail"),
+            ("events.amazonaws.com", "NightlyC44EE0A7", "pass"),
+            ("s3.amazonaws.com", "UploadsNotifications8DBDDF22", "fail"),
+            ("sns.amazonaws.com", "JobsMessagingAlertsBCF0AE3F1EB968CA", "pass"),
+        ],
+        "{report:#}"
+    );
+    let alarm = findings.iter().find(|f| f["principal"] == "cloudwatch.amazonaws.com").unwrap();
+    assert_eq!(alarm["source"]["property"], "Properties.AlarmActions[0]", "{alarm}");
+    assert_eq!(alarm["change"]["statement"]["Principal"], json!({"Service": "cloudwatch.amazonaws.com"}), "{alarm}");
+}
+
+#[test]
+fn the_alarm_and_the_bucket_allowed_on_the_topic_key_pass() {
+    let (code, report) = messaging("fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}

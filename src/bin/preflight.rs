@@ -484,7 +484,10 @@ async fn check(
         }
         known_identity = Some(identity);
     }
-    let planned: Vec<stack::planned::PlannedRole> = inferred.iter().flat_map(|i| i.planned.iter().cloned()).collect();
+    let planned = stack::planned::Planned {
+        roles: inferred.iter().flat_map(|i| i.planned.iter().cloned()).collect(),
+        keys: inferred.iter().flat_map(|i| i.planned_keys.iter().cloned()).collect(),
+    };
     let report =
         with_progress(preflight::run_planned_as(&spec, &planned, &source, &pending, known_identity), &pending).await;
     let report = if inferred.is_empty() {

@@ -21,7 +21,9 @@ Each correction is listed here with the AWS behaviour it restores and its source
      each zone its own delegation set (four of its ns-N.awsdns-M.{com,net,org,co.uk} servers) and
      never the same set to two zones of the same name (Route 53 Developer Guide, "NS and SOA
      records that Amazon Route 53 creates for a public hosted zone"; docs/aws-facts.md 5). Each zone gets
-     four names derived from its id, in its delegation set and in its apex NS and SOA records.
+     four names derived from its id, in its delegation set and in its apex NS and SOA records,
+     none of them shared with a zone of the same name (derived from the id 1 in 128 times, a
+     shared server made story 3's duplicate zone look partly delegated).
   4. Registration through Route 53 Domains. AWS creates the hosted zone with the comment
      `HostedZone created by Route53 Registrar` and registers the domain with that zone's name
      servers (Route 53 Developer Guide, "Registering a new domain"; docs/aws-facts.md 5). moto creates a
@@ -139,11 +141,11 @@ def correct_json_access_denied() -> None:
     dispatcher.__call__ = call
 
 
-def zone_name_servers(zone_id: str) -> list[str]:
-    """Four name servers for a zone, derived from its id, in the shape of Route 53's."""
+def zone_name_servers(zone_id: str, salt: int = 0) -> list[str]:
+    """Four name servers for a zone, derived from its id (and `salt`), in the shape of Route 53's."""
     import hashlib
 
-    n = int.from_bytes(hashlib.sha256(zone_id.encode()).digest()[:8], "big")
+    n = int.from_bytes(hashlib.sha256(f"{zone_id}/{salt}".encode() if salt else zone_id.encode()).digest()[:8], "big")
     out = []
     for i, tld in enumerate(["com", "net", "org", "co.uk"]):
         server = (n >> (11 * i)) % 512 * 4 + i
@@ -163,7 +165,15 @@ def correct_zone_name_servers() -> None:
         zone = original(self, name, private_zone, *args, **kwargs)
         if kwargs.get("delegation_set_id"):
             return zone
+        # Zones of one name share no name server (else a resolver could be sent to either zone),
+        # so a derived set that meets another's is derived again.
+        taken = {n for other in self.zones.values() if other.id != zone.id and other.name == zone.name
+                 for n in other.delegation_set.name_servers}
+        salt = 0
         servers = zone_name_servers(zone.id)
+        while taken.intersection(servers):
+            salt += 1
+            servers = zone_name_servers(zone.id, salt)
         zone.delegation_set.name_servers = servers
         for rrset in zone.rrsets:
             if rrset.type == "NS" and rrset.name.rstrip(".") == name.rstrip("."):

@@ -3,7 +3,7 @@ customer managed key whose policy delegates to IAM, and the role CloudFormation 
 as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
 kms:PutKeyPolicy for the key policy the template applies.
 
-Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed|secrets-cdk
+Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed|secrets-cdk|logs-broken|logs-fixed
 Prints the execution role's ARN. The `cdk-` variants seed only the parameter and its key: the CDK
 bootstrap template, deployed by the test, brings the execution role. `cdk-broken` puts the
 parameter under a key whose policy names an administrator only (no delegation to IAM). `story2`
@@ -37,6 +37,21 @@ def main():
     ssm.put_parameter(Name="/app/db/password", Type="SecureString", Value="never-read", KeyId="alias/app-data")
     if variant == "story2":
         print(key["Arn"])
+        return
+    if variant.startswith("logs-"):
+        # The CDK logs app's shared key, an existing key for a log group: `logs-fixed` allows the
+        # regional CloudWatch Logs service principal for the account's log groups, as the CloudWatch
+        # Logs User Guide's encrypt-log-data-kms shows; `logs-broken` delegates to IAM only.
+        statements = [root]
+        if variant == "logs-fixed":
+            statements.append({"Sid": "CloudWatchLogs", "Effect": "Allow",
+                               "Principal": {"Service": f"logs.{R}.amazonaws.com"},
+                               "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                                          "kms:Describe*"],
+                               "Resource": "*",
+                               "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{R}:{A}:*"}}})
+        shared = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))["KeyMetadata"]
+        print(shared["Arn"])
         return
     if variant == "secrets-cdk":
         # The CDK secrets app: both secrets under the key above (which delegates to IAM); the CDK

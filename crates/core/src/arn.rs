@@ -144,6 +144,10 @@ pub enum KeyRef {
     Alias(String),
     /// `arn:PARTITION:kms:REGION:ACCOUNT:alias/NAME`.
     AliasArn(String),
+    /// A key the stack creates (`AWS::KMS::Key`), before it exists: `STACK/LOGICAL_ID` (the
+    /// logical id alone when the stack's name is not known). Never parsed from a spec: only the
+    /// stack model names one, and its facts come from the template, not from KMS.
+    Planned(String),
 }
 
 impl KeyRef {
@@ -173,7 +177,7 @@ impl KeyRef {
     /// The reference as given.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Id(s) | Self::KeyArn(s) | Self::Alias(s) | Self::AliasArn(s) => s,
+            Self::Id(s) | Self::KeyArn(s) | Self::Alias(s) | Self::AliasArn(s) | Self::Planned(s) => s,
         }
     }
 }
@@ -182,6 +186,26 @@ impl fmt::Display for KeyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The `STACK/LOGICAL_ID` of a key the stack creates, from the ARN that stands in for it
+/// (`arn:aws:kms:REGION:ACCOUNT:key/STACK/LOGICAL_ID`; no real key id holds a `/`); `None` for a
+/// real key ARN.
+pub fn planned_key_name(key_arn: &str) -> Option<&str> {
+    let (_, id) = key_arn.split_once(":key/")?;
+    (!is_key_id(id)).then_some(id)
+}
+
+/// Whether `text` is a service principal name: `NAME.amazonaws.com`, `NAME.REGION.amazonaws.com`
+/// or the China partition's `.amazonaws.com.cn` (IAM User Guide, "AWS service principals").
+pub fn is_service_principal(text: &str) -> bool {
+    let Some(head) = text.strip_suffix(".amazonaws.com").or_else(|| text.strip_suffix(".amazonaws.com.cn")) else {
+        return false;
+    };
+    !head.is_empty()
+        && head.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 /// The path and name of `role/...` or `user/...`, or what is wrong with the name.

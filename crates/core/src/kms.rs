@@ -576,10 +576,16 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
     with_state(out, inputs, same_account)
 }
 
-fn with_state(mut out: Outcome, inputs: &Inputs<'_>, same_account: bool) -> Outcome {
-    let crypto = class(inputs.request.action) == Some(Class::Crypto);
-    out.error = match inputs.key_state {
-        _ if !same_account && !works_cross_account(inputs.request.action) => Some(KmsError::UnsupportedOperation),
+fn with_state(out: Outcome, inputs: &Inputs<'_>, same_account: bool) -> Outcome {
+    state_error(out, inputs.request.action, inputs.key_state, same_account)
+}
+
+/// `out` with the exception KMS answers `action` with in `key_state` (from another account when
+/// not `same_account`), whatever the policies say.
+fn state_error(mut out: Outcome, action: &str, key_state: KeyState, same_account: bool) -> Outcome {
+    let crypto = class(action) == Some(Class::Crypto);
+    out.error = match key_state {
+        _ if !same_account && !works_cross_account(action) => Some(KmsError::UnsupportedOperation),
         KeyState::Disabled if crypto => Some(KmsError::DisabledException),
         KeyState::PendingDeletion
         | KeyState::PendingImport
@@ -593,6 +599,126 @@ fn with_state(mut out: Outcome, inputs: &Inputs<'_>, same_account: bool) -> Outc
         _ => None,
     };
     out
+}
+
+/// One request of a service principal to KMS: a service calling as itself (CloudWatch Logs for a
+/// log group's key, `logs.REGION.amazonaws.com`), not on behalf of an IAM principal.
+#[derive(Clone, Debug)]
+pub struct ServiceInputs<'a> {
+    /// The service principal, as key policies name it.
+    pub service: &'a str,
+    /// The canonical `kms:Action`.
+    pub action: &'a str,
+    /// The key ARN.
+    pub resource: &'a str,
+    pub context: &'a Context,
+    pub key_policy: &'a Policy,
+    pub key_state: KeyState,
+}
+
+/// Decides one KMS request of a service principal. A service principal has no IAM identity of its
+/// own, so only the key policy can allow it (KMS Developer Guide, "Key policies in AWS KMS": a
+/// service principal is given access in the key policy); grants are not read for it. An explicit
+/// deny that may apply makes the answer unknown, as for IAM principals.
+pub fn authorize_service(inputs: &ServiceInputs<'_>) -> Outcome {
+    let action_lower = inputs.action.to_ascii_lowercase();
+    let (mut allow, mut deny) = (Tri::No, Tri::No);
+    let (mut allows, mut denies) = (Vec::new(), Vec::new());
+    for s in &inputs.key_policy.statements {
+        if s.naming_service(inputs.service) == Naming::No {
+            continue;
+        }
+        let t = s.applies_to(&action_lower, inputs.resource, inputs.context);
+        if t.is_no() {
+            continue;
+        }
+        let yes = t.is_yes();
+        if s.effect == Effect::Deny {
+            deny = deny.or(t);
+            if yes {
+                denies.push(Deciding::of(inputs.key_policy, s));
+            }
+        } else {
+            allow = allow.or(t);
+            if yes {
+                allows.push(Deciding::of(inputs.key_policy, s));
+            }
+        }
+    }
+    let mut out = Outcome {
+        decision: Decision::ImplicitDeny,
+        error: None,
+        explanation: vec![],
+        missing: vec![],
+        unknown_reasons: vec![],
+        fixes: vec![],
+    };
+    out.decision = match (&deny, &allow) {
+        (Tri::Yes, _) => Decision::ExplicitDeny,
+        (_, Tri::No) => Decision::ImplicitDeny,
+        (Tri::No, Tri::Yes) => Decision::Allow,
+        _ => Decision::Unknown,
+    };
+    for t in [&deny, &allow] {
+        for k in t.unknown_keys() {
+            out.unknown_reasons.push(format!("the request does not say `{k}`"));
+        }
+    }
+    out.unknown_reasons.dedup();
+    match out.decision {
+        Decision::ExplicitDeny => out.explanation = denies,
+        Decision::Allow => out.explanation = allows,
+        Decision::ImplicitDeny => {
+            out.missing.push(format!(
+                "the key policy has no statement allowing it to {} (a service principal can only be allowed by the key policy)",
+                inputs.action
+            ));
+        }
+        Decision::Unknown => {}
+    }
+    state_error(out, inputs.action, inputs.key_state, true)
+}
+
+/// Fills in what a request of the service principal `service` to the key `key_arn` says, where
+/// `ctx` does not already: it is an AWS service (`aws:PrincipalIsAWSService`, its name in
+/// `aws:PrincipalServiceName`), calling as itself (no `kms:ViaService`, no grant keys) with the
+/// encryption context `ec`. What the service sends beside, such as `aws:SourceArn`,
+/// `aws:SourceAccount` and `kms:CallerAccount`, is not documented for each service and stays
+/// unknown unless `ctx` gives it: a condition on it is then `unknown`, never passed.
+pub fn derive_service_context(ctx: &mut Context, service: &str, key_arn: &str, ec: &BTreeMap<String, String>) {
+    let mut default = |key: &str, value: Option<String>| {
+        if !ctx.is_decided(key) {
+            match value {
+                Some(v) => ctx.set(key, v),
+                None => ctx.set_absent(key),
+            }
+        }
+    };
+    default("aws:PrincipalIsAWSService", Some("true".into()));
+    default("aws:PrincipalServiceName", Some(service.to_owned()));
+    default("aws:SecureTransport", Some("true".into()));
+    default("kms:ViaService", None);
+    default("kms:GrantIsForAWSResource", None);
+    default("kms:GrantOperations", None);
+    default("kms:GrantConstraintType", None);
+    default("kms:RequestAlias", None);
+    if let Some(region) = key_region(key_arn) {
+        default("aws:RequestedRegion", Some(region.to_owned()));
+    }
+    if !ctx.is_decided("kms:EncryptionContextKeys") {
+        if ec.is_empty() {
+            ctx.set_absent("kms:EncryptionContextKeys");
+        } else {
+            ctx.set_many("kms:EncryptionContextKeys", ec.keys().cloned().collect());
+        }
+    }
+    for (k, v) in ec {
+        let key = format!("kms:EncryptionContext:{k}");
+        if !ctx.is_decided(&key) {
+            ctx.set(&key, v.clone());
+        }
+    }
+    ctx.complete("kms:encryptioncontext:");
 }
 
 /// Would `admin` still be allowed `kms:PutKeyPolicy` on the key under `policy` (the lockout check

@@ -63,7 +63,10 @@ impl Plan {
             plan.principals.extend(s.readers.iter().cloned());
         }
         for k in &spec.keys {
-            plan.keys.insert(k.key.to_string());
+            // A key the stack creates is judged from the template, never looked up.
+            if !matches!(k.key, crate::arn::KeyRef::Planned(_)) {
+                plan.keys.insert(k.key.to_string());
+            }
             plan.principals.extend(k.principals.iter().cloned());
         }
         for kp in &spec.key_policies {

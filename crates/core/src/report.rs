@@ -177,7 +177,8 @@ impl Change {
     /// One statement covering every principal and action of `changes` (all of one shape).
     fn merge<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Option<Change> {
         let mut first: Option<(String, serde_json::Value)> = None;
-        let mut principals: Vec<serde_json::Value> = Vec::new();
+        // By principal type (`AWS`, `Service`), in the order first seen.
+        let mut principals: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
         let mut actions: Vec<serde_json::Value> = Vec::new();
         for Change::KeyPolicyStatement { key, statement } in changes {
             let push_all = |into: &mut Vec<serde_json::Value>, v: Option<&serde_json::Value>| {
@@ -192,7 +193,20 @@ impl Change {
                     }
                 }
             };
-            push_all(&mut principals, statement.pointer("/Principal/AWS"));
+            if let Some(serde_json::Value::Object(by_kind)) = statement.get("Principal") {
+                for (kind, ids) in by_kind {
+                    let at = match principals.iter().position(|(k, _)| k == kind) {
+                        Some(at) => at,
+                        None => {
+                            principals.push((kind.clone(), Vec::new()));
+                            principals.len() - 1
+                        }
+                    };
+                    if let Some((_, into)) = principals.get_mut(at) {
+                        push_all(into, Some(ids));
+                    }
+                }
+            }
             push_all(&mut actions, statement.get("Action"));
             if first.is_none() {
                 first = Some((key.clone(), statement.clone()));
@@ -202,7 +216,9 @@ impl Change {
         let one_or_list =
             |mut v: Vec<serde_json::Value>| if v.len() == 1 { v.remove(0) } else { serde_json::Value::Array(v) };
         if let Some(m) = statement.as_object_mut() {
-            m.insert("Principal".into(), serde_json::json!({ "AWS": one_or_list(principals) }));
+            let by_kind: serde_json::Map<String, serde_json::Value> =
+                principals.into_iter().map(|(kind, ids)| (kind, one_or_list(ids))).collect();
+            m.insert("Principal".into(), serde_json::Value::Object(by_kind));
             m.insert("Action".into(), one_or_list(actions));
         }
         Some(Change::KeyPolicyStatement { key, statement })
@@ -211,9 +227,10 @@ impl Change {
     /// `add this statement to the key policy of KEY: {...}` for people.
     pub fn describe(&self) -> String {
         match self {
-            Change::KeyPolicyStatement { key, statement } => {
-                format!("add this statement to the key policy of {key}: {statement}")
-            }
+            Change::KeyPolicyStatement { key, statement } => match crate::arn::planned_key_name(key) {
+                Some(name) => format!("add this statement to the KeyPolicy of {name} in the template: {statement}"),
+                None => format!("add this statement to the key policy of {key}: {statement}"),
+            },
         }
     }
 }

@@ -79,7 +79,7 @@ struct RawConstraints {
 /// A parsed, ready-to-decide scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    principal: PrincipalArn,
+    principal: Caller,
     action: String,
     key_arn: String,
     context: Context,
@@ -90,6 +90,23 @@ pub struct Scenario {
     boundary: Option<Policy>,
     scps: Vec<Policy>,
     grants: Vec<Grant>,
+}
+
+/// Who makes a scenario's request: an IAM principal (by ARN), or a service principal calling as
+/// itself (`logs.us-east-1.amazonaws.com`), which only the key policy can allow.
+#[derive(Clone, Debug)]
+enum Caller {
+    Iam(PrincipalArn),
+    Service(String),
+}
+
+impl std::fmt::Display for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Iam(p) => p.fmt(f),
+            Caller::Service(s) => f.write_str(s),
+        }
+    }
 }
 
 /// Why a scenario could not be read.
@@ -123,8 +140,13 @@ impl Scenario {
     /// Parses one scenario.
     pub fn from_value(v: Value) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = serde_json::from_value(v).map_err(ScenarioError::Shape)?;
-        let principal =
-            PrincipalArn::parse(&raw.request.principal).map_err(|m| field("request.principal", m.to_string()))?;
+        let principal = if crate::arn::is_service_principal(&raw.request.principal) {
+            Caller::Service(raw.request.principal.clone())
+        } else {
+            Caller::Iam(PrincipalArn::parse(&raw.request.principal).map_err(|m| {
+                field("request.principal", format!("{m}, or a service principal such as logs.us-east-1.amazonaws.com"))
+            })?)
+        };
         let action = kms::canonical_action(&raw.request.action)
             .ok_or_else(|| field("request.action", format!("not a KMS action: `{}`", raw.request.action)))?
             .to_owned();
@@ -158,7 +180,12 @@ impl Scenario {
                 }
             }
         }
-        kms::derive_context(&mut context, &principal, &key_arn, &raw.request.encryption_context);
+        match &principal {
+            Caller::Iam(p) => kms::derive_context(&mut context, p, &key_arn, &raw.request.encryption_context),
+            Caller::Service(s) => {
+                kms::derive_service_context(&mut context, s, &key_arn, &raw.request.encryption_context);
+            }
+        }
         let parse = |name: &str, v: &Value| Policy::parse(name, v).map_err(ScenarioError::from);
         let key_policy = Policy::parse_key_policy("key policy", &raw.key_policy)?;
         let key_state = match raw.key_state.as_deref() {
@@ -225,13 +252,21 @@ impl Scenario {
 
     /// Decides the scenario.
     pub fn decide(&self) -> Outcome {
+        let principal = match &self.principal {
+            Caller::Iam(p) => p,
+            Caller::Service(service) => {
+                return kms::authorize_service(&kms::ServiceInputs {
+                    service,
+                    action: &self.action,
+                    resource: &self.key_arn,
+                    context: &self.context,
+                    key_policy: &self.key_policy,
+                    key_state: self.key_state,
+                });
+            }
+        };
         kms::authorize(&Inputs {
-            request: Request {
-                principal: &self.principal,
-                action: &self.action,
-                resource: &self.key_arn,
-                context: &self.context,
-            },
+            request: Request { principal, action: &self.action, resource: &self.key_arn, context: &self.context },
             encryption_context: &self.encryption_context,
             key_policy: &self.key_policy,
             key_state: self.key_state,

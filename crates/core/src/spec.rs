@@ -5,7 +5,7 @@
 //! strict: unknown keys and bad values are errors naming the property path and what was expected.
 //! It does no I/O beyond reading the spec file in [`Spec::from_file`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -61,10 +61,17 @@ pub struct Secret {
 pub struct KeyRequirement {
     pub key: KeyRef,
     pub principals: Vec<PrincipalArn>,
+    /// Service principals that use the key as themselves (`logs.us-east-1.amazonaws.com`), which
+    /// only the key policy can allow.
+    pub services: Vec<String>,
     /// Canonical KMS action names (`kms:Decrypt`), never empty when `principals` is not.
     pub actions: Vec<String>,
     pub via_service: Option<String>,
     pub encryption_context: BTreeMap<String, String>,
+    /// Condition keys the calls carry with a value not known before the deploy
+    /// (`kms:EncryptionContext:aws:logs:arn` of a log group whose name CloudFormation generates,
+    /// `kms:ViaService` where AWS does not document it): a condition on one is unknown.
+    pub unknown_context: BTreeSet<String>,
     pub for_aws_resources: bool,
     pub shared_with_accounts: Vec<AccountId>,
 }
@@ -177,8 +184,16 @@ const TOP_PROPERTIES: &[&str] = &[
 const BOOTSTRAP: &[&str] = &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers", "RequiredVersion"];
 const PARAMETER: &[&str] = &["Name", "Readers"];
 const SECRET: &[&str] = &["SecretId", "Readers"];
-const KEY: &[&str] =
-    &["Key", "Principals", "Actions", "ViaService", "EncryptionContext", "ForAwsResources", "SharedWithAccounts"];
+const KEY: &[&str] = &[
+    "Key",
+    "Principals",
+    "Services",
+    "Actions",
+    "ViaService",
+    "EncryptionContext",
+    "ForAwsResources",
+    "SharedWithAccounts",
+];
 const KEY_POLICY: &[&str] = &["Policy", "Administrators"];
 const HOSTED_ZONE: &[&str] = &["ZoneId", "RecordNames"];
 const OPTIONS: &[&str] = &["OnUnknown", "Nonce", "DnsRootServers"];
@@ -279,8 +294,9 @@ impl Spec {
                 .keys
                 .iter()
                 .map(|k| {
-                    json!({"Key": k.key.to_string(), "Principals": strings(&k.principals), "Actions": k.actions,
-                           "ViaService": k.via_service, "EncryptionContext": k.encryption_context,
+                    json!({"Key": k.key.to_string(), "Principals": strings(&k.principals), "Services": k.services,
+                           "Actions": k.actions, "ViaService": k.via_service, "EncryptionContext": k.encryption_context,
+                           "UnknownContext": k.unknown_context,
                            "ForAwsResources": k.for_aws_resources,
                            "SharedWithAccounts": strings(&k.shared_with_accounts)})
                 })
@@ -656,18 +672,63 @@ impl Parser {
             .get("EncryptionContext")
             .map(|v| self.encryption_context(v, &at(path, "EncryptionContext")))
             .unwrap_or_default();
+        let unknown_context: BTreeSet<String> = match map.get("UnknownContext") {
+            None => BTreeSet::new(),
+            Some(_) => self
+                .items(map, path, "UnknownContext", "condition keys", |p, v, path| {
+                    let text = p.string(v, path)?;
+                    match text.split_once(':') {
+                        Some((service, name)) if !service.is_empty() && !name.is_empty() && !text.contains(char::is_whitespace) => {
+                            Some(text)
+                        }
+                        _ => {
+                            p.error(
+                                path,
+                                format!(
+                                    "not a condition key: `{text}` (expected SERVICE:NAME, e.g. kms:ViaService or kms:EncryptionContext:aws:logs:arn)"
+                                ),
+                            );
+                            None
+                        }
+                    }
+                })
+                .into_iter()
+                .collect(),
+        };
         let for_aws_resources =
             map.get("ForAwsResources").and_then(|v| self.boolean(v, &at(path, "ForAwsResources"))).unwrap_or(false);
         let shared_with_accounts = self.accounts(map, path, "SharedWithAccounts");
-        if !map.contains_key("Principals") && !map.contains_key("SharedWithAccounts") {
-            self.error(path, "nothing to check: give Principals (who must use the key) or SharedWithAccounts");
+        let services = match map.get("Services") {
+            None => vec![],
+            Some(_) => self.items(map, path, "Services", "service principals", |p, v, path| {
+                let text = p.string(v, path)?;
+                if crate::arn::is_service_principal(&text) {
+                    Some(text)
+                } else {
+                    p.error(
+                        path,
+                        format!(
+                            "not a service principal: `{text}` (expected NAME.amazonaws.com or NAME.REGION.amazonaws.com, e.g. logs.us-east-1.amazonaws.com)"
+                        ),
+                    );
+                    None
+                }
+            }),
+        };
+        if !["Principals", "Services", "SharedWithAccounts"].iter().any(|k| map.contains_key(*k)) {
+            self.error(
+                path,
+                "nothing to check: give Principals (who must use the key), Services (service principals) or SharedWithAccounts",
+            );
         }
         Some(KeyRequirement {
             key: key?,
             principals,
+            services,
             actions,
             via_service,
             encryption_context,
+            unknown_context,
             for_aws_resources,
             shared_with_accounts,
         })

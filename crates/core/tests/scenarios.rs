@@ -103,7 +103,7 @@ fn check(case: &Case) -> Result<(), String> {
 #[test]
 fn every_scenario_decides_as_its_source_says() {
     let cases = cases();
-    assert_eq!(cases.len(), 220, "the corpus's size changed: update this count with the cases added");
+    assert_eq!(cases.len(), 231, "the corpus's size changed: update this count with the cases added");
     let mut failures = Vec::new();
     for (file, case) in &cases {
         assert!(!case.source.trim().is_empty(), "{file}: `{}` cites no source", case.name);
@@ -129,7 +129,7 @@ fn every_decision_and_error_kind_is_covered() {
     let rejected = cases.iter().filter(|(_, c)| c.rejects.is_some()).count();
     assert_eq!(
         [count("Allow"), count("ImplicitDeny"), count("ExplicitDeny"), count("Unknown"), rejected],
-        [118, 79, 11, 9, 3],
+        [124, 82, 12, 10, 3],
         "decisions per kind: Allow, ImplicitDeny, ExplicitDeny, Unknown, rejected"
     );
     for e in ["DisabledException", "KMSInvalidStateException", "UnsupportedOperation"] {

@@ -50,10 +50,13 @@ pub(crate) fn check(keys: &[KeyRequirement], facts: &Facts, env: &Env<'_>) -> Ve
         for principal in &k.principals {
             out.extend(principal_uses(k, &key, principal, facts, env));
         }
+        for service in &k.services {
+            out.extend(questions(k).into_iter().map(|(action, _)| service_use(k, &key, service, action)));
+        }
         for account in &k.shared_with_accounts {
             out.extend(shared_with(k, &key, account, env));
         }
-        if k.principals.is_empty() && k.shared_with_accounts.is_empty() {
+        if k.principals.is_empty() && k.services.is_empty() && k.shared_with_accounts.is_empty() {
             out.push(enabled(k, &key));
         }
     }
@@ -134,6 +137,7 @@ fn key_use(
         action,
         via_service: k.via_service.as_deref(),
         encryption_context: &k.encryption_context,
+        unknown_context: &k.unknown_context,
         grant_for_aws_resource: for_aws_resources,
     };
     let o = ask(&q, key.facts, &key.policy, who);
@@ -165,6 +169,92 @@ fn key_use(
         .with_access(access(&q, key.facts), o.explanation.clone())
 }
 
+/// Asks whether the service principal `service` may call `action` on the key under `policy`.
+fn ask_service(k: &KeyRequirement, key: &Key<'_>, policy: &Policy, service: &str, action: &str) -> crate::kms::Outcome {
+    let mut ctx = crate::policy::Context::default();
+    super::unknown_context(&mut ctx, &k.unknown_context, &k.encryption_context);
+    crate::kms::derive_service_context(&mut ctx, service, &key.facts.info.arn, &k.encryption_context);
+    crate::kms::authorize_service(&crate::kms::ServiceInputs {
+        service,
+        action,
+        resource: &key.facts.info.arn,
+        context: &ctx,
+        key_policy: policy,
+        key_state: key.facts.info.state,
+    })
+}
+
+/// Rule (`Services`): the service principal `service` can call `action` on the key, which only
+/// the key policy can allow (a service principal has no IAM identity). When it cannot, the
+/// statement to add names the service and pins the encryption context the service sends, and is
+/// checked to be enough before it is offered.
+fn service_use(k: &KeyRequirement, key: &Key<'_>, service: &str, action: &str) -> Finding {
+    let o = ask_service(k, key, &key.policy, service, action);
+    let used = KeyUse {
+        principal: service.to_owned(),
+        action: action.to_owned(),
+        for_aws_resources: false,
+        key: key.label.clone(),
+        via: None,
+    };
+    let (status, found, change) = match (o.decision, o.error) {
+        (Decision::Allow, None) => (Status::Pass, Said::ServiceUseAllowed { used }, None),
+        (Decision::Allow, Some(error)) => (Status::Fail, Said::ServiceUseFails { used, error }, None),
+        (Decision::Unknown, _) => (Status::Unknown, Said::ServiceUseUnknown { used, why: NotAllowed::from(&o) }, None),
+        _ => {
+            let change = match key.facts.info.manager {
+                KeyManager::Aws => None,
+                KeyManager::Customer => service_statement(k, key, service, action),
+            };
+            (Status::Fail, Said::ServiceUseDenied { used, why: NotAllowed::from(&o) }, change)
+        }
+    };
+    let access = crate::report::Access {
+        key: key.facts.info.arn.clone(),
+        action: action.to_owned(),
+        via_service: None,
+        encryption_context: k.encryption_context.clone(),
+        for_aws_resource: false,
+    };
+    item(k)
+        .said(Some(service.to_owned()), status, found, evidence(&o))
+        .with_change(change)
+        .with_access(access, o.explanation)
+}
+
+/// The key-policy statement allowing `service` to call `action`, with the known encryption context
+/// as a condition; offered only when, added to the key policy, it makes the call allowed.
+fn service_statement(k: &KeyRequirement, key: &Key<'_>, service: &str, action: &str) -> Option<crate::report::Change> {
+    let mut doc: serde_json::Value = serde_json::from_str(key.facts.policy.as_ref().ok()?).ok()?;
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": action,
+        "Resource": "*",
+    });
+    if !k.encryption_context.is_empty() {
+        let equals: serde_json::Map<String, serde_json::Value> = k
+            .encryption_context
+            .iter()
+            .map(|(c, v)| (format!("kms:EncryptionContext:{c}"), serde_json::Value::from(v.as_str())))
+            .collect();
+        if let Some(m) = statement.as_object_mut() {
+            m.insert("Condition".into(), serde_json::json!({"StringEquals": equals}));
+        }
+    }
+    match doc.get_mut("Statement")? {
+        serde_json::Value::Array(list) => list.push(statement.clone()),
+        one => {
+            let first = one.take();
+            *one = serde_json::Value::Array(vec![first, statement.clone()]);
+        }
+    }
+    let policy = Policy::parse_key_policy("key policy", &doc).ok()?;
+    let o = ask_service(k, key, &policy, service, action);
+    (o.decision == Decision::Allow && o.error.is_none())
+        .then(|| crate::report::Change::KeyPolicyStatement { key: key.facts.info.arn.clone(), statement })
+}
+
 /// Rule (`SharedWithAccounts`): `account` can restore snapshots shared under the key. Never under
 /// an AWS managed key; else the key policy must allow a stand-in role of that account, whose own
 /// IAM allows everything (the other account's IAM is its own business), every action restoring
@@ -187,6 +277,7 @@ fn shared_with(k: &KeyRequirement, key: &Key<'_>, account: &AccountId, env: &Env
             action,
             via_service: None,
             encryption_context: &ec,
+            unknown_context: &super::NO_UNKNOWNS,
             grant_for_aws_resource: *action == "kms:CreateGrant",
         };
         let o = ask(&q, key.facts, &key.policy, &who);

@@ -11,7 +11,7 @@ mod keys;
 mod parameters;
 mod secrets;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::arn::{PrincipalArn, PrincipalKind};
 use crate::facts::{Facts, KeyFacts};
@@ -248,8 +248,13 @@ pub(crate) struct Question<'a> {
     pub action: &'a str,
     pub via_service: Option<&'a str>,
     pub encryption_context: &'a BTreeMap<String, String>,
+    /// Condition keys present with a value not known before the deploy.
+    pub unknown_context: &'a BTreeSet<String>,
     pub grant_for_aws_resource: bool,
 }
+
+/// No encryption context key of unknown value.
+pub(crate) static NO_UNKNOWNS: BTreeSet<String> = BTreeSet::new();
 
 impl<'a> Question<'a> {
     /// `principal` calling `action` through the service `via`, with encryption context `ec`.
@@ -259,7 +264,31 @@ impl<'a> Question<'a> {
         via: &'a str,
         ec: &'a BTreeMap<String, String>,
     ) -> Self {
-        Question { principal, action, via_service: Some(via), encryption_context: ec, grant_for_aws_resource: false }
+        Question {
+            principal,
+            action,
+            via_service: Some(via),
+            encryption_context: ec,
+            unknown_context: &NO_UNKNOWNS,
+            grant_for_aws_resource: false,
+        }
+    }
+}
+
+/// Marks the condition keys of `unknown` as present with values not known; an encryption context
+/// key among them is one of the request's `kms:EncryptionContextKeys` too, beside those of `ec`.
+pub(crate) fn unknown_context(ctx: &mut Context, unknown: &BTreeSet<String>, ec: &BTreeMap<String, String>) {
+    const EC: &str = "kms:encryptioncontext:";
+    let mut ec_keys: Vec<String> = Vec::new();
+    for k in unknown {
+        ctx.set_unknown(k);
+        if let Some(name) = k.get(..EC.len()).filter(|p| p.eq_ignore_ascii_case(EC)).and_then(|_| k.get(EC.len()..)) {
+            ec_keys.push(name.to_owned());
+        }
+    }
+    if !ec_keys.is_empty() {
+        ec_keys.extend(ec.keys().cloned());
+        ctx.set_many("kms:EncryptionContextKeys", ec_keys);
     }
 }
 
@@ -272,6 +301,7 @@ pub(crate) fn ask(q: &Question<'_>, key: &KeyFacts, policy: &Policy, who: &Princ
     if q.grant_for_aws_resource {
         ctx.set("kms:GrantIsForAWSResource", "true");
     }
+    unknown_context(&mut ctx, q.unknown_context, q.encryption_context);
     kms::derive_context(&mut ctx, q.principal, &key.info.arn, q.encryption_context);
     let no_grants: &[kms::Grant] = &[];
     let mut outcome = kms::authorize(&Inputs {

@@ -52,7 +52,15 @@ enum Operand {
     Date(f64),
     Bool(bool),
     Cidr(IpAddr, u8),
+    /// A value the template gives by an expression not resolved before the deploy (see
+    /// [`UNRESOLVED`]): it matches or not, nobody knows yet.
+    Unresolved(String),
 }
+
+/// How a policy the stack will apply marks a condition value it gives by an expression that is
+/// not resolved before the deploy (`Fn::GetAtt Bucket.Arn`): this prefix, then the expression. No
+/// policy AWS accepts holds a NUL character, so no real value is taken for one.
+pub const UNRESOLVED: &str = "\u{0}unresolved:";
 
 /// One operator applied to one key with its values.
 #[derive(Clone, Debug)]
@@ -240,6 +248,10 @@ impl Condition {
                 Some(v) => Tri::from_bool(compare(self.family, v, *d)),
                 None => Tri::unknown(&format!("{} (`{value}` is not a date)", self.key)),
             },
+            (_, Operand::Unresolved(expression)) => Tri::unknown(&format!(
+                "{} (the policy's value {expression} is known only once the stack is deployed)",
+                self.key
+            )),
             (Bool, Operand::Bool(b)) => Tri::from_bool(value.eq_ignore_ascii_case(if *b { "true" } else { "false" })),
             (IpAddress, Operand::Cidr(net, len)) => match value.parse::<IpAddr>() {
                 Ok(ip) => Tri::from_bool(in_cidr(ip, *net, *len)),
@@ -269,6 +281,9 @@ fn compare(family: Family, left: f64, right: f64) -> bool {
 
 fn operand(family: Family, raw: &str, variables: bool) -> Result<Operand, String> {
     use Family::*;
+    if let Some(expression) = raw.strip_prefix(UNRESOLVED) {
+        return Ok(Operand::Unresolved(expression.to_owned()));
+    }
     Ok(match family {
         StringEquals => {
             if variables && raw.contains("${") {

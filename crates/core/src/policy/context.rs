@@ -100,6 +100,9 @@ pub enum Known<'a> {
 pub struct Context {
     values: HashMap<String, Vec<String>>,
     absent: BTreeSet<String>,
+    /// Keys the request carries with a value not known (before the deploy): unknown even under a
+    /// complete prefix.
+    unknown: BTreeSet<String>,
     complete_prefixes: Vec<String>,
 }
 
@@ -123,6 +126,15 @@ impl Context {
         self.absent.insert(key);
     }
 
+    /// Marks a key as present with a value that is not known (a log group name CloudFormation
+    /// will generate): conditions on it are unknown, even under a complete prefix.
+    pub fn set_unknown(&mut self, key: &str) {
+        let key = key.to_ascii_lowercase();
+        self.values.remove(&key);
+        self.absent.remove(&key);
+        self.unknown.insert(key);
+    }
+
     /// Declares that every key starting with `prefix` that is not set is absent.
     pub fn complete(&mut self, prefix: &str) {
         self.complete_prefixes.push(prefix.to_ascii_lowercase());
@@ -131,13 +143,16 @@ impl Context {
     /// True when the key was set or marked absent explicitly.
     pub fn is_decided(&self, key: &str) -> bool {
         let key = key.to_ascii_lowercase();
-        self.values.contains_key(&key) || self.absent.contains(&key)
+        self.values.contains_key(&key) || self.absent.contains(&key) || self.unknown.contains(&key)
     }
 
     /// What the request says about `key` (already lower case).
     pub fn get(&self, key_lower: &str) -> Known<'_> {
         if let Some(v) = self.values.get(key_lower) {
             return Known::Present(v);
+        }
+        if self.unknown.contains(key_lower) {
+            return Known::Unknown;
         }
         if self.absent.contains(key_lower) || self.complete_prefixes.iter().any(|p| key_lower.starts_with(p.as_str())) {
             return Known::Absent;
@@ -184,5 +199,8 @@ mod tests {
         assert_eq!(c.get("kms:viaservice"), Known::Absent);
         assert_eq!(c.get("kms:encryptioncontext:department"), Known::Absent);
         assert_eq!(c.get("aws:sourceip"), Known::Unknown);
+        c.set_unknown("kms:EncryptionContext:aws:logs:arn");
+        assert!(c.is_decided("kms:encryptioncontext:aws:logs:arn"));
+        assert_eq!(c.get("kms:encryptioncontext:aws:logs:arn"), Known::Unknown, "unknown under a complete prefix");
     }
 }

@@ -43,8 +43,11 @@ pub enum PrincipalEntry {
     Account(String),
     /// A role, user or role-session ARN.
     Arn(PrincipalArn),
-    /// A service, federated or canonical-user principal, or an ARN that names no IAM principal
-    /// (e.g. a unique id `AROA...` left by a deleted role): matches no IAM principal.
+    /// A service principal (`logs.us-east-1.amazonaws.com`): matches that service acting as itself,
+    /// never an IAM principal.
+    Service(String),
+    /// A federated or canonical-user principal, or an ARN that names no IAM principal (e.g. a
+    /// unique id `AROA...` left by a deleted role): matches no IAM principal.
     Other(String),
 }
 
@@ -248,7 +251,8 @@ fn principal_entries(v: &Value) -> Result<Vec<PrincipalEntry>, String> {
                     }
                     Err(_) => PrincipalEntry::Other(id.to_owned()),
                 },
-                "Service" | "Federated" | "CanonicalUser" => PrincipalEntry::Other(format!("{kind}:{id}")),
+                "Service" => PrincipalEntry::Service(id.to_owned()),
+                "Federated" | "CanonicalUser" => PrincipalEntry::Other(format!("{kind}:{id}")),
                 other => {
                     return Err(format!(
                         "unknown principal type `{other}` (expected AWS, Service, Federated, CanonicalUser)"
@@ -345,22 +349,53 @@ impl Statement {
         }
     }
 
+    /// How this statement's Principal names the service principal `service` (a service calling
+    /// as itself, as CloudWatch Logs does with a log group's key): by its name (`Entity`), by
+    /// `"*"` (`Anyone`), or not. Service principal names compare without regard to case.
+    pub fn naming_service(&self, service: &str) -> Naming {
+        let is = |e: &PrincipalEntry| matches!(e, PrincipalEntry::Service(s) if s.eq_ignore_ascii_case(service));
+        match &self.principals {
+            Principals::Absent => Naming::Entity,
+            Principals::Principal(entries) => entries
+                .iter()
+                .map(|e| match e {
+                    PrincipalEntry::Anyone => Naming::Anyone,
+                    e if is(e) => Naming::Entity,
+                    _ => Naming::No,
+                })
+                .max()
+                .unwrap_or(Naming::No),
+            Principals::NotPrincipal(entries) => {
+                if entries.iter().any(|e| is(e) || matches!(e, PrincipalEntry::Anyone)) {
+                    Naming::No
+                } else {
+                    Naming::Entity
+                }
+            }
+        }
+    }
+
     /// Whether action, resource and conditions match (the principal is judged by [`Self::naming`]).
     pub fn applies(&self, req: &Request<'_>) -> Tri {
-        self.matches(req, true)
+        self.matches(req.action, req.resource, req.context, true)
+    }
+
+    /// As [`Self::applies`], for a request of a service principal (which [`Request`] cannot name).
+    pub fn applies_to(&self, action: &str, resource: &str, context: &Context) -> Tri {
+        self.matches(action, resource, context, true)
     }
 
     /// As [`Self::applies`] for a role's trust policy, where statements carry no Resource: the
     /// resource is the role itself.
     pub fn applies_in_trust_policy(&self, req: &Request<'_>) -> Tri {
-        self.matches(req, false)
+        self.matches(req.action, req.resource, req.context, false)
     }
 
-    fn matches(&self, req: &Request<'_>, resource_required: bool) -> Tri {
+    fn matches(&self, action: &str, resource: &str, context: &Context, resource_required: bool) -> Tri {
         let action = match &self.actions {
             Patterns::Missing => return Tri::No,
-            Patterns::Is(ps) => any_match(ps, req.action, req.context),
-            Patterns::Not(ps) => any_match(ps, req.action, req.context).negate(),
+            Patterns::Is(ps) => any_match(ps, action, context),
+            Patterns::Not(ps) => any_match(ps, action, context).negate(),
         };
         if action.is_no() {
             return Tri::No;
@@ -368,15 +403,15 @@ impl Statement {
         let resource = match &self.resources {
             Patterns::Missing if !resource_required => Tri::Yes,
             Patterns::Missing => return Tri::No,
-            Patterns::Is(ps) => any_match(ps, req.resource, req.context),
-            Patterns::Not(ps) => any_match(ps, req.resource, req.context).negate(),
+            Patterns::Is(ps) => any_match(ps, resource, context),
+            Patterns::Not(ps) => any_match(ps, resource, context).negate(),
         };
         let mut t = action.and(resource);
         for c in &self.conditions {
             if t.is_no() {
                 break;
             }
-            t = t.and(c.eval(req.context));
+            t = t.and(c.eval(context));
         }
         t
     }

@@ -66,6 +66,29 @@ pub enum Said {
         /// call too.
         other_account: bool,
     },
+    /// The service principal can call the action on the key, as the key policy allows.
+    ServiceUseAllowed {
+        #[serde(flatten)]
+        used: KeyUse,
+    },
+    /// The key policy allows the service, but KMS still refuses the call (the key's state).
+    ServiceUseFails {
+        #[serde(flatten)]
+        used: KeyUse,
+        error: KmsError,
+    },
+    /// Whether the key policy allows the service the call is not known.
+    ServiceUseUnknown {
+        #[serde(flatten)]
+        used: KeyUse,
+        why: NotAllowed,
+    },
+    /// The key policy does not allow the service principal the call: only the key policy can.
+    ServiceUseDenied {
+        #[serde(flatten)]
+        used: KeyUse,
+        why: NotAllowed,
+    },
     /// A snapshot under an AWS managed key cannot be shared: its policy only works inside the
     /// key's account.
     SharedUnderAwsManagedKey {
@@ -137,6 +160,21 @@ impl Said {
                 let (what, via) = (what(action, *for_aws_resources), through(via.as_deref()));
                 format!("`{principal}` cannot {what} with key {key}{via}: {why}")
             }
+            Said::ServiceUseAllowed { used: KeyUse { principal, action, key, .. } } => {
+                format!("the key policy of {key} lets the service principal `{principal}` call {action}")
+            }
+            Said::ServiceUseFails { used: KeyUse { principal, action, key, .. }, error } => format!(
+                "the key policy of {key} lets the service principal `{principal}` call {action}, but the call fails with {error}: {}",
+                error_reason(*error)
+            ),
+            Said::ServiceUseUnknown { used: KeyUse { principal, action, key, .. }, why } => {
+                format!(
+                    "whether the service principal `{principal}` can call {action} with key {key} is unknown: {why}"
+                )
+            }
+            Said::ServiceUseDenied { used: KeyUse { principal, action, key, .. }, why } => {
+                format!("the service principal `{principal}` cannot call {action} with key {key}: {why}")
+            }
             Said::SharedUnderAwsManagedKey { account, key, ours } => format!(
                 "key {key} is AWS managed: its policy cannot be changed and only works inside account {ours}, so account {account} can never use data shared under it (snapshots encrypted with it cannot be shared)"
             ),
@@ -173,6 +211,16 @@ impl Said {
             | Said::KeyUseUnknown { .. }
             | Said::SharedRestoreUnknown { .. }
             | Said::SharedRestoreAllowed { .. } => None,
+            Said::ServiceUseAllowed { .. } | Said::ServiceUseUnknown { .. } => None,
+            Said::ServiceUseFails { .. } => Some("enable the key (or cancel its deletion), or use another key".into()),
+            Said::ServiceUseDenied { used: KeyUse { principal, action, key, .. }, .. } => Some(if key.aws_managed {
+                "an AWS managed key's policy cannot be changed and names no other service: use a customer managed key"
+                    .to_owned()
+            } else {
+                format!(
+                    "add a key-policy statement allowing {action} for the service principal {principal} (an IAM policy cannot allow a service principal)"
+                )
+            }),
             Said::KeyNotEnabled { .. } => Some("enable the key, or cancel its deletion, or use another key".into()),
             Said::PrincipalMissing { .. } => Some("create the role or correct the ARN".into()),
             Said::KeyUseFails { error, .. } => Some(

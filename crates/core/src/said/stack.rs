@@ -42,6 +42,17 @@ pub enum Unjudged {
         task: String,
         why: RoleUnknown,
     },
+    /// A resource's key (`KmsKeyId`) cannot be named before the deploy.
+    KeyUnresolved {
+        resource: String,
+        expression: String,
+    },
+    /// A resource's key is a key the stack creates whose ARN cannot be built (no account, region
+    /// or partition given).
+    PlannedKeyUnnamed {
+        resource: String,
+        key: String,
+    },
 }
 
 /// Why the role that reads something cannot be named.
@@ -106,6 +117,13 @@ impl std::fmt::Display for Unjudged {
             ),
             Self::TaskSecretUnresolved { task, expression } => write!(f, "a secret of task {task}: {expression}"),
             Self::TaskRoleUnknown { task, why } => write!(f, "task {task}'s execution role is not known: {why}"),
+            Self::KeyUnresolved { resource, expression } => {
+                write!(f, "the key of {resource} cannot be named before the deploy: {expression}")
+            }
+            Self::PlannedKeyUnnamed { resource, key } => write!(
+                f,
+                "the key of {resource} is {key}, which this stack creates, and its ARN cannot be built (no account, region or partition given)"
+            ),
         }
     }
 }

@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use super::resolve::{Resolver, Unresolved};
 use super::template::Template;
-use crate::arn::PrincipalArn;
-use crate::facts::{Facts, FetchError, RoleFacts, RoleInfo};
+use crate::arn::{KeyRef, PrincipalArn};
+use crate::facts::{Facts, FetchError, KeyFacts, KeyInfo, KeyManager, RoleFacts, RoleInfo};
+use crate::kms::KeyState;
 
 /// A role the stack creates.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,6 +86,153 @@ pub fn roles(
     out
 }
 
+/// What the stacks of a run create, judged from their templates in place of reads.
+#[derive(Clone, Debug, Default)]
+pub struct Planned {
+    pub roles: Vec<PlannedRole>,
+    pub keys: Vec<PlannedKey>,
+}
+
+/// A key the stack creates (`AWS::KMS::Key`), as its facts will be once created: judged by the
+/// same evaluator as the account's keys, before it exists.
+#[derive(Clone, Debug)]
+pub struct PlannedKey {
+    pub logical_id: String,
+    /// `KeyRef::Planned("STACK/LOGICAL_ID")`: how checks and findings name it.
+    pub reference: KeyRef,
+    pub facts: KeyFacts,
+}
+
+/// The keys `template` creates, when the account, region and partition are known (a key ARN names
+/// them). The key's ARN stands in as `arn:PARTITION:kms:REGION:ACCOUNT:key/STACK/LOGICAL_ID`,
+/// which no real key has.
+///
+/// Its policy is the template's `KeyPolicy`; without one, the default key policy KMS gives a key
+/// created without a policy: the account root may do `kms:*`, which delegates to IAM (CloudFormation
+/// User Guide, `AWS::KMS::Key` KeyPolicy: "If you don't specify a key policy, AWS KMS applies a
+/// default key policy"; KMS Developer Guide, "Default key policy"). `Enabled: false` creates it
+/// disabled.
+pub fn keys(template: &Template, resolver: &Resolver<'_>, env: &super::resolve::StackEnv) -> Vec<PlannedKey> {
+    let (Some(account), Some(region), Some(partition)) =
+        (env.account.as_deref(), env.region.as_deref(), env.partition.as_deref())
+    else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for (id, r) in &template.resources {
+        if r.kind != "AWS::KMS::Key" || r.condition.as_deref().is_some_and(|c| resolver.condition(c) == Ok(false)) {
+            continue;
+        }
+        let name = match env.stack_name.as_deref() {
+            Some(stack) => format!("{stack}/{id}"),
+            None => id.clone(),
+        };
+        let p = &r.properties;
+        let policy = match p.get("KeyPolicy").map(|v| key_policy(v, resolver)) {
+            None => Ok(serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+                "Action": "kms:*", "Resource": "*"}]})
+            .to_string()),
+            Some(Ok(Value::String(text))) => Ok(text),
+            Some(Ok(v @ Value::Object(_))) => Ok(v.to_string()),
+            Some(Ok(other)) => Err(FetchError::NotRead {
+                what: "the key policy of a key the stack creates",
+                why: format!("KeyPolicy is {other}, not a policy document"),
+            }),
+            Some(Err(u)) => Err(FetchError::NotRead {
+                what: "the key policy of a key the stack creates",
+                why: format!("it depends on {u}, known only once the stack is deployed"),
+            }),
+        };
+        let enabled = p.get("Enabled").map(|v| resolver.value(v));
+        let state = match enabled {
+            Some(Ok(Value::Bool(false))) => KeyState::Disabled,
+            Some(Ok(Value::String(s))) if s.eq_ignore_ascii_case("false") => KeyState::Disabled,
+            _ => KeyState::Enabled,
+        };
+        let text = |k: &str, default: &str| match p.get(k).map(|v| resolver.value(v)) {
+            Some(Ok(Value::String(s))) => s,
+            _ => default.to_owned(),
+        };
+        let info = KeyInfo {
+            arn: format!("arn:{partition}:kms:{region}:{account}:key/{name}"),
+            key_id: "created by this stack".to_owned(),
+            manager: KeyManager::Customer,
+            state,
+            usage: text("KeyUsage", "ENCRYPT_DECRYPT"),
+            spec: text("KeySpec", "SYMMETRIC_DEFAULT"),
+        };
+        out.push(PlannedKey {
+            logical_id: id.clone(),
+            reference: KeyRef::Planned(name),
+            facts: KeyFacts { info, policy, grants: Ok(vec![]) },
+        });
+    }
+    out
+}
+
+/// A key policy as the stack will apply it. A condition value given by an expression that cannot
+/// be resolved before the deploy (CDK writes `aws:SourceArn: Fn::GetAtt Bucket.Arn` for the bucket
+/// it creates beside the key) becomes a marked value ([`crate::policy::condition::UNRESOLVED`])
+/// that makes that condition `unknown`, so the rest of the policy is still judged; anything else
+/// unresolved (a principal, an action) leaves the whole policy unknown.
+pub(crate) fn key_policy(v: &Value, resolver: &Resolver<'_>) -> Result<Value, Unresolved> {
+    let Value::Object(doc) = v else { return resolver.value(v) };
+    let mut out = serde_json::Map::new();
+    for (k, x) in doc {
+        let resolved = if k == "Statement" {
+            match x {
+                Value::Array(list) => {
+                    Value::Array(list.iter().map(|st| statement(st, resolver)).collect::<Result<_, _>>()?)
+                }
+                one => statement(one, resolver)?,
+            }
+        } else {
+            resolver.value(x)?
+        };
+        out.insert(k.clone(), resolved);
+    }
+    Ok(Value::Object(out))
+}
+
+/// One statement of [`key_policy`]: its condition values resolved leniently, the rest strictly.
+fn statement(v: &Value, resolver: &Resolver<'_>) -> Result<Value, Unresolved> {
+    let Value::Object(st) = v else { return resolver.value(v) };
+    let mut out = serde_json::Map::new();
+    for (k, x) in st {
+        let resolved = match (k.as_str(), x) {
+            ("Condition", Value::Object(operators)) => {
+                let mut ops = serde_json::Map::new();
+                for (op, keys) in operators {
+                    let Value::Object(keys) = keys else {
+                        ops.insert(op.clone(), resolver.value(keys)?);
+                        continue;
+                    };
+                    let mut by_key = serde_json::Map::new();
+                    for (key, value) in keys {
+                        let lenient = |one: &Value| {
+                            resolver.value(one).unwrap_or_else(|u| {
+                                Value::String(format!("{}{u}", crate::policy::condition::UNRESOLVED))
+                            })
+                        };
+                        let value = match value {
+                            Value::Array(items) => Value::Array(items.iter().map(lenient).collect()),
+                            one => lenient(one),
+                        };
+                        by_key.insert(key.clone(), value);
+                    }
+                    ops.insert(op.clone(), Value::Object(by_key));
+                }
+                Value::Object(ops)
+            }
+            _ => resolver.value(x)?,
+        };
+        out.insert(k.clone(), resolved);
+    }
+    Ok(Value::Object(out))
+}
+
 /// Whether `v` (a `Ref` or a list of them) names the resource `id`.
 fn refers_to(v: Option<&Value>, id: &str) -> bool {
     let is_ref = |x: &Value| x.get("Ref").and_then(Value::as_str) == Some(id);
@@ -108,6 +256,14 @@ fn arn_text(v: &Value, resolver: &Resolver<'_>) -> Result<String, Unresolved> {
 }
 
 impl Facts {
+    /// These facts with the keys the stack creates, by their planned references.
+    pub fn with_planned_keys(mut self, keys: &[PlannedKey]) -> Facts {
+        for k in keys {
+            self.keys.insert(k.reference.to_string(), Ok(k.facts.clone()));
+        }
+        self
+    }
+
     /// These facts with the planned roles in place of any read ones of the same name; their
     /// managed policies are taken from `managed` (read from the account by ARN).
     pub fn with_planned(
