@@ -316,3 +316,87 @@ fn the_alarm_and_the_bucket_allowed_on_the_topic_key_pass() {
     assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
     assert_eq!(code, 0);
 }
+
+/// A service app (lambda, ebs, rds) against a key seeded `keys-broken` or `keys-fixed`.
+fn service_app(app: &str, variant: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    support::cdk_bootstrap(&moto.url, &[]);
+    let key = seed(&moto, &format!("keys-{variant}"));
+    check(&moto, &synth_with(app, variant, &[&key]))
+}
+
+/// The key findings as (principal, source logical id, action, status), sorted.
+fn key_findings(report: &Value) -> Vec<(String, String, String, String)> {
+    let mut out: Vec<(String, String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "key")
+        .map(|f| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (s(&f["principal"]), s(&f["source"]["logicalId"]), s(&f["access"]["action"]), s(&f["status"]))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_function_whose_environment_key_leaves_out_its_creator_fails_and_passes_once_the_key_delegates_to_iam() {
+    let (code, report) = service_app("lambda", "broken");
+    assert_eq!(code, 1, "{report:#}");
+    let found = key_findings(&report);
+    let want: Vec<(String, String, String, String)> = ["kms:CreateGrant", "kms:Encrypt"]
+        .iter()
+        .map(|a| (EXEC_ROLE.to_owned(), "Worker11F36D0F".to_owned(), (*a).to_owned(), "fail".to_owned()))
+        .collect();
+    assert_eq!(found, want, "{report:#}");
+    let (code, report) = service_app("lambda", "fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn volumes_fail_for_their_creator_and_the_auto_scaling_service_linked_role_and_pass_when_allowed() {
+    const SLR: &str =
+        "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling";
+    let (code, report) = service_app("ebs", "broken");
+    assert_eq!(code, 1, "{report:#}");
+    let found = key_findings(&report);
+    let actions = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"];
+    let mut want: Vec<(String, String, String, String)> = Vec::new();
+    for a in actions {
+        want.push((SLR.to_owned(), "Template576A9730".to_owned(), a.to_owned(), "fail".to_owned()));
+        want.push((EXEC_ROLE.to_owned(), "Data666C94C7".to_owned(), a.to_owned(), "fail".to_owned()));
+    }
+    want.sort();
+    assert_eq!(found, want, "{report:#}");
+    let grant = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["principal"] == SLR && f["access"]["action"] == "kms:CreateGrant")
+        .unwrap();
+    assert_eq!(grant["change"]["statement"]["Condition"]["Bool"]["kms:GrantIsForAWSResource"], "true", "{grant}");
+    let (code, report) = service_app("ebs", "fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_database_whose_key_leaves_out_its_creator_fails_for_storage_and_password_and_passes_once_allowed() {
+    let (code, report) = service_app("rds", "broken");
+    assert_eq!(code, 1, "{report:#}");
+    let found = key_findings(&report);
+    let mut actions: Vec<&str> =
+        vec!["kms:CreateGrant", "kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"];
+    actions.sort_unstable();
+    let want: Vec<(String, String, String, String)> = actions
+        .iter()
+        .map(|a| (EXEC_ROLE.to_owned(), "Orders".to_owned(), (*a).to_owned(), "fail".to_owned()))
+        .collect();
+    assert_eq!(found, want, "{report:#}");
+    let (code, report) = service_app("rds", "fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}

@@ -3,7 +3,7 @@ customer managed key whose policy delegates to IAM, and the role CloudFormation 
 as. `broken`: the role's IAM policy allows ssm:GetParameter but not kms:Decrypt; `fixed`: both, and
 kms:PutKeyPolicy for the key policy the template applies.
 
-Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed|secrets-cdk|logs-broken|logs-fixed
+Usage: python seed_template.py ENDPOINT_URL broken|fixed|cdk-broken|cdk-fixed|story2|secrets-broken|secrets-fixed|secrets-cdk|logs-broken|logs-fixed|keys-broken|keys-fixed
 Prints the execution role's ARN. The `cdk-` variants seed only the parameter and its key: the CDK
 bootstrap template, deployed by the test, brings the execution role. `cdk-broken` puts the
 parameter under a key whose policy names an administrator only (no delegation to IAM). `story2`
@@ -37,6 +37,14 @@ def main():
     ssm.put_parameter(Name="/app/db/password", Type="SecureString", Value="never-read", KeyId="alias/app-data")
     if variant == "story2":
         print(key["Arn"])
+        return
+    if variant.startswith("keys-"):
+        # An existing key for the service apps (lambda.js, ebs.js, rds.js): `keys-fixed` delegates to
+        # the account's IAM (the bootstrap's cfn-exec role, AdministratorAccess, may then use it);
+        # `keys-broken` names only its administrator, as in story 5.
+        statement = root if variant == "keys-fixed" else admin_only
+        made = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))["KeyMetadata"]
+        print(made["Arn"])
         return
     if variant.startswith("logs-"):
         # The CDK logs app's shared key, an existing key for a log group: `logs-fixed` allows the

@@ -42,6 +42,15 @@ pub enum Unjudged {
         task: String,
         why: RoleUnknown,
     },
+    /// The identity that creates a resource with a key is not known.
+    CreatorUnknown {
+        resource: String,
+    },
+    /// Restoring from a snapshot of another account: its key is not read (not built yet).
+    ForeignSnapshot {
+        resource: String,
+        snapshot: String,
+    },
     /// A resource's key (`KmsKeyId`) cannot be named before the deploy.
     KeyUnresolved {
         resource: String,
@@ -117,6 +126,14 @@ impl std::fmt::Display for Unjudged {
             ),
             Self::TaskSecretUnresolved { task, expression } => write!(f, "a secret of task {task}: {expression}"),
             Self::TaskRoleUnknown { task, why } => write!(f, "task {task}'s execution role is not known: {why}"),
+            Self::CreatorUnknown { resource } => write!(
+                f,
+                "the identity CloudFormation creates {resource} as is not known (give --role-arn, or deploy the stack with a service role)"
+            ),
+            Self::ForeignSnapshot { resource, snapshot } => write!(
+                f,
+                "{resource} is restored from {snapshot}, a snapshot of another account: whether its key lets this account restore it is not judged yet (the snapshot and its key are not read)"
+            ),
             Self::KeyUnresolved { resource, expression } => {
                 write!(f, "the key of {resource} cannot be named before the deploy: {expression}")
             }

@@ -52,6 +52,11 @@ pub struct Inference {
     /// findings are matched to their item by it too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reader: Option<String>,
+    /// For a key use, the service its calls go through (`None` inside: none): findings are
+    /// matched by it too, as one principal may use one key through several services for several
+    /// resources.
+    #[serde(skip)]
+    pub via: Option<Option<String>>,
     /// The rule, in a few words (`the stack's execution identity resolves this ssm-secure
     /// reference`).
     pub why: String,
@@ -206,9 +211,16 @@ impl Inferred {
         for f in findings.iter_mut().filter(|f| f.source.is_none()) {
             // The item's reader must be the finding's principal when both are named: two stacks (or
             // two resources) may need one parameter for two different roles.
-            let same_reader = |i: &Inference| match (&i.reader, &f.principal) {
-                (Some(r), Some(p)) => r == p,
-                _ => true,
+            let same_reader = |i: &Inference| {
+                let reader = match (&i.reader, &f.principal) {
+                    (Some(r), Some(p)) => r == p,
+                    _ => true,
+                };
+                let via = match (&i.via, &f.access) {
+                    (Some(via), Some(access)) => *via == access.via_service,
+                    _ => true,
+                };
+                reader && via
             };
             if let Some(i) =
                 self.inferences.iter().find(|i| i.check == f.check && i.subject == f.subject && same_reader(i))
@@ -265,6 +277,7 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
         if resource.kind == "AWS::Logs::LogGroup" {
             log_group_key(id, &resource.properties, template, &resolver, env, &mut out);
         }
+        service_keys(id, &resource.kind, &resource.properties, template, &resolver, env, execution, &mut out);
     }
     zones(template, &resolver, &mut out);
     publishers(template, &resolver, &mut out);
@@ -364,6 +377,7 @@ fn zones(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
                 subject: zone,
                 source,
                 reader: None,
+                via: None,
                 why: "the stack writes records into this zone: it must be the zone the name is delegated to".into(),
             });
         }
@@ -433,7 +447,7 @@ fn secure_references(
             None => "CloudFormation resolves this ssm-secure reference; the execution identity is not known, so only the parameter itself is checked".to_owned(),
         };
         let reader = execution.map(|e| e.principal.to_string());
-        out.inferences.push(Inference { check: CheckKind::Parameter, subject: name, source, reader, why });
+        out.inferences.push(Inference { check: CheckKind::Parameter, subject: name, source, reader, via: None, why });
     }
 }
 
@@ -479,7 +493,7 @@ fn secret_references(
             None => "CloudFormation resolves this secretsmanager reference; the execution identity is not known, so only the secret itself is checked".to_owned(),
         };
         let reader = execution.map(|e| e.principal.to_string());
-        out.inferences.push(Inference { check: CheckKind::Secret, subject: secret, source, reader, why });
+        out.inferences.push(Inference { check: CheckKind::Secret, subject: secret, source, reader, via: None, why });
     }
 }
 
@@ -579,6 +593,7 @@ fn key_policy(
         subject,
         source,
         reader: Some(execution.principal.to_string()),
+        via: None,
         why: format!(
             "CloudFormation applies this key policy as the stack's execution identity, {} ({}), which must keep kms:PutKeyPolicy",
             execution.principal, execution.basis
@@ -692,6 +707,7 @@ fn log_group_key(
         subject: key.to_string(),
         source,
         reader: Some(service.clone()),
+        via: None,
         why: format!(
             "CloudWatch Logs encrypts log group {id} as the service principal {service}, {context}; only the key policy can allow it"
         ),
@@ -838,10 +854,287 @@ fn publishers(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) 
             subject: key.to_string(),
             source,
             reader: Some(service.clone()),
+            via: None,
             why: format!(
                 "{publisher} publishes to the {what} {target}, encrypted with this key, as the service principal {service}; only the key policy can allow it"
             ),
         });
+    }
+}
+
+/// A key an identity uses through a service when CloudFormation creates a resource: who, which
+/// calls, through which service, and what the calls carry that is not known before the deploy.
+struct KeyUse<'a> {
+    resource: &'a str,
+    property: String,
+    key: &'a Value,
+    principal: PrincipalArn,
+    actions: &'static [&'static str],
+    via: Option<String>,
+    /// Condition keys the calls carry with values not known before the deploy.
+    unknown: Vec<&'static str>,
+    /// CreateGrant is for an AWS resource (`kms:GrantIsForAWSResource`: "true when an AWS service
+    /// integrated with AWS KMS calls CreateGrant on the user's behalf", KMS Developer Guide,
+    /// condition keys).
+    for_aws_resources: bool,
+    why: String,
+}
+
+/// Adds the key requirement of `u` (and its inference), or the gap when its key cannot be named.
+fn key_use(u: KeyUse<'_>, template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
+    let source = Source { logical_id: u.resource.to_owned(), property: u.property };
+    let key = match key_named(u.key, u.resource, template, resolver, &out.planned_keys) {
+        Ok(KeyNamed::Planned(k) | KeyNamed::Existing(k)) => k,
+        Err(why) => {
+            out.gaps.push(Gap::unjudged(CheckKind::Key, format!("the key of {}", u.resource), source, why));
+            return;
+        }
+    };
+    let requirement_via = u.via.clone();
+    let requirement = KeyRequirement {
+        key: key.clone(),
+        principals: vec![u.principal.clone()],
+        services: vec![],
+        actions: u.actions.iter().map(|a| (*a).to_owned()).collect(),
+        via_service: u.via,
+        encryption_context: BTreeMap::new(),
+        unknown_context: u.unknown.iter().map(|k| (*k).to_owned()).collect(),
+        for_aws_resources: u.for_aws_resources,
+        shared_with_accounts: vec![],
+    };
+    if !out.spec.keys.contains(&requirement) {
+        out.spec.keys.push(requirement);
+    }
+    out.inferences.push(Inference {
+        check: CheckKind::Key,
+        subject: key.to_string(),
+        source,
+        reader: Some(u.principal.to_string()),
+        via: Some(requirement_via),
+        why: u.why,
+    });
+}
+
+/// Keys AWS services use for a resource the stack creates, as the identity that creates it (the
+/// stack's execution identity) or as a service-linked role (INFERENCE-FACTS.md 4, 7, 8):
+/// - `AWS::Lambda::Function.KmsKeyArn`: at create time Lambda creates a grant on the key with the
+///   creator's permissions, which needs kms:CreateGrant and kms:Encrypt (Lambda Developer Guide,
+///   configuration-envvars). The service it calls through (`lambda.REGION`) and the encryption
+///   context are unverified: a condition on `kms:ViaService` or the context is `unknown`. The
+///   function's role decrypting at invoke time, through that grant, is not judged (unverified).
+/// - `AWS::EC2::Volume.KmsKeyId` and `AWS::EC2::Instance.BlockDeviceMappings[].Ebs.KmsKeyId`: the
+///   creator through `ec2.REGION`, kms:CreateGrant for AWS resources, kms:Decrypt,
+///   kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext (EC2 User Guide, EBSEncryption,
+///   "Permissions"; KMS Developer Guide, services-ebs: the volume id `aws:ebs:id` as context, not
+///   known before the deploy). Story 5.
+/// - An Auto Scaling group whose launch template's volumes are under a key: the same calls, as the
+///   group's service-linked role (`ServiceLinkedRoleARN`, by default
+///   `aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`), whose IAM side is
+///   fixed by AWS and covers no customer managed key, so the key policy must name it (EC2 Auto
+///   Scaling User Guide, key-policy-requirements-EBS-encryption; failing launches show
+///   `Client.InternalError`). Its service is inferred, so `kms:ViaService` is `unknown`.
+/// - `AWS::RDS::DBInstance` and `DBCluster` `KmsKeyId`: the creator through `rds.REGION`,
+///   kms:CreateGrant for AWS resources and kms:DescribeKey (RDS User Guide,
+///   Overview.Encryption.Keys; context `aws:rds:db-id` not known before). With
+///   `ManageMasterUserPassword`, `MasterUserSecret.KmsKeyId` is used through Secrets Manager:
+///   kms:Decrypt, kms:GenerateDataKey, kms:CreateGrant (RDS User Guide, rds-secrets-manager). A
+///   restore from another account's snapshot is named as not judged.
+#[allow(clippy::too_many_arguments)]
+fn service_keys(
+    id: &str,
+    kind: &str,
+    p: &Value,
+    template: &Template,
+    resolver: &Resolver<'_>,
+    env: &StackEnv,
+    execution: Option<&Execution>,
+    out: &mut Inferred,
+) {
+    // Without the region the service's name is not known: `kms:ViaService` is then unknown.
+    let via = |service: &str| env.region.as_deref().map(|region| format!("{service}.{region}.amazonaws.com"));
+    // The keys this resource uses as its creator.
+    let mut uses: Vec<CreatorUse<'_>> = Vec::new();
+    const EBS: &[&str] = &["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"];
+    const EBS_ID: &[&str] = &["kms:EncryptionContext:aws:ebs:id"];
+    match kind {
+        "AWS::Lambda::Function" => {
+            if let Some(key) = p.get("KmsKeyArn") {
+                uses.push(CreatorUse(
+                    "Properties.KmsKeyArn".into(),
+                    key,
+                    &["kms:CreateGrant", "kms:Encrypt"],
+                    None,
+                    &["kms:ViaService", "kms:EncryptionContextKeys", "kms:EncryptionContext:aws:lambda:FunctionArn"],
+                    true,
+                    format!("Lambda creates a grant on this key for function {id}'s environment variables with the permissions of the identity that creates it"),
+                ));
+            }
+        }
+        "AWS::EC2::Volume" => {
+            if let Some(key) = p.get("KmsKeyId") {
+                let why =
+                    format!("EBS encrypts volume {id} with this key for the identity that creates it, through EC2");
+                uses.push(CreatorUse("Properties.KmsKeyId".into(), key, EBS, via("ec2"), EBS_ID, true, why));
+            }
+        }
+        "AWS::EC2::Instance" => {
+            if let Some(Value::Array(mappings)) = p.get("BlockDeviceMappings") {
+                for (i, m) in mappings.iter().enumerate() {
+                    if let Some(key) = m.get("Ebs").and_then(|e| e.get("KmsKeyId")) {
+                        let why = format!(
+                            "EBS encrypts a volume of instance {id} with this key for the identity that launches it, through EC2"
+                        );
+                        uses.push(CreatorUse(
+                            format!("Properties.BlockDeviceMappings[{i}].Ebs.KmsKeyId"),
+                            key,
+                            EBS,
+                            via("ec2"),
+                            EBS_ID,
+                            true,
+                            why,
+                        ));
+                    }
+                }
+            }
+        }
+        "AWS::RDS::DBInstance" | "AWS::RDS::DBCluster" => {
+            if let Some(key) = p.get("KmsKeyId") {
+                let why =
+                    format!("RDS encrypts {id}'s storage with this key for the identity that creates it, through RDS");
+                uses.push(CreatorUse(
+                    "Properties.KmsKeyId".into(),
+                    key,
+                    &["kms:CreateGrant", "kms:DescribeKey"],
+                    via("rds"),
+                    &["kms:EncryptionContext:aws:rds:db-id"],
+                    true,
+                    why,
+                ));
+            }
+            let managed = p.get("ManageMasterUserPassword").map(|v| resolver.value(v));
+            if matches!(managed, Some(Ok(Value::Bool(true))))
+                || matches!(&managed, Some(Ok(Value::String(s))) if s == "true")
+            {
+                if let Some(key) = p.get("MasterUserSecret").and_then(|s| s.get("KmsKeyId")) {
+                    let why = format!(
+                        "RDS keeps {id}'s master password in a Secrets Manager secret under this key, for the identity that creates it"
+                    );
+                    uses.push(CreatorUse(
+                        "Properties.MasterUserSecret.KmsKeyId".into(),
+                        key,
+                        &["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"],
+                        via("secretsmanager"),
+                        &["kms:EncryptionContext:SecretARN", "kms:EncryptionContext:SecretVersionId"],
+                        true,
+                        why,
+                    ));
+                }
+            }
+            for field in ["SnapshotIdentifier", "DBSnapshotIdentifier", "DBClusterSnapshotIdentifier"] {
+                if let Some(Ok(Value::String(snapshot))) = p.get(field).map(|v| resolver.value(v)) {
+                    let owner = snapshot.split(':').nth(4).unwrap_or("");
+                    if snapshot.starts_with("arn:") && env.account.as_deref().is_some_and(|a| a != owner) {
+                        let source = Source { logical_id: id.to_owned(), property: format!("Properties.{field}") };
+                        let why = Unjudged::ForeignSnapshot { resource: id.to_owned(), snapshot: snapshot.clone() };
+                        out.gaps.push(Gap::unjudged(CheckKind::Key, format!("snapshot {snapshot}"), source, why));
+                    }
+                }
+            }
+        }
+        "AWS::AutoScaling::AutoScalingGroup" => {
+            auto_scaling_keys(id, p, template, resolver, env, out);
+            return;
+        }
+        _ => return,
+    }
+    for CreatorUse(property, key, actions, via, unknown, for_aws_resources, why) in uses {
+        let Some(e) = execution else {
+            let source = Source { logical_id: id.to_owned(), property };
+            let why = Unjudged::CreatorUnknown { resource: id.to_owned() };
+            out.gaps.push(Gap::unjudged(CheckKind::Key, format!("the key of {id}"), source, why));
+            continue;
+        };
+        let why = format!("{why}: {} ({})", e.principal, e.basis);
+        let principal = e.principal.clone();
+        let mut unknown = unknown.to_vec();
+        if via.is_none() && !unknown.contains(&"kms:ViaService") {
+            unknown.push("kms:ViaService");
+        }
+        let u = KeyUse { resource: id, property, key, principal, actions, via, unknown, for_aws_resources, why };
+        key_use(u, template, resolver, out);
+    }
+}
+
+/// A key a resource uses as its creator: the property, the key, the actions, the service the
+/// calls go through, the condition keys not known before the deploy, whether CreateGrant is for
+/// an AWS resource, and why.
+struct CreatorUse<'v>(
+    String,
+    &'v Value,
+    &'static [&'static str],
+    Option<String>,
+    &'static [&'static str],
+    bool,
+    String,
+);
+
+/// An Auto Scaling group's launch template (`LaunchTemplate`, or the mixed instances policy's)
+/// when the stack creates it: its volumes' keys, used by the group's service-linked role.
+fn auto_scaling_keys(
+    id: &str,
+    p: &Value,
+    template: &Template,
+    resolver: &Resolver<'_>,
+    env: &StackEnv,
+    out: &mut Inferred,
+) {
+    let spec = p.get("LaunchTemplate").or_else(|| {
+        p.get("MixedInstancesPolicy").and_then(|m| m.get("LaunchTemplate")?.get("LaunchTemplateSpecification"))
+    });
+    let Some(lt_id) = spec.and_then(|s| s.get("LaunchTemplateId")).and_then(named_resource) else { return };
+    let Some(lt) = template.resource(lt_id).filter(|r| r.kind == "AWS::EC2::LaunchTemplate") else { return };
+    let Some(Value::Array(mappings)) =
+        lt.properties.get("LaunchTemplateData").and_then(|d| d.get("BlockDeviceMappings"))
+    else {
+        return;
+    };
+    let (Some(account), Some(partition)) = (env.account.as_deref(), env.partition.as_deref()) else { return };
+    let default = format!(
+        "arn:{partition}:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    );
+    let role = match p.get("ServiceLinkedRoleARN").map(|v| resolver.value(v)) {
+        Some(Ok(Value::String(arn))) => arn,
+        _ => default,
+    };
+    let Ok(principal) = PrincipalArn::parse(&role) else { return };
+    // Its IAM side is AWS's and covers no customer managed key: judged with no policy of its own.
+    if let crate::arn::PrincipalKind::Role { .. } = principal.kind()
+        && !out.planned.iter().any(|r| r.arn == principal)
+    {
+        out.planned.push(planned::PlannedRole {
+            logical_id: format!("{id} (service-linked role)"),
+            arn: principal.clone(),
+            inline: vec![],
+            managed: vec![],
+            boundary: None,
+        });
+    }
+    for (i, m) in mappings.iter().enumerate() {
+        let Some(key) = m.get("Ebs").and_then(|e| e.get("KmsKeyId")) else { continue };
+        let u = KeyUse {
+            resource: lt_id,
+            property: format!("Properties.LaunchTemplateData.BlockDeviceMappings[{i}].Ebs.KmsKeyId"),
+            key,
+            principal: principal.clone(),
+            actions: &["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"],
+            via: None,
+            unknown: vec!["kms:ViaService", "kms:EncryptionContext:aws:ebs:id"],
+            for_aws_resources: true,
+            why: format!(
+                "Auto Scaling group {id} launches instances whose volumes use this key as its service-linked role {principal}, which only the key policy can allow (its own policy is AWS's)"
+            ),
+        };
+        key_use(u, template, resolver, out);
     }
 }
 
@@ -889,6 +1182,7 @@ fn custom_resource_reads(
                             subject: secret.to_owned(),
                             source,
                             reader,
+                            via: None,
                             why: format!("the custom resource {id} calls secretsmanager:GetSecretValue as its function's role, {how}"),
                         });
                     }
@@ -924,6 +1218,7 @@ fn custom_resource_reads(
                         subject: name,
                         source: source.clone(),
                         reader: Some(role.to_string()),
+                        via: None,
                         why: format!("the custom resource {id} calls ssm:GetParameter WithDecryption as its function's role, {how}"),
                     });
                 }
@@ -1028,6 +1323,7 @@ fn task_secrets(id: &str, properties: &Value, resolver: &Resolver<'_>, out: &mut
                     subject,
                     source,
                     reader: Some(principal.to_string()),
+                    via: None,
                     why: format!("the ECS agent reads this secret for task {id} as its execution role, {how}"),
                 });
             }
@@ -1337,6 +1633,107 @@ mod tests {
                 .filter(|f| f.principal.as_deref() != Some("cloudwatch.amazonaws.com"))
                 .all(|f| f.status == Status::Pass)
         );
+    }
+
+    /// The findings of the key checks of `resources` beside a key `K` whose policy is `statements`,
+    /// judged with the execution role allowed `kms:*` by its own policy.
+    fn judge_service_keys(resources: Value, statements: Value) -> Vec<Finding> {
+        let mut all = json!({"K": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": statements}}}});
+        all.as_object_mut().unwrap().extend(resources.as_object().unwrap().clone());
+        let t = Template::from_value(&json!({"Resources": all})).unwrap();
+        let env = StackEnv { stack_name: Some("App".into()), ..env() };
+        let out = infer(&t, &env, Some(&execution()));
+        let admin = json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+        let facts = crate::facts::Facts::builder("111111111111", "us-east-1")
+            .role("cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1", &[("admin", admin)])
+            .build()
+            .with_planned(&out.planned, &BTreeMap::new())
+            .with_planned_keys(&out.planned_keys);
+        let mut findings = crate::checks::judge(&out.spec, &facts);
+        findings.retain(|f| f.check == CheckKind::Key);
+        out.annotate(&mut findings);
+        findings.extend(out.gap_findings());
+        findings
+    }
+
+    #[test]
+    fn services_using_a_key_for_what_the_stack_creates_are_judged_as_their_creator_or_role() {
+        let root = json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*", "Resource": "*"});
+        let admin_only = json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/key-admin"}, "Action": "kms:*", "Resource": "*"});
+        let key = json!({"Fn::GetAtt": ["K", "Arn"]});
+        let resources = json!({
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"KmsKeyArn": key}},
+            "Vol": {"Type": "AWS::EC2::Volume", "Properties": {"Encrypted": true, "KmsKeyId": key, "AvailabilityZone": "us-east-1a"}},
+            "Db": {"Type": "AWS::RDS::DBCluster", "Properties": {"StorageEncrypted": true, "KmsKeyId": key,
+                "ManageMasterUserPassword": true, "MasterUserSecret": {"KmsKeyId": key},
+                "SnapshotIdentifier": "arn:aws:rds:us-east-1:222222222222:cluster-snapshot:shared"}},
+            "Lt": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {"BlockDeviceMappings": [
+                {"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": true, "KmsKeyId": key}}]}}},
+            "Asg": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MinSize": "1", "MaxSize": "1",
+                "LaunchTemplate": {"LaunchTemplateId": {"Ref": "Lt"}, "Version": {"Fn::GetAtt": ["Lt", "LatestVersionNumber"]}}}}
+        });
+        let slr =
+            "arn:aws:iam::111111111111:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling";
+        let exec = execution().principal.to_string();
+        // A key delegating to the account: the execution role (allowed kms:* by IAM) passes, the
+        // service-linked role (no policy of its own) does not; the foreign snapshot is unknown.
+        let out = judge_service_keys(resources.clone(), json!([root]));
+        let summary = |out: &[Finding]| {
+            let mut v: Vec<(String, String, Status)> = out
+                .iter()
+                .map(|f| {
+                    (f.principal.clone().unwrap_or_default(), f.source.as_ref().unwrap().logical_id.clone(), f.status)
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        assert_eq!(
+            summary(&out),
+            [
+                (String::new(), "Db".to_owned(), Status::Unknown),
+                (slr.to_owned(), "Lt".to_owned(), Status::Fail),
+                (exec.clone(), "Db".to_owned(), Status::Pass),
+                (exec.clone(), "Fn".to_owned(), Status::Pass),
+                (exec.clone(), "Vol".to_owned(), Status::Pass),
+            ],
+            "{out:#?}"
+        );
+        let grant = out
+            .iter()
+            .find(|f| f.principal.as_deref() == Some(slr) && f.access.as_ref().unwrap().action == "kms:CreateGrant")
+            .unwrap();
+        assert!(grant.message.contains("for AWS resources"), "{}", grant.message);
+        let Some(crate::report::Change::KeyPolicyStatement { statement, .. }) = &grant.change else {
+            panic!("{grant:#?}")
+        };
+        assert_eq!(statement["Principal"]["AWS"], slr);
+        assert_eq!(statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"], "true");
+        // The documented statements for the service-linked role (EC2 Auto Scaling User Guide): it passes.
+        let asg = [
+            json!({"Effect": "Allow", "Principal": {"AWS": slr}, "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"}),
+            json!({"Effect": "Allow", "Principal": {"AWS": slr}, "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"Bool": {"kms:GrantIsForAWSResource": true}}}),
+        ];
+        let out = judge_service_keys(resources.clone(), json!([root, asg[0], asg[1]]));
+        assert!(
+            out.iter().filter(|f| f.principal.as_deref() == Some(slr)).all(|f| f.status == Status::Pass),
+            "{out:#?}"
+        );
+        // A key that names only its administrator: every creator fails (story 5's shape).
+        let out = judge_service_keys(resources, json!([admin_only]));
+        assert!(
+            out.iter().filter(|f| f.principal.as_deref() == Some(exec.as_str())).all(|f| f.status == Status::Fail),
+            "{out:#?}"
+        );
+        // A condition on the service Lambda calls through (unverified) is unknown, never a pass.
+        let via = json!({"Effect": "Allow", "Principal": {"AWS": exec}, "Action": "kms:*", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": "lambda.us-east-1.amazonaws.com"}}});
+        let out = judge_service_keys(
+            json!({"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"KmsKeyArn": key}}}),
+            json!([via]),
+        );
+        assert!(out.iter().all(|f| f.status == Status::Unknown), "{out:#?}");
     }
 
     #[test]
