@@ -68,13 +68,17 @@ fn the_broken_app_fails_on_its_password_parameter_and_its_key_policy_with_no_spe
                 "KeyPolicies[0]",
                 &json!({"logicalId": "DataKey17AFBB84", "property": "Properties.KeyPolicy"})
             ),
+            // The same policy lets nobody else use the key: RDS cannot create the cluster's grant
+            // or describe the key for the execution role either.
+            ("key", "Database/DataKey17AFBB84", &json!({"logicalId": "Db", "property": "Properties.KmsKeyId"})),
+            ("key", "Database/DataKey17AFBB84", &json!({"logicalId": "Db", "property": "Properties.KmsKeyId"})),
         ],
         "{report:#}"
     );
     let parameter = report["findings"].as_array().unwrap().iter().find(|f| f["check"] == "parameter").unwrap();
     assert_eq!(parameter["principal"], EXEC_ROLE, "the reader is the assembly's execution role");
     assert_eq!(parameter["stack"], "Database");
-    assert_eq!(report["summary"], "2 failed, 0 unknown, 5 passed", "{report:#}");
+    assert_eq!(report["summary"], "4 failed, 0 unknown, 5 passed", "{report:#}");
 }
 
 #[test]
@@ -83,8 +87,9 @@ fn the_fixed_app_passes_with_no_false_alarm() {
     support::cdk_bootstrap(&moto.url, &[]);
     seed(&moto, "cdk-fixed");
     let (code, report) = check(&moto, &synth("database", "fixed"));
-    // Bootstrap: the version the stack needs and the four key uses; the parameter; the key policy.
-    assert_eq!(report["summary"], "0 failed, 0 unknown, 7 passed", "{report:#}");
+    // Bootstrap: the version the stack needs and the four key uses; the parameter; the key policy;
+    // the cluster's key for the execution role through RDS (CreateGrant, DescribeKey).
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 9 passed", "{report:#}");
     assert_eq!(code, 0);
     let version = report["findings"]
         .as_array()
@@ -397,6 +402,80 @@ fn a_database_whose_key_leaves_out_its_creator_fails_for_storage_and_password_an
         .collect();
     assert_eq!(found, want, "{report:#}");
     let (code, report) = service_app("rds", "fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}
+
+/// Story 1: the environment bootstrapped with a self-made key (seeded `keys-broken`: it names only
+/// its administrator; `keys-fixed`: it delegates to IAM), the app publishing its function's code.
+fn story1_with_key(seeded: &str) -> (i32, Value) {
+    let moto = FreshMoto::start();
+    let key_arn = seed(&moto, seeded);
+    let key_id = key_arn.rsplit('/').next().unwrap().to_owned();
+    support::cdk_bootstrap(&moto.url, &["--kms-key-id", &key_id]);
+    check(&moto, &synth("story1", "default"))
+}
+
+#[test]
+fn story_1_a_self_made_bootstrap_key_the_roles_cannot_use_fails_each_role_with_the_statement() {
+    let (code, report) = story1_with_key("keys-broken");
+    assert_eq!(code, 1, "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let mut failed: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| {
+            let role = f["principal"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+            (role, f["access"]["action"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    failed.sort();
+    let role = |kind: &str| format!("cdk-hnb659fds-{kind}-123456789012-us-east-1");
+    assert_eq!(
+        failed,
+        [
+            (role("cfn-exec-role"), "kms:Decrypt".to_owned()),
+            (role("deploy-role"), "kms:Decrypt".to_owned()),
+            (role("file-publishing-role"), "kms:Decrypt".to_owned()),
+            (role("file-publishing-role"), "kms:GenerateDataKey".to_owned()),
+        ],
+        "{report:#}"
+    );
+    assert!(
+        findings
+            .iter()
+            .filter(|f| f["status"] == "fail")
+            .all(|f| f["change"]["statement"]["Principal"]["AWS"].is_string()),
+        "{report:#}"
+    );
+    // The assets themselves go to the bootstrap bucket, and the publishing role may put them.
+    let upload = findings.iter().find(|f| f["found"]["kind"] == "assets-upload-allowed").unwrap();
+    assert!(upload["message"].as_str().unwrap().contains("may upload the 2 file asset(s)"), "{upload}");
+}
+
+#[test]
+fn story_1_fixed_a_self_made_bootstrap_key_that_delegates_to_iam_passes() {
+    let (code, report) = story1_with_key("keys-fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn assets_published_to_a_bucket_the_environment_was_not_bootstrapped_with_fail_until_the_synthesizer_names_it() {
+    const BUCKET: &str = "shop-assets-123456789012";
+    let moto = FreshMoto::start();
+    let outputs = support::cdk_bootstrap(&moto.url, &["--bucket-name", BUCKET]);
+    assert_eq!(outputs["BucketName"], BUCKET);
+    let (code, report) = check(&moto, &synth("story1", "default"));
+    assert_eq!(code, 1, "{report:#}");
+    let failed: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["status"] != "pass").collect();
+    assert_eq!(failed.len(), 1, "{report:#}");
+    assert_eq!(failed[0]["found"]["kind"], "asset-bucket-not-bootstrapped", "{report:#}");
+    let message = failed[0]["message"].as_str().unwrap();
+    assert!(message.contains("is published to bucket `cdk-hnb659fds-assets-123456789012-us-east-1`"), "{message}");
+    assert!(message.contains(&format!("is `{BUCKET}`")), "{message}");
+    assert!(failed[0]["fix"].as_str().unwrap().contains(&format!("fileAssetsBucketName: '{BUCKET}'")), "{}", failed[0]);
+    let (code, report) = check(&moto, &synth_with("story1", "custom-bucket", &[BUCKET]));
     assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
     assert_eq!(code, 0);
 }

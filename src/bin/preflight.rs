@@ -218,6 +218,8 @@ struct Loaded {
     execution_role: Option<String>,
     qualifier: Option<String>,
     required_version: Option<u32>,
+    /// The file assets of its asset manifests, placeholders as synthesized.
+    assets: Vec<assembly::FileAsset>,
 }
 
 fn fail(message: String) -> ExitCode {
@@ -263,6 +265,7 @@ fn load_stacks(args: &StackArgs) -> Result<Vec<Loaded>, ExitCode> {
             execution_role: None,
             qualifier: None,
             required_version: None,
+            assets: vec![],
         }]);
     }
     let Some(dir) = &args.cdk_out else { return Ok(vec![]) };
@@ -272,7 +275,17 @@ fn load_stacks(args: &StackArgs) -> Result<Vec<Loaded>, ExitCode> {
     for s in stacks {
         let mut parameters = s.parameters.clone();
         parameters.extend(given.clone());
+        let mut assets = Vec::new();
+        for file in &s.asset_manifests {
+            let text = read_bounded(&dir.join(file), "asset manifest")?;
+            let found =
+                assembly::file_assets(&text).map_err(|e| fail(format!("`{}`: {e}", dir.join(file).display())))?;
+            assets.extend(
+                found.into_iter().map(|a| assembly::FileAsset { name: format!("{} ({})", a.name, s.stack_name), ..a }),
+            );
+        }
         out.push(Loaded {
+            assets,
             name: Some(s.stack_name.clone()),
             template: parse(&dir.join(&s.template_file))?,
             parameters,
@@ -331,16 +344,39 @@ fn infer_one(stack: &Loaded, target: &Target) -> stack::Inferred {
 
 /// The bootstrap environment the assembly's stacks deploy through, with the highest version they
 /// need; the first qualifier when they use several (the spec holds one environment).
-fn bootstrap_of(stacks: &[Loaded]) -> Option<preflight::spec::Bootstrap> {
+fn bootstrap_of(stacks: &[Loaded], account: Option<&str>, region: Option<&str>) -> Option<preflight::spec::Bootstrap> {
     let q = stacks.iter().find_map(|s| s.qualifier.clone())?;
     let required =
         stacks.iter().filter(|s| s.qualifier.as_deref() == Some(q.as_str())).filter_map(|s| s.required_version).max();
+    // The CLI fills in the target environment's placeholders (aws-cdk-cli, `placeholders.ts`);
+    // a stack of another environment publishes elsewhere and is not this environment's.
+    let assets = match (account, region) {
+        (Some(account), Some(region)) => stacks
+            .iter()
+            .filter(|s| s.qualifier.as_deref() == Some(q.as_str()))
+            .filter(|s| {
+                s.account.as_deref().is_none_or(|a| a == account) && s.region.as_deref().is_none_or(|r| r == region)
+            })
+            .flat_map(|s| s.assets.iter())
+            .map(|a| {
+                let fill = |t: &str| assembly::substitute(t, partition_of_region(region), account, region);
+                preflight::spec::Asset {
+                    name: a.name.clone(),
+                    bucket: fill(&a.bucket),
+                    object_key: fill(&a.object_key),
+                    role: a.role.as_deref().and_then(|r| PrincipalArn::parse(&fill(r)).ok()),
+                }
+            })
+            .collect(),
+        _ => vec![],
+    };
     Some(preflight::spec::Bootstrap {
         qualifier: q,
         toolkit_stack_name: "CDKToolkit".into(),
         trusted_accounts: vec![],
         readers: vec![],
         required_version: required,
+        assets,
     })
 }
 
@@ -354,7 +390,7 @@ fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, form
     let found: Vec<stack::Inferred> =
         stacks.iter().map(|s| infer_one(s, &target(s, account.as_deref(), region.as_deref(), role.as_ref()))).collect();
     let value = if args.cdk_out.is_some() {
-        let bootstrap = bootstrap_of(&stacks).and_then(|b| {
+        let bootstrap = bootstrap_of(&stacks, account.as_deref(), region.as_deref()).and_then(|b| {
             let spec = preflight::Spec { bootstrap: Some(b), ..preflight::Spec::default() };
             spec.to_value().get("Bootstrap").cloned()
         });
@@ -480,7 +516,7 @@ async fn check(
             inferred.push(found);
         }
         if spec.bootstrap.is_none() {
-            spec.bootstrap = bootstrap_of(&stacks);
+            spec.bootstrap = bootstrap_of(&stacks, Some(&identity.account), Some(&region));
         }
         known_identity = Some(identity);
     }

@@ -3,6 +3,7 @@
 Usage: python deploy.py ENDPOINT [--trust ACCOUNT ...] [--trust-for-lookup ACCOUNT ...]
                         [--cloudformation-execution-policies ARN ...] [--kms-key-id ID]
                         [--qualifier Q] [--region R] [--stack-name NAME] [--deny-external-id true|false]
+                        [--bucket-name NAME]
 Prints the stack's outputs as JSON.
 
 The template is the one shipped by the `aws-cdk` npm package (the CDK CLI) pinned in package.json
@@ -25,7 +26,8 @@ and ParameterValues in lib/index.js), e.g. for
   Qualifier                        only with --qualifier (template default hnb659fds)
   DenyExternalId                   only with --deny-external-id / --no-deny-external-id
                                    (template default 'true')
-  FileAssetsBucketName, InputPermissionsBoundary, ApplyPermissionsBoundaryToAllRoles: not sent.
+  FileAssetsBucketName             only with --bucket-name (--bootstrap-bucket-name)
+  InputPermissionsBoundary, ApplyPermissionsBoundaryToAllRoles: not sent.
 
 with Capabilities CAPABILITY_IAM, CAPABILITY_NAMED_IAM and CAPABILITY_AUTO_EXPAND. The CLI submits
 them through a CREATE change set (CreateChangeSet with ImportExistingResources, then
@@ -75,7 +77,8 @@ def bootstrap_version() -> str:
 
 
 def cli_parameters(account_trust=(), trust_for_lookup=(), execution_policies=None,
-                   kms_key_id=AWS_MANAGED_KEY, qualifier=DEFAULT_QUALIFIER, deny_external_id=None) -> list:
+                   kms_key_id=AWS_MANAGED_KEY, qualifier=DEFAULT_QUALIFIER, deny_external_id=None,
+                   bucket_name=None) -> list:
     """The Parameters of the CLI's CreateChangeSet for a new CDKToolkit stack.
 
     execution_policies None means what `cdk bootstrap` would accept: AdministratorAccess when accounts
@@ -96,6 +99,8 @@ def cli_parameters(account_trust=(), trust_for_lookup=(), execution_policies=Non
         values["Qualifier"] = qualifier
     if deny_external_id is not None:
         values["DenyExternalId"] = "true" if deny_external_id else "false"
+    if bucket_name is not None:
+        values["FileAssetsBucketName"] = bucket_name
     return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
 
 
@@ -124,7 +129,7 @@ def _wait(cfn, stack_name, timeout):
 
 def deploy(endpoint, account_trust=(), kms_key_id=AWS_MANAGED_KEY, qualifier=DEFAULT_QUALIFIER,
            region="us-east-1", stack_name="CDKToolkit", trust_for_lookup=(), execution_policies=None,
-           deny_external_id=None, via_change_set=False, timeout=60) -> dict:
+           deny_external_id=None, via_change_set=False, timeout=60, bucket_name=None) -> dict:
     """Creates the bootstrap stack in `endpoint` as `cdk bootstrap` would; returns its outputs.
 
     account_trust: accounts of --trust; kms_key_id: AWS_MANAGED_KEY (default), '' for a key created
@@ -135,7 +140,7 @@ def deploy(endpoint, account_trust=(), kms_key_id=AWS_MANAGED_KEY, qualifier=DEF
         StackName=stack_name,
         TemplateBody=template_body(),
         Parameters=cli_parameters(list(account_trust), list(trust_for_lookup), execution_policies,
-                                  kms_key_id, qualifier, deny_external_id),
+                                  kms_key_id, qualifier, deny_external_id, bucket_name),
         Capabilities=CAPABILITIES,
     )
     if via_change_set:
@@ -165,13 +170,14 @@ def main(argv=None) -> None:
     parser.add_argument("--stack-name", default="CDKToolkit")
     parser.add_argument("--deny-external-id", choices=["true", "false"], default=None)
     parser.add_argument("--via-change-set", action="store_true")
+    parser.add_argument("--bucket-name", default=None)
     args = parser.parse_args(argv)
     outputs = deploy(
         args.endpoint, account_trust=args.trust, kms_key_id=args.kms_key_id, qualifier=args.qualifier,
         region=args.region, stack_name=args.stack_name, trust_for_lookup=args.trust_for_lookup,
         execution_policies=args.cloudformation_execution_policies,
         deny_external_id=None if args.deny_external_id is None else args.deny_external_id == "true",
-        via_change_set=args.via_change_set)
+        via_change_set=args.via_change_set, bucket_name=args.bucket_name)
     json.dump(outputs, sys.stdout, indent=2, sort_keys=True)
     print()
 

@@ -80,7 +80,10 @@ def main():
     iam.create_role(RoleName="stack-exec", AssumeRolePolicyDocument=json.dumps(trust))
     actions = ["ssm:GetParameter", "ssm:GetParameters"]
     if variant == "fixed":
-        actions += ["kms:Decrypt", "kms:PutKeyPolicy", "kms:CreateKey"]
+        # Decrypt for the ssm-secure password, PutKeyPolicy and CreateKey for the key, CreateGrant
+        # and DescribeKey for RDS to encrypt the cluster with it (RDS User Guide,
+        # Overview.Encryption.Keys).
+        actions += ["kms:Decrypt", "kms:PutKeyPolicy", "kms:CreateKey", "kms:CreateGrant", "kms:DescribeKey"]
     iam.put_role_policy(RoleName="stack-exec", PolicyName="deploy", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
     print(f"arn:aws:iam::{A}:role/stack-exec")

@@ -38,6 +38,20 @@ pub struct Bootstrap {
     /// The bootstrap version the stacks need at least (a CDK stack's
     /// `requiresBootstrapStackVersion`).
     pub required_version: Option<u32>,
+    /// The file assets the stacks publish (a CDK asset manifest's destinations): each must go to
+    /// this environment's assets bucket, uploaded by its publishing role.
+    pub assets: Vec<Asset>,
+}
+
+/// One file asset's destination, as the CDK CLI will publish it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asset {
+    /// What the asset is (the stack and the asset's display name).
+    pub name: String,
+    pub bucket: String,
+    pub object_key: String,
+    /// The role the CLI uploads it as (`assumeRoleArn`); `None`: the CLI's own credentials.
+    pub role: Option<PrincipalArn>,
 }
 
 /// An SSM SecureString parameter and the roles that read it.
@@ -181,7 +195,9 @@ const TOP_PROPERTIES: &[&str] = &[
     "ServiceToken",
     "ServiceTimeout",
 ];
-const BOOTSTRAP: &[&str] = &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers", "RequiredVersion"];
+const BOOTSTRAP: &[&str] =
+    &["Qualifier", "ToolkitStackName", "TrustedAccounts", "Readers", "RequiredVersion", "Assets"];
+const ASSET: &[&str] = &["Name", "Bucket", "ObjectKey", "Role"];
 const PARAMETER: &[&str] = &["Name", "Readers"];
 const SECRET: &[&str] = &["SecretId", "Readers"];
 const KEY: &[&str] = &[
@@ -276,6 +292,17 @@ impl Spec {
                                      "TrustedAccounts": strings(&b.trusted_accounts), "Readers": strings(&b.readers)});
             if let (Some(v), Some(m)) = (b.required_version, section.as_object_mut()) {
                 m.insert("RequiredVersion".into(), json!(v));
+            }
+            if let (false, Some(m)) = (b.assets.is_empty(), section.as_object_mut()) {
+                let assets = b
+                    .assets
+                    .iter()
+                    .map(|a| {
+                        json!({"Name": a.name, "Bucket": a.bucket, "ObjectKey": a.object_key,
+                               "Role": a.role.as_ref().map(ToString::to_string)})
+                    })
+                    .collect();
+                m.insert("Assets".into(), Value::Array(assets));
             }
             out.insert("Bootstrap".into(), section);
         }
@@ -579,13 +606,46 @@ impl Parser {
                 }
             }
         };
+        let assets = match map.get("Assets") {
+            None => vec![],
+            Some(_) => self.items(map, path, "Assets", "file asset destinations", |p, v, path| p.asset(v, path)),
+        };
         Some(Bootstrap {
             qualifier,
             toolkit_stack_name,
             trusted_accounts: self.accounts(map, path, "TrustedAccounts"),
             readers: self.principals(map, path, "Readers"),
             required_version,
+            assets,
         })
+    }
+
+    fn asset(&mut self, v: &Value, path: &str) -> Option<Asset> {
+        let map = self.object(v, path, ASSET)?;
+        let text = |p: &mut Self, key: &str, what: &str| {
+            p.required(map, path, key, what).and_then(|v| p.string(v, &at(path, key)))
+        };
+        let bucket = text(self, "Bucket", "the bucket the asset is published to");
+        let object_key = text(self, "ObjectKey", "the asset's object key");
+        let name = match map.get("Name") {
+            Some(v) => self.string(v, &at(path, "Name"))?,
+            None => object_key.clone().unwrap_or_default(),
+        };
+        let role = match map.get("Role") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let p = at(path, "Role");
+                let text = self.string(v, &p)?;
+                match PrincipalArn::parse(&text) {
+                    Ok(arn) => Some(arn),
+                    Err(e) => {
+                        self.error(&p, e.to_string());
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(Asset { name, bucket: bucket?, object_key: object_key?, role })
     }
 
     fn parameter(&mut self, v: &Value, path: &str) -> Option<Parameter> {

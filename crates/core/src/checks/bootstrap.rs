@@ -39,6 +39,7 @@ fn rules(item: &Item, b: &Bootstrap, facts: &Facts, env: &Env<'_>, out: &mut Vec
         Environment { account: env.account.to_owned(), region: env.region.to_owned(), qualifier: b.qualifier.clone() };
     out.extend(version(item, b, bf, &at)?);
     out.extend(toolkit_stack(item, b, bf, &at));
+    out.extend(assets(item, b, bf, facts, env, &at));
     // The trust does not depend on the bucket: judged whatever the bucket's key says.
     match assets_key(item, b, facts, env, &at, bf) {
         Ok(uses) => out.extend(uses),
@@ -46,6 +47,115 @@ fn rules(item: &Item, b: &Bootstrap, facts: &Facts, env: &Env<'_>, out: &mut Vec
     }
     out.extend(trust(item, b, facts, env, &at));
     Ok(())
+}
+
+/// Rule (a CDK app's file assets, from its asset manifests): each goes to this environment's
+/// assets bucket, the toolkit stack's `BucketName`. The default synthesizer names
+/// `cdk-QUALIFIER-assets-ACCOUNT-REGION`, so an environment bootstrapped with another bucket name
+/// (`cdk bootstrap --bootstrap-bucket-name`) needs the synthesizer's `fileAssetsBucketName`, or
+/// publishing fails (aws-cdk-lib `DefaultStackSynthesizer`). And the role that uploads them may
+/// `s3:PutObject` each object by its own policies (the bootstrap bucket's policy only denies
+/// insecure transport, and is not read). One finding per bucket and role: its assets pass
+/// together, the first refused one is named.
+fn assets(
+    item: &Item,
+    b: &Bootstrap,
+    bf: &BootstrapFacts,
+    facts: &Facts,
+    env: &Env<'_>,
+    at: &Environment,
+) -> Vec<Finding> {
+    let mut groups: Vec<(&str, Option<&PrincipalArn>, Vec<&crate::spec::Asset>)> = Vec::new();
+    for a in &b.assets {
+        match groups.iter_mut().find(|(bucket, role, _)| *bucket == a.bucket && *role == a.role.as_ref()) {
+            Some((_, _, list)) => list.push(a),
+            None => groups.push((&a.bucket, a.role.as_ref(), vec![a])),
+        }
+    }
+    let mut out = Vec::new();
+    for (bucket, role, list) in groups {
+        let Some(first) = list.first() else { continue };
+        if let Ok(assets_bucket) = &bf.bucket
+            && assets_bucket != bucket
+        {
+            let found = Said::AssetBucketNotBootstrapped {
+                asset: first.name.clone(),
+                count: list.len(),
+                bucket: bucket.to_owned(),
+                assets_bucket: assets_bucket.clone(),
+                environment: at.clone(),
+            };
+            out.push(item.said(None, Status::Fail, found, vec![]));
+            continue;
+        }
+        // Without a role the CLI uploads with its own credentials, which are not known here.
+        let Some(role) = role else { continue };
+        let who = principal_policies(role, facts, env);
+        let p = Some(role.to_string());
+        if who.missing {
+            out.push(item.said(
+                p,
+                Status::Fail,
+                Said::RoleMissing { principal: role.to_string(), environment: at.clone() },
+                vec![],
+            ));
+            continue;
+        }
+        let Some(identity) = &who.identity else {
+            let why = who.why.as_ref().map(ToString::to_string).unwrap_or_else(|| "its policies are not known".into());
+            let object_arn = format!("arn:{}:s3:::{bucket}/{}", env.partition, first.object_key);
+            let found = Said::AssetUploadUnknown { role: role.to_string(), asset: first.name.clone(), object_arn, why };
+            out.push(item.said(p, Status::Unknown, found, vec![]));
+            continue;
+        };
+        // The first asset refused (or undecided), and how many are refused.
+        let mut first_refused: Option<(Status, Said)> = None;
+        let mut refused = 0;
+        let mut evidence = Vec::new();
+        for a in &list {
+            let object_arn = format!("arn:{}:s3:::{bucket}/{}", env.partition, a.object_key);
+            let mut ctx = Context::default();
+            // The assets bucket is the toolkit stack's, in this account: the account that owns
+            // the object is known (IAM User Guide, `aws:ResourceAccount`; S3's `s3:ResourceAccount`).
+            if bf.bucket.as_deref().is_ok_and(|b| b == bucket) {
+                ctx.set("aws:ResourceAccount", env.account);
+                ctx.set("s3:ResourceAccount", env.account);
+            }
+            crate::kms::derive_context(&mut ctx, role, "", &BTreeMap::new());
+            let req = Request { principal: role, action: "s3:PutObject", resource: &object_arn, context: &ctx };
+            let g = crate::policy::evaluate_identity(identity, who.boundary.as_ref(), &req);
+            let (role, asset) = (role.to_string(), a.name.clone());
+            match &g.allowed {
+                Tri::Yes => evidence.extend(g.deciding.iter().map(|d| format!("s3:PutObject allowed by {d}"))),
+                Tri::No => {
+                    refused += 1;
+                    let denied_by =
+                        if g.explicit_deny { g.deciding.iter().map(ToString::to_string).collect() } else { vec![] };
+                    let found = Said::AssetUploadDenied { role, asset, object_arn, count: 0, denied_by };
+                    first_refused.get_or_insert((Status::Fail, found));
+                }
+                Tri::Unknown(_) => {
+                    let why = format!("it depends on {}", g.allowed.unknown_keys().join(", "));
+                    first_refused
+                        .get_or_insert((Status::Unknown, Said::AssetUploadUnknown { role, asset, object_arn, why }));
+                }
+            }
+        }
+        let (status, found) = match first_refused {
+            Some((status, Said::AssetUploadDenied { role, asset, object_arn, denied_by, .. })) => {
+                (status, Said::AssetUploadDenied { role, asset, object_arn, count: refused, denied_by })
+            }
+            Some(undecided) => undecided,
+            None => {
+                evidence.dedup();
+                let count = list.len();
+                (Status::Pass, Said::AssetsUploadAllowed { role: role.to_string(), bucket: bucket.to_owned(), count })
+            }
+        };
+        let evidence = if status == Status::Pass { evidence } else { vec![] };
+        out.push(item.said(p, status, found, evidence));
+    }
+    out
 }
 
 /// The bucket's encryption and key, then each role's use of the key; the last word when the key

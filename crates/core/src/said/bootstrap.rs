@@ -64,6 +64,21 @@ pub enum Said {
         why: NotAllowed,
         environment: Environment,
     },
+    /// A stack's file assets go to a bucket that is not this environment's assets bucket.
+    AssetBucketNotBootstrapped {
+        /// The first such asset, and how many there are.
+        asset: String,
+        count: usize,
+        bucket: String,
+        assets_bucket: String,
+        environment: Environment,
+    },
+    /// The publishing role may upload every file asset to the bucket.
+    AssetsUploadAllowed { role: String, bucket: String, count: usize },
+    /// The publishing role may not upload a file asset (the first refused, and how many).
+    AssetUploadDenied { role: String, asset: String, object_arn: String, count: usize, denied_by: Vec<String> },
+    /// Whether the publishing role may upload a file asset is not known.
+    AssetUploadUnknown { role: String, asset: String, object_arn: String, why: String },
     /// The bootstrap role `name` trusts `account`.
     Trusted { role: BootstrapRole, name: String, account: String },
     /// The bootstrap role `name` does not trust `account`: deployments from it cannot assume it.
@@ -223,12 +238,40 @@ impl Said {
                 ticked(keys)
             ),
             Said::TrustPolicyNotRead { name, .. } => format!("the trust policy of `{name}` was not read"),
+            Said::AssetBucketNotBootstrapped { asset, count, bucket, assets_bucket, environment } => format!(
+                "{asset}{} is published to bucket `{bucket}`, but the assets bucket of {environment} (qualifier {}) is `{assets_bucket}`: cdk deploy cannot upload {}",
+                if *count > 1 { format!(" (and {} more file assets)", count - 1) } else { String::new() },
+                environment.qualifier,
+                if *count > 1 { "them" } else { "it" },
+            ),
+            Said::AssetsUploadAllowed { role, bucket, count } => {
+                format!("`{role}` may upload the {count} file asset(s) to bucket `{bucket}` (s3:PutObject)")
+            }
+            Said::AssetUploadDenied { role, asset, object_arn, count, denied_by } => {
+                let why = if denied_by.is_empty() {
+                    "no identity policy of the role allows it".to_owned()
+                } else {
+                    format!("denied by {}", denied_by.join(", "))
+                };
+                let more = if *count > 1 { format!(" (and {} more file assets)", count - 1) } else { String::new() };
+                format!("`{role}` may not upload {asset}{more}: s3:PutObject on {object_arn}: {why}")
+            }
+            Said::AssetUploadUnknown { role, asset, object_arn, why } => {
+                format!("whether `{role}` may upload {asset} (s3:PutObject on {object_arn}) is unknown: {why}")
+            }
         }
     }
 
     /// The fix in words, when there is one.
     pub(super) fn fix(&self) -> Option<String> {
         match self {
+            Said::AssetBucketNotBootstrapped { assets_bucket, .. } => Some(format!(
+                "synthesize with new DefaultStackSynthesizer({{ fileAssetsBucketName: '{assets_bucket}' }}) (or the qualifier of the environment whose bucket it is), or re-bootstrap with the default bucket name"
+            )),
+            Said::AssetsUploadAllowed { .. } | Said::AssetUploadUnknown { .. } => None,
+            Said::AssetUploadDenied { role, object_arn, .. } => Some(format!(
+                "allow s3:PutObject on {object_arn} in a policy of `{role}` (the bootstrap template gives it s3:PutObject on the assets bucket: re-bootstrap if it was changed)"
+            )),
             Said::TooOld { environment, .. } => {
                 Some(format!("run {} with the current CDK CLI", environment.bootstrap()))
             }

@@ -43,6 +43,46 @@ pub struct AssemblyStack {
     pub bootstrap_version_parameter: Option<String>,
     /// Template parameter values the assembly sets.
     pub parameters: BTreeMap<String, String>,
+    /// The asset manifests the stack depends on (`cdk:asset-manifest` artifacts among its
+    /// `dependencies`), relative to the assembly folder.
+    pub asset_manifests: Vec<String>,
+}
+
+/// One destination of a file asset (an asset manifest's `files.ID.destinations.DEST`), its
+/// placeholders as synthesized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileAsset {
+    /// The asset's display name, else its id.
+    pub name: String,
+    pub bucket: String,
+    pub object_key: String,
+    /// The role the CLI assumes to upload it.
+    pub role: Option<String>,
+}
+
+/// The file assets of an asset manifest (aws-cdk-cli, cloud-assembly-schema `assets.ts`:
+/// `FileDestination` has `bucketName`, `objectKey`, `assumeRoleArn`). Docker images are not
+/// read: they go to ECR, not the assets bucket.
+pub fn file_assets(text: &str) -> Result<Vec<FileAsset>, AssemblyError> {
+    let manifest: Value = serde_json::from_str(text).map_err(AssemblyError::Json)?;
+    let shape = |path: String, expected| AssemblyError::Shape { path, expected };
+    let Some(files) = manifest.get("files") else { return Ok(vec![]) };
+    let Some(files) = files.as_object() else { return Err(shape("files".into(), "an object of file assets")) };
+    let mut out = Vec::new();
+    for (id, f) in files {
+        let name = f.get("displayName").and_then(Value::as_str).unwrap_or(id).to_owned();
+        let Some(destinations) = f.get("destinations").and_then(Value::as_object) else {
+            return Err(shape(format!("files.{id}.destinations"), "an object of destinations"));
+        };
+        for (d, dest) in destinations {
+            let text = |k: &str| dest.get(k).and_then(Value::as_str).map(str::to_owned);
+            let (Some(bucket), Some(object_key)) = (text("bucketName"), text("objectKey")) else {
+                return Err(shape(format!("files.{id}.destinations.{d}"), "bucketName and objectKey"));
+            };
+            out.push(FileAsset { name: name.clone(), bucket, object_key, role: text("assumeRoleArn") });
+        }
+    }
+    Ok(out)
 }
 
 impl AssemblyStack {
@@ -96,6 +136,16 @@ pub fn stacks(manifest_text: &str, only: &[String]) -> Result<Vec<AssemblyStack>
                 .and_then(|v| u32::try_from(v).ok()),
             bootstrap_version_parameter: text("bootstrapStackVersionSsmParameter"),
             parameters,
+            asset_manifests: a
+                .get("dependencies")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(|dep| artifacts.get(dep))
+                .filter(|d| d.get("type").and_then(Value::as_str) == Some("cdk:asset-manifest"))
+                .filter_map(|d| d.get("properties")?.get("file")?.as_str().map(str::to_owned))
+                .collect(),
         };
         names.push((stack.stack_name.clone(), a.get("displayName").and_then(Value::as_str).map(str::to_owned)));
         all.push(stack);
@@ -145,7 +195,7 @@ mod tests {
         json!({"version": "48.0.0", "artifacts": {
             "App.assets": {"type": "cdk:asset-manifest", "properties": {"file": "App.assets.json"}},
             "App": {"type": "aws:cloudformation:stack", "environment": "aws://unknown-account/unknown-region",
-                "displayName": "App",
+                "displayName": "App", "dependencies": ["App.assets", "Tree"],
                 "properties": {"templateFile": "App.template.json", "validateOnSynth": false,
                     "assumeRoleArn": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-deploy-role-${AWS::AccountId}-${AWS::Region}",
                     "cloudFormationExecutionRoleArn": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}",
@@ -171,6 +221,28 @@ mod tests {
             "arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-eu-west-1"
         );
         assert_eq!((all[1].account.as_deref(), all[1].region.as_deref()), (Some("111111111111"), Some("eu-west-1")));
+        assert_eq!(app.asset_manifests, ["App.assets.json"]);
+        assert!(all[1].asset_manifests.is_empty());
+    }
+
+    #[test]
+    fn file_assets_with_their_destinations() {
+        let text = json!({"version": "48.0.0", "files": {"abc": {"displayName": "App Template",
+            "source": {"path": "App.template.json", "packaging": "file"},
+            "destinations": {"current_account-current_region": {
+                "bucketName": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}", "objectKey": "abc.json",
+                "assumeRoleArn": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-file-publishing-role-${AWS::AccountId}-${AWS::Region}"}}}},
+            "dockerImages": {}})
+        .to_string();
+        let assets = file_assets(&text).unwrap();
+        assert_eq!(assets.len(), 1);
+        assert_eq!((assets[0].name.as_str(), assets[0].object_key.as_str()), ("App Template", "abc.json"));
+        assert_eq!(
+            substitute(&assets[0].bucket, "aws", "111111111111", "eu-west-1"),
+            "cdk-hnb659fds-assets-111111111111-eu-west-1"
+        );
+        assert!(file_assets(r#"{"files": {"x": {"destinations": {"d": {"bucketName": "b"}}}}}"#).is_err());
+        assert!(file_assets(r#"{"version": "48.0.0"}"#).unwrap().is_empty());
     }
 
     #[test]
