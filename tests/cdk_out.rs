@@ -63,22 +63,22 @@ fn the_broken_app_fails_on_its_password_parameter_and_its_key_policy_with_no_spe
         failed,
         [
             ("parameter", "/app/db/password", &json!({"logicalId": "Db", "property": "Properties.MasterUserPassword"})),
+            // The same policy lets nobody else use the key: RDS cannot create the cluster's grant
+            // or describe the key for the execution role either.
+            ("key", "Database/DataKey17AFBB84", &json!({"logicalId": "Db", "property": "Properties.KmsKeyId"})),
+            ("key", "Database/DataKey17AFBB84", &json!({"logicalId": "Db", "property": "Properties.KmsKeyId"})),
             (
                 "key-policy",
                 "KeyPolicies[0]",
                 &json!({"logicalId": "DataKey17AFBB84", "property": "Properties.KeyPolicy"})
             ),
-            // The same policy lets nobody else use the key: RDS cannot create the cluster's grant
-            // or describe the key for the execution role either.
-            ("key", "Database/DataKey17AFBB84", &json!({"logicalId": "Db", "property": "Properties.KmsKeyId"})),
-            ("key", "Database/DataKey17AFBB84", &json!({"logicalId": "Db", "property": "Properties.KmsKeyId"})),
         ],
         "{report:#}"
     );
     let parameter = report["findings"].as_array().unwrap().iter().find(|f| f["check"] == "parameter").unwrap();
     assert_eq!(parameter["principal"], EXEC_ROLE, "the reader is the assembly's execution role");
     assert_eq!(parameter["stack"], "Database");
-    assert_eq!(report["summary"], "4 failed, 0 unknown, 5 passed", "{report:#}");
+    assert_eq!(report["summary"], "4 failed, 0 unknown, 6 passed", "{report:#}");
 }
 
 #[test]
@@ -87,9 +87,10 @@ fn the_fixed_app_passes_with_no_false_alarm() {
     support::cdk_bootstrap(&moto.url, &[]);
     seed(&moto, "cdk-fixed");
     let (code, report) = check(&moto, &synth("database", "fixed"));
-    // Bootstrap: the version the stack needs and the four key uses; the parameter; the key policy;
-    // the cluster's key for the execution role through RDS (CreateGrant, DescribeKey).
-    assert_eq!(report["summary"], "0 failed, 0 unknown, 9 passed", "{report:#}");
+    // Bootstrap: the version the stack needs, the four key uses and the assets' upload; the
+    // parameter; the key policy; the cluster's key for the execution role through RDS
+    // (CreateGrant, DescribeKey).
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 10 passed", "{report:#}");
     assert_eq!(code, 0);
     let version = report["findings"]
         .as_array()
@@ -131,7 +132,7 @@ fn story2(variant: &str) -> (i32, Value) {
 fn story_2_with_no_spec_the_custom_resources_own_role_cannot_decrypt() {
     let (code, report) = story2("broken");
     assert_eq!(code, 1, "{report:#}");
-    assert_eq!(report["summary"], "1 failed, 0 unknown, 5 passed", "{report:#}");
+    assert_eq!(report["summary"], "1 failed, 0 unknown, 6 passed", "{report:#}");
     let f = report["findings"].as_array().unwrap().iter().find(|f| f["status"] == "fail").unwrap();
     assert_eq!(f["check"], "parameter");
     assert_eq!(f["principal"], READER);
@@ -145,7 +146,7 @@ fn story_2_with_no_spec_the_custom_resources_own_role_cannot_decrypt() {
 #[test]
 fn story_2_fixed_with_the_key_grant_passes() {
     let (code, report) = story2("fixed");
-    assert_eq!(report["summary"], "0 failed, 0 unknown, 6 passed", "{report:#}");
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 7 passed", "{report:#}");
     assert_eq!(code, 0);
 }
 
@@ -160,7 +161,7 @@ fn ecs(variant: &str) -> (i32, Value) {
 fn an_ecs_task_whose_execution_role_cannot_decrypt_its_secret_fails_with_no_spec() {
     let (code, report) = ecs("broken");
     assert_eq!(code, 1, "{report:#}");
-    assert_eq!(report["summary"], "1 failed, 0 unknown, 5 passed", "{report:#}");
+    assert_eq!(report["summary"], "1 failed, 0 unknown, 6 passed", "{report:#}");
     let f = report["findings"].as_array().unwrap().iter().find(|f| f["status"] == "fail").unwrap();
     assert_eq!(f["check"], "parameter");
     assert!(
@@ -174,7 +175,7 @@ fn an_ecs_task_whose_execution_role_cannot_decrypt_its_secret_fails_with_no_spec
 #[test]
 fn the_ecs_task_with_the_key_imported_passes() {
     let (code, report) = ecs("fixed");
-    assert_eq!(report["summary"], "0 failed, 0 unknown, 6 passed", "{report:#}");
+    assert_eq!(report["summary"], "0 failed, 0 unknown, 7 passed", "{report:#}");
     assert_eq!(code, 0);
 }
 
