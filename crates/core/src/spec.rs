@@ -207,6 +207,7 @@ const KEY: &[&str] = &[
     "Actions",
     "ViaService",
     "EncryptionContext",
+    "UnknownContext",
     "ForAwsResources",
     "SharedWithAccounts",
 ];
@@ -715,7 +716,7 @@ impl Parser {
                 actions
             }
         };
-        let via_service = map.get("ViaService").and_then(|v| {
+        let via_service = map.get("ViaService").filter(|v| !v.is_null()).and_then(|v| {
             let p = at(path, "ViaService");
             let s = self.string(v, &p)?;
             if is_via_service(&s) {
@@ -893,7 +894,7 @@ impl Parser {
                 }
             })
             .unwrap_or_default();
-        let nonce = map.get("Nonce").and_then(|v| {
+        let nonce = map.get("Nonce").filter(|v| !v.is_null()).and_then(|v| {
             let p = at(path, "Nonce");
             let parsed = match v {
                 Value::Number(n) => {
@@ -1038,6 +1039,31 @@ mod tests {
             Err(SpecError::Invalid(issues)) => issues.iter().map(ToString::to_string).collect(),
             other => panic!("expected invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn service_principals_unknown_context_and_assets_parse_and_print_back() {
+        let v = json!({
+            "Bootstrap": {"Assets": [{"Name": "code", "Bucket": "cdk-hnb659fds-assets-111111111111-us-east-1",
+                "ObjectKey": "abc.zip", "Role": "arn:aws:iam::111111111111:role/publisher"}]},
+            "Keys": [{"Key": "alias/logs", "Services": ["logs.us-east-1.amazonaws.com"],
+                "Actions": ["kms:GenerateDataKey"], "UnknownContext": ["kms:EncryptionContext:aws:logs:arn"]}]});
+        let spec = Spec::from_value(&v, Origin::File).unwrap();
+        let k = &spec.keys[0];
+        assert_eq!(k.services, ["logs.us-east-1.amazonaws.com"]);
+        assert!(k.unknown_context.contains("kms:EncryptionContext:aws:logs:arn"));
+        let assets = &spec.bootstrap.as_ref().unwrap().assets;
+        assert_eq!(
+            (assets[0].object_key.as_str(), assets[0].role.as_ref().unwrap().to_string().as_str()),
+            ("abc.zip", "arn:aws:iam::111111111111:role/publisher")
+        );
+        // What `preflight validate` and `infer` print reads back as the same spec.
+        assert_eq!(Spec::from_value(&spec.to_value(), Origin::File).unwrap(), spec);
+        let bad = issues(json!({"Keys": [{"Key": "alias/logs", "Services": ["logs"], "UnknownContext": ["nocolon"]}],
+            "Bootstrap": {"Assets": [{"Bucket": "b"}]}}));
+        assert!(bad.iter().any(|i| i.starts_with("Keys[0].Services[0]: not a service principal: `logs`")), "{bad:?}");
+        assert!(bad.iter().any(|i| i.starts_with("Keys[0].UnknownContext[0]: not a condition key")), "{bad:?}");
+        assert!(bad.iter().any(|i| i.starts_with("Bootstrap.Assets[0]") && i.contains("ObjectKey")), "{bad:?}");
     }
 
     #[test]
