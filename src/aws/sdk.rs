@@ -278,6 +278,7 @@ impl IamReads for AwsFacts {
             inline_names: inline?,
             attached_arns: attached?,
             trust_policy: role.assume_role_policy_document.as_deref().map(decode_policy_document),
+            generated_from: None,
         })
     }
 

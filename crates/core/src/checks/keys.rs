@@ -314,6 +314,7 @@ fn allowed_everything() -> PrincipalPolicies {
         boundary: None,
         why: None,
         missing: false,
+        generated: None,
     }
 }
 

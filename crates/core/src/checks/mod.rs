@@ -122,12 +122,19 @@ pub(crate) struct PrincipalPolicies {
     pub why: Option<PoliciesUnknown>,
     /// The role does not exist.
     pub missing: bool,
+    /// A role the stack creates with a generated name: its logical id.
+    pub generated: Option<String>,
 }
 
 /// Reads a principal's identity policies and boundary from the facts.
 pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>) -> PrincipalPolicies {
-    let unknown =
-        |why: PoliciesUnknown| PrincipalPolicies { identity: None, boundary: None, why: Some(why), missing: false };
+    let unknown = |why: PoliciesUnknown| PrincipalPolicies {
+        identity: None,
+        boundary: None,
+        why: Some(why),
+        missing: false,
+        generated: None,
+    };
     if p.account().as_str() != env.account {
         return unknown(PoliciesUnknown::OtherAccount {
             principal: p.to_string(),
@@ -139,7 +146,13 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
         PrincipalKind::Role { name, .. } => name,
         PrincipalKind::AssumedRole { role, .. } => role,
         PrincipalKind::Root => {
-            return PrincipalPolicies { identity: Some(vec![]), boundary: None, why: None, missing: false };
+            return PrincipalPolicies {
+                identity: Some(vec![]),
+                boundary: None,
+                why: None,
+                missing: false,
+                generated: None,
+            };
         }
         PrincipalKind::User { .. } => {
             return unknown(PoliciesUnknown::User { principal: p.to_string() });
@@ -153,6 +166,7 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
                 boundary: None,
                 why: Some(PoliciesUnknown::RoleMissing { role: name.to_string(), account: env.account.to_owned() }),
                 missing: true,
+                generated: None,
             };
         }
         Some(Err(e)) => return unknown(PoliciesUnknown::RoleUnread { role: name.to_string(), unread: e.into() }),
@@ -185,7 +199,13 @@ pub(crate) fn principal_policies(p: &PrincipalArn, facts: &Facts, env: &Env<'_>)
             return unknown(PoliciesUnknown::BoundaryUnread { boundary: arn.clone(), unread: e.into() });
         }
     };
-    PrincipalPolicies { identity: Some(identity), boundary, why: None, missing: false }
+    PrincipalPolicies {
+        identity: Some(identity),
+        boundary,
+        why: None,
+        missing: false,
+        generated: role.info.generated_from.clone(),
+    }
 }
 
 /// A key as findings name it: the reference the user gave, with its id and manager.
@@ -387,7 +407,24 @@ pub(crate) fn key_policy_change(
         Decision::Unknown => who.identity.is_none() && o.error.is_none(),
         _ => false,
     };
-    enough.then(|| Change::KeyPolicyStatement { key: key.info.arn.clone(), statement })
+    if !enough {
+        return None;
+    }
+    // A role the stack creates with a generated name has no ARN to write yet: in the template's
+    // KeyPolicy of a key the stack also creates, `Fn::GetAtt` names it; an existing key's policy
+    // cannot name it before the deploy, so no statement is offered.
+    let statement = match &who.generated {
+        None => statement,
+        Some(logical_id) if crate::arn::planned_key_name(&key.info.arn).is_some() => {
+            let mut statement = statement;
+            if let Some(m) = statement.as_object_mut() {
+                m.insert("Principal".into(), serde_json::json!({"AWS": {"Fn::GetAtt": [logical_id, "Arn"]}}));
+            }
+            statement
+        }
+        Some(_) => return None,
+    };
+    Some(Change::KeyPolicyStatement { key: key.info.arn.clone(), statement })
 }
 
 /// The role ARN of a session (key policies name roles), else the principal itself.

@@ -170,6 +170,7 @@ impl FactsBuilder {
             inline_names: inline.iter().map(|(n, _)| (*n).to_owned()).collect(),
             attached_arns: vec![],
             trust_policy: None,
+            generated_from: None,
         };
         let inline = inline.iter().map(|(n, d)| ((*n).to_owned(), Ok(d.to_string()))).collect();
         let role = RoleFacts { info, inline, managed: vec![], boundary: None };

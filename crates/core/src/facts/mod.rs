@@ -84,6 +84,9 @@ pub struct RoleInfo {
     pub attached_arns: Vec<String>,
     /// The trust policy (AssumeRolePolicyDocument), URL-decoded.
     pub trust_policy: Option<String>,
+    /// A role the stack creates whose name CloudFormation generates: its logical id (its ARN is
+    /// a stand-in until it exists).
+    pub generated_from: Option<String>,
 }
 
 /// DescribeStacks of one stack: its parameters and outputs.

@@ -239,7 +239,10 @@ pub fn to_yaml(v: &Value) -> String {
 
 /// Infers the checks `template` implies in `env`, executed by `execution`.
 pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>) -> Inferred {
-    let resolver = Resolver::new(template, env);
+    // Roles and keys the stack creates are named by the ARNs their planned facts stand in as, so
+    // a policy naming one of them (`Fn::GetAtt Role.Arn`) is judged against those facts.
+    let known = planned::known_attributes(template, &Resolver::new(template, env), env);
+    let resolver = Resolver::new(template, env).with_known(known);
     let mut out = Inferred {
         execution: execution.map(|e| format!("{} ({})", e.principal, e.basis)),
         planned: planned::roles(
@@ -1117,6 +1120,7 @@ fn auto_scaling_keys(
             inline: vec![],
             managed: vec![],
             boundary: None,
+            generated_name: false,
         });
     }
     for (i, m) in mappings.iter().enumerate() {
@@ -1734,6 +1738,68 @@ mod tests {
             json!([via]),
         );
         assert!(out.iter().all(|f| f.status == Status::Unknown), "{out:#?}");
+    }
+
+    #[test]
+    fn a_role_and_a_key_the_stack_creates_name_each_other_by_get_att_and_are_judged_together() {
+        let stack = |key_statements: Value| {
+            Template::from_value(&json!({"Resources": {
+                "Worker": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "use-key",
+                    "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt",
+                        "Resource": {"Fn::GetAtt": ["K", "Arn"]}}]}}]}},
+                "K": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": key_statements}}}}}))
+            .unwrap()
+        };
+        let judge_worker = |t: &Template| {
+            let env = StackEnv { stack_name: Some("App".into()), ..env() };
+            let mut out = infer(t, &env, Some(&execution()));
+            let worker = out.planned.iter().find(|r| r.logical_id == "Worker").unwrap().arn.clone();
+            assert_eq!(worker.to_string(), "arn:aws:iam::111111111111:role/App-Worker");
+            out.spec.keys.push(KeyRequirement {
+                key: out.planned_keys[0].reference.clone(),
+                principals: vec![worker],
+                services: vec![],
+                actions: vec!["kms:Decrypt".into()],
+                via_service: None,
+                encryption_context: BTreeMap::new(),
+                unknown_context: Default::default(),
+                for_aws_resources: false,
+                shared_with_accounts: vec![],
+            });
+            let facts = crate::facts::Facts::builder("111111111111", "us-east-1")
+                .build()
+                .with_planned(&out.planned, &BTreeMap::new())
+                .with_planned_keys(&out.planned_keys);
+            let mut findings = crate::checks::judge(&out.spec, &facts);
+            findings.retain(|f| f.check == CheckKind::Key);
+            findings
+        };
+        // The key delegates to IAM, and the role's own policy names the key by Fn::GetAtt: allowed,
+        // where the policy was unknown before the key's ARN could be named.
+        let root = json!({"Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+            "Action": "kms:*", "Resource": "*"});
+        let out = judge_worker(&stack(json!([root])));
+        assert_eq!(out.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Pass], "{out:#?}");
+        // A key policy naming only an administrator: the statement to add names the role as the
+        // template can, by Fn::GetAtt (its name is generated).
+        let admin = json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:role/key-admin"}, "Action": "kms:*", "Resource": "*"});
+        let out = judge_worker(&stack(json!([admin])));
+        assert_eq!(out.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Fail], "{out:#?}");
+        let Some(crate::report::Change::KeyPolicyStatement { statement, .. }) = &out[0].change else {
+            panic!("{out:#?}")
+        };
+        assert_eq!(statement["Principal"], json!({"AWS": {"Fn::GetAtt": ["Worker", "Arn"]}}));
+        // A key policy naming the role by Fn::GetAtt is judged too, as is its lockout lint.
+        let named = json!({"Effect": "Allow", "Principal": {"AWS": {"Fn::GetAtt": ["Worker", "Arn"]}}, "Action": "kms:Decrypt", "Resource": "*"});
+        let out = judge_worker(&stack(json!([admin, named])));
+        assert_eq!(out.iter().map(|f| f.status).collect::<Vec<_>>(), [Status::Pass], "{out:#?}");
+        let inferred = infer(
+            &stack(json!([admin, named])),
+            &StackEnv { stack_name: Some("App".into()), ..env() },
+            Some(&execution()),
+        );
+        assert!(inferred.gaps.is_empty(), "the key policy resolves: {:#?}", inferred.gaps);
+        assert_eq!(inferred.spec.key_policies.len(), 1);
     }
 
     #[test]

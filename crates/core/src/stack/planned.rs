@@ -30,6 +30,69 @@ pub struct PlannedRole {
     /// Managed policy ARNs to read from the account (AWS managed ones, and existing ones).
     pub managed: Vec<Result<String, Unresolved>>,
     pub boundary: Option<Result<String, Unresolved>>,
+    /// The template gives no `RoleName`: CloudFormation generates it, so the ARN is a stand-in
+    /// that no policy written today can name.
+    pub generated_name: bool,
+}
+
+/// The ARN a role the stack creates stands in as, and whether its name is generated.
+fn role_arn(
+    id: &str,
+    properties: &Value,
+    resolver: &Resolver<'_>,
+    account: &str,
+    partition: &str,
+    stack: Option<&str>,
+) -> Option<(PrincipalArn, bool)> {
+    let text = |v: Option<&Value>| {
+        v.map(|v| resolver.value(v)).and_then(Result::ok).and_then(|v| v.as_str().map(str::to_owned))
+    };
+    let given = text(properties.get("RoleName"));
+    let generated = given.is_none();
+    let name = given.unwrap_or_else(|| match stack {
+        Some(stack) => format!("{stack}-{id}"),
+        None => id.to_owned(),
+    });
+    let path = text(properties.get("Path")).unwrap_or_else(|| "/".to_owned());
+    PrincipalArn::parse(&format!("arn:{partition}:iam::{account}:role{path}{name}")).ok().map(|arn| (arn, generated))
+}
+
+/// The attributes of roles and keys the stack creates that the stack model names before the
+/// deploy: each `AWS::IAM::Role`'s and `AWS::KMS::Key`'s `Arn`, as the ARN its planned facts
+/// stand in as. Resolved with them, a policy that names a role or key of the stack
+/// (`Fn::GetAtt Role.Arn`, as CDK writes every grant between them) is judged against those facts.
+pub fn known_attributes(
+    template: &Template,
+    resolver: &Resolver<'_>,
+    env: &super::resolve::StackEnv,
+) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    let (Some(account), Some(partition)) = (env.account.as_deref(), env.partition.as_deref()) else { return out };
+    for (id, r) in &template.resources {
+        let arn = match r.kind.as_str() {
+            "AWS::IAM::Role" => role_arn(id, &r.properties, resolver, account, partition, env.stack_name.as_deref())
+                .map(|(arn, _)| arn.to_string()),
+            "AWS::KMS::Key" => env.region.as_deref().map(|region| planned_key_arn(id, env, partition, region, account)),
+            _ => None,
+        };
+        if let Some(arn) = arn {
+            out.insert((id.clone(), "Arn".to_owned()), arn);
+        }
+    }
+    out
+}
+
+/// The reference a key the stack creates is named by: `STACK/LOGICAL_ID`.
+fn planned_key_name(id: &str, env: &super::resolve::StackEnv) -> String {
+    match env.stack_name.as_deref() {
+        Some(stack) => format!("{stack}/{id}"),
+        None => id.to_owned(),
+    }
+}
+
+/// The ARN a key the stack creates stands in as.
+fn planned_key_arn(id: &str, env: &super::resolve::StackEnv, partition: &str, region: &str, account: &str) -> String {
+    format!("arn:{partition}:kms:{region}:{account}:key/{}", planned_key_name(id, env))
 }
 
 /// The roles `template` creates, when the account and partition are known (else none can be
@@ -51,14 +114,7 @@ pub fn roles(
         let text = |v: Option<&Value>| {
             v.map(|v| resolver.value(v)).and_then(Result::ok).and_then(|v| v.as_str().map(str::to_owned))
         };
-        let name = text(p.get("RoleName")).unwrap_or_else(|| match stack {
-            Some(stack) => format!("{stack}-{id}"),
-            None => id.clone(),
-        });
-        let path = text(p.get("Path")).unwrap_or_else(|| "/".to_owned());
-        let Ok(arn) = PrincipalArn::parse(&format!("arn:{partition}:iam::{account}:role{path}{name}")) else {
-            continue;
-        };
+        let Some((arn, generated_name)) = role_arn(id, p, resolver, account, partition, stack) else { continue };
         let mut inline = Vec::new();
         if let Some(Value::Array(policies)) = p.get("Policies") {
             for (i, pol) in policies.iter().enumerate() {
@@ -81,7 +137,7 @@ pub fn roles(
             _ => vec![],
         };
         let boundary = p.get("PermissionsBoundary").map(|b| arn_text(b, resolver));
-        out.push(PlannedRole { logical_id: id.clone(), arn, inline, managed, boundary });
+        out.push(PlannedRole { logical_id: id.clone(), arn, inline, managed, boundary, generated_name });
     }
     out
 }
@@ -123,10 +179,7 @@ pub fn keys(template: &Template, resolver: &Resolver<'_>, env: &super::resolve::
         if r.kind != "AWS::KMS::Key" || r.condition.as_deref().is_some_and(|c| resolver.condition(c) == Ok(false)) {
             continue;
         }
-        let name = match env.stack_name.as_deref() {
-            Some(stack) => format!("{stack}/{id}"),
-            None => id.clone(),
-        };
+        let name = planned_key_name(id, env);
         let p = &r.properties;
         let policy = match p.get("KeyPolicy").map(|v| key_policy(v, resolver)) {
             None => Ok(serde_json::json!({"Version": "2012-10-17", "Statement": [{
@@ -156,7 +209,7 @@ pub fn keys(template: &Template, resolver: &Resolver<'_>, env: &super::resolve::
             _ => default.to_owned(),
         };
         let info = KeyInfo {
-            arn: format!("arn:{partition}:kms:{region}:{account}:key/{name}"),
+            arn: planned_key_arn(id, env, partition, region, account),
             key_id: "created by this stack".to_owned(),
             manager: KeyManager::Customer,
             state,
@@ -303,6 +356,7 @@ impl Facts {
                 inline_names: inline.iter().map(|(n, _)| n.clone()).collect(),
                 attached_arns: managed_docs.iter().map(|(a, _)| a.clone()).collect(),
                 trust_policy: None,
+                generated_from: r.generated_name.then(|| r.logical_id.clone()),
             };
             self.roles.insert(name.clone(), Ok(RoleFacts { info, inline, managed: managed_docs, boundary }));
         }

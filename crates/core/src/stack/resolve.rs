@@ -36,11 +36,29 @@ const MAX_DEPTH: usize = 64;
 pub struct Resolver<'a> {
     template: &'a Template,
     env: &'a StackEnv,
+    /// `Fn::GetAtt` values known before the deploy: (logical id, attribute) -> value.
+    known: BTreeMap<(String, String), String>,
 }
 
 impl<'a> Resolver<'a> {
     pub fn new(template: &'a Template, env: &'a StackEnv) -> Self {
-        Self { template, env }
+        Self { template, env, known: BTreeMap::new() }
+    }
+
+    /// This resolver, with attributes of resources the stack creates that the stack model names
+    /// before the deploy (the ARN a planned role or key stands in as): `Fn::GetAtt` of them
+    /// resolves to it, so a policy naming them is judged against the same planned facts.
+    #[must_use]
+    pub fn with_known(mut self, known: BTreeMap<(String, String), String>) -> Self {
+        self.known = known;
+        self
+    }
+
+    fn attribute(&self, id: &str, attr: &str) -> Result<Option<Value>, Unresolved> {
+        match self.known.get(&(id.to_owned(), attr.to_owned())) {
+            Some(v) => Ok(Some(Value::String(v.clone()))),
+            None => Err(Unresolved(format!("Fn::GetAtt {id}.{attr}"))),
+        }
     }
 
     /// `v` with every intrinsic function replaced by its value; `AWS::NoValue` removes the
@@ -134,9 +152,15 @@ impl<'a> Resolver<'a> {
             ("Ref", Value::String(name)) => self.reference(name),
             ("Fn::GetAtt", Value::Array(p)) => {
                 let parts: Vec<String> = p.iter().map(&text).collect::<Result<_, _>>()?;
-                Err(Unresolved(format!("Fn::GetAtt {}", parts.join("."))))
+                match parts.as_slice() {
+                    [id, attr] => self.attribute(id, attr),
+                    _ => Err(Unresolved(format!("Fn::GetAtt {}", parts.join(".")))),
+                }
             }
-            ("Fn::GetAtt", Value::String(s)) => Err(Unresolved(format!("Fn::GetAtt {s}"))),
+            ("Fn::GetAtt", Value::String(s)) => match s.split_once('.') {
+                Some((id, attr)) => self.attribute(id, attr),
+                None => Err(Unresolved(format!("Fn::GetAtt {s}"))),
+            },
             ("Fn::Join", Value::Array(p)) if let [sep, list] = p.as_slice() => {
                 let sep = text(sep)?;
                 let Value::Array(items) = self.known(list, depth)? else {
@@ -264,7 +288,10 @@ impl<'a> Resolver<'a> {
                     other => out.push_str(&other.to_string()),
                 }
             } else if let Some((id, attr)) = name.split_once('.') {
-                return Err(Unresolved(format!("Fn::GetAtt {id}.{attr}")));
+                match self.attribute(id, attr)? {
+                    Some(Value::String(x)) => out.push_str(&x),
+                    _ => return Err(Unresolved(format!("Fn::GetAtt {id}.{attr}"))),
+                }
             } else {
                 match self.reference(name)? {
                     Some(Value::String(x)) => out.push_str(&x),
