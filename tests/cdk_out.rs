@@ -480,3 +480,50 @@ fn assets_published_to_a_bucket_the_environment_was_not_bootstrapped_with_fail_u
     assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
     assert_eq!(code, 0);
 }
+
+#[test]
+fn roles_writing_and_reading_an_sse_kms_bucket_fail_when_its_key_leaves_them_out_and_pass_when_it_delegates() {
+    let (code, report) = service_app("site", "broken");
+    assert_eq!(code, 1, "{report:#}");
+    let found: Vec<(String, String, String)> = key_findings(&report)
+        .into_iter()
+        .map(|(principal, source, action, status)| {
+            let role = principal.rsplit('/').next().unwrap().split('-').nth(1).unwrap_or_default().to_owned();
+            let _ = source;
+            (role, action, status)
+        })
+        .collect();
+    // The BucketDeployment's handler writes (GenerateDataKey, and Decrypt for multipart uploads);
+    // the function reads (Decrypt): all through S3, under the bucket's key.
+    let mut want = vec![
+        (
+            "CustomCDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756CServiceRole89A01265".to_owned(),
+            "kms:Decrypt".to_owned(),
+            "fail".to_owned(),
+        ),
+        (
+            "CustomCDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756CServiceRole89A01265".to_owned(),
+            "kms:GenerateDataKey".to_owned(),
+            "fail".to_owned(),
+        ),
+        ("RenderServiceRole79C6253E".to_owned(), "kms:Decrypt".to_owned(), "fail".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(found, want, "{report:#}");
+    let via: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "key")
+        .map(|f| &f["access"]["viaService"])
+        .collect();
+    assert!(via.iter().all(|v| *v == "s3.us-east-1.amazonaws.com"), "{report:#}");
+    // The handler also reads the CDK assets bucket: it is judged as a bootstrap reader.
+    let reader = report["findings"].as_array().unwrap().iter().find(|f| {
+        f["check"] == "bootstrap" && f["principal"].as_str().is_some_and(|p| p.contains("CustomCDKBucketDeployment"))
+    });
+    assert!(reader.is_some(), "{report:#}");
+    let (code, report) = service_app("site", "fixed");
+    assert!(report["summary"].as_str().unwrap().starts_with("0 failed, 0 unknown"), "{report:#}");
+    assert_eq!(code, 0);
+}

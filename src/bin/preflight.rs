@@ -380,6 +380,16 @@ fn bootstrap_of(stacks: &[Loaded], account: Option<&str>, region: Option<&str>) 
     })
 }
 
+/// The roles the stacks create that read the assets bucket at run time, as the bootstrap check's
+/// readers.
+fn add_readers(b: &mut preflight::spec::Bootstrap, inferred: &[stack::Inferred]) {
+    for r in inferred.iter().flat_map(|i| i.bootstrap_readers.iter()) {
+        if !b.readers.contains(r) {
+            b.readers.push(r.clone());
+        }
+    }
+}
+
 fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, format: InferFormat) -> ExitCode {
     let stacks = match load_stacks(args) {
         Ok(s) if s.is_empty() => return fail("infer needs --template FILE or --cdk-out DIR".into()),
@@ -390,7 +400,8 @@ fn infer(args: &StackArgs, account: Option<String>, region: Option<String>, form
     let found: Vec<stack::Inferred> =
         stacks.iter().map(|s| infer_one(s, &target(s, account.as_deref(), region.as_deref(), role.as_ref()))).collect();
     let value = if args.cdk_out.is_some() {
-        let bootstrap = bootstrap_of(&stacks, account.as_deref(), region.as_deref()).and_then(|b| {
+        let bootstrap = bootstrap_of(&stacks, account.as_deref(), region.as_deref()).and_then(|mut b| {
+            add_readers(&mut b, &found);
             let spec = preflight::Spec { bootstrap: Some(b), ..preflight::Spec::default() };
             spec.to_value().get("Bootstrap").cloned()
         });
@@ -517,6 +528,9 @@ async fn check(
         }
         if spec.bootstrap.is_none() {
             spec.bootstrap = bootstrap_of(&stacks, Some(&identity.account), Some(&region));
+        }
+        if let Some(b) = spec.bootstrap.as_mut() {
+            add_readers(b, &inferred);
         }
         known_identity = Some(identity);
     }

@@ -31,6 +31,9 @@ enum Shape {
     Prefix(Box<[u8]>),
     /// Anything else: [`glob`] over the elements.
     General,
+    /// A value a template gives by an expression not resolved before the deploy
+    /// ([`super::condition::UNRESOLVED`]): whether it matches is not known.
+    Unresolved(Box<str>),
 }
 
 /// A compiled pattern.
@@ -54,6 +57,10 @@ pub struct Syntax {
 impl Pattern {
     /// Compiles `text`; an unterminated `${` is an error.
     pub fn compile(text: &str, syntax: Syntax) -> Result<Pattern, String> {
+        if let Some(expression) = text.strip_prefix(super::condition::UNRESOLVED) {
+            let shape = Shape::Unresolved(expression.into());
+            return Ok(Pattern { elems: vec![], shape, has_vars: false, fold_case: syntax.fold_case });
+        }
         let mut elems = Vec::with_capacity(text.len());
         let mut has_vars = false;
         let bytes = text.as_bytes();
@@ -114,6 +121,7 @@ impl Pattern {
             Shape::Prefix(p) => return Tri::from_bool(t.get(..p.len()).is_some_and(|head| eq(p, head))),
             Shape::General if !self.has_vars => return Tri::from_bool(glob(&self.elems, t, self.fold_case)),
             Shape::General => {}
+            Shape::Unresolved(expression) => return unresolved(expression),
         }
         match self.resolve(ctx) {
             Ok(resolved) => Tri::from_bool(glob(&resolved, t, self.fold_case)),
@@ -129,6 +137,9 @@ impl Pattern {
     /// format defines it (IAM User Guide, "IAM identifiers", ARN format). A value or pattern with
     /// fewer than six parts matches nothing.
     pub fn matches_arn(&self, text: &str, ctx: &Context) -> Tri {
+        if let Shape::Unresolved(expression) = &self.shape {
+            return unresolved(expression);
+        }
         let resolved = match self.resolve(ctx) {
             Ok(r) => r,
             Err(t) => return t,
@@ -182,6 +193,11 @@ impl Pattern {
 
 /// The parts of an ARN: `arn`, partition, service, region, account, resource.
 const ARN_PARTS: usize = 6;
+
+/// The match of a value known only once the stack is deployed.
+fn unresolved(expression: &str) -> Tri {
+    Tri::unknown(&format!("{expression} (a value the template gives, known only once the stack is deployed)"))
+}
 
 fn shape_of(elems: &[Elem], has_vars: bool) -> Shape {
     if has_vars {

@@ -109,6 +109,9 @@ pub struct Inferred {
     pub planned: Vec<planned::PlannedRole>,
     /// The keys the stack creates, judged as planned facts.
     pub planned_keys: Vec<planned::PlannedKey>,
+    /// Roles of the stack that read the CDK assets bucket at run time (a `BucketDeployment`'s
+    /// handler): the bootstrap check's readers.
+    pub bootstrap_readers: Vec<PrincipalArn>,
     /// What the template alone shows to fail.
     pub failures: Vec<Gap>,
 }
@@ -284,6 +287,7 @@ pub fn infer(template: &Template, env: &StackEnv, execution: Option<&Execution>)
     }
     zones(template, &resolver, &mut out);
     publishers(template, &resolver, &mut out);
+    bucket_users(template, &resolver, env, &mut out);
     out
 }
 
@@ -633,9 +637,31 @@ fn key_named(
             .ok_or_else(|| Unjudged::PlannedKeyUnnamed { resource: resource.to_owned(), key: id.to_owned() });
     }
     match resolver.value(v) {
-        Ok(Value::String(text)) => KeyRef::parse(&text)
-            .map(KeyNamed::Existing)
-            .map_err(|e| Unjudged::KeyUnresolved { resource: resource.to_owned(), expression: e.to_string() }),
+        Ok(Value::String(text)) => {
+            // An alias the stack creates (`AWS::KMS::Alias`) names its target key.
+            let alias = text.rsplit_once(":alias/").map_or(text.as_str(), |(_, name)| name);
+            let alias = if alias == text { text.clone() } else { format!("alias/{alias}") };
+            let created = template.resources.iter().find(|(_, r)| {
+                r.kind == "AWS::KMS::Alias"
+                    && r.properties
+                        .get("AliasName")
+                        .and_then(|n| resolver.value(n).ok())
+                        .and_then(|n| n.as_str().map(str::to_owned))
+                        == Some(alias.clone())
+            });
+            if let Some((_, r)) = created {
+                return match r.properties.get("TargetKeyId") {
+                    Some(target) => key_named(target, resource, template, resolver, planned_keys),
+                    None => Err(Unjudged::KeyUnresolved {
+                        resource: resource.to_owned(),
+                        expression: format!("{alias} has no TargetKeyId"),
+                    }),
+                };
+            }
+            KeyRef::parse(&text)
+                .map(KeyNamed::Existing)
+                .map_err(|e| Unjudged::KeyUnresolved { resource: resource.to_owned(), expression: e.to_string() })
+        }
         Ok(other) => Err(Unjudged::KeyUnresolved { resource: resource.to_owned(), expression: other.to_string() }),
         Err(u) => Err(Unjudged::KeyUnresolved { resource: resource.to_owned(), expression: u.to_string() }),
     }
@@ -885,6 +911,17 @@ struct KeyUse<'a> {
 
 /// Adds the key requirement of `u` (and its inference), or the gap when its key cannot be named.
 fn key_use(u: KeyUse<'_>, template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) {
+    key_use_with_context(u, BTreeMap::new(), template, resolver, out);
+}
+
+/// As [`key_use`], the calls carrying the encryption context `context`.
+fn key_use_with_context(
+    u: KeyUse<'_>,
+    context: BTreeMap<String, String>,
+    template: &Template,
+    resolver: &Resolver<'_>,
+    out: &mut Inferred,
+) {
     let source = Source { logical_id: u.resource.to_owned(), property: u.property };
     let key = match key_named(u.key, u.resource, template, resolver, &out.planned_keys) {
         Ok(KeyNamed::Planned(k) | KeyNamed::Existing(k)) => k,
@@ -900,7 +937,7 @@ fn key_use(u: KeyUse<'_>, template: &Template, resolver: &Resolver<'_>, out: &mu
         services: vec![],
         actions: u.actions.iter().map(|a| (*a).to_owned()).collect(),
         via_service: u.via,
-        encryption_context: BTreeMap::new(),
+        encryption_context: context,
         unknown_context: u.unknown.iter().map(|k| (*k).to_owned()).collect(),
         for_aws_resources: u.for_aws_resources,
         shared_with_accounts: vec![],
@@ -1140,6 +1177,186 @@ fn auto_scaling_keys(
         };
         key_use(u, template, resolver, out);
     }
+}
+
+/// Whether `v` (a policy's Resource, raw) names the resource `id` (`Fn::GetAtt ID.Arn`, `Ref ID`,
+/// or either inside a `Fn::Join` or `Fn::Sub`).
+fn mentions(v: &Value, id: &str) -> bool {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(p)) = m.get("Fn::GetAtt")
+                && p.first().and_then(Value::as_str) == Some(id)
+            {
+                return true;
+            }
+            if m.get("Ref").and_then(Value::as_str) == Some(id) {
+                return true;
+            }
+            if let Some(Value::String(sub)) = m.get("Fn::Sub")
+                && (sub.contains(&format!("${{{id}}}")) || sub.contains(&format!("${{{id}.")))
+            {
+                return true;
+            }
+            m.values().any(|x| mentions(x, id))
+        }
+        Value::Array(items) => items.iter().any(|x| mentions(x, id)),
+        _ => false,
+    }
+}
+
+/// Whether any of `actions` (as a policy writes them, with wildcards) covers `action`.
+fn covers(actions: &Value, action: &str) -> bool {
+    let list: Vec<&str> = match actions {
+        Value::String(a) => vec![a.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    list.iter().any(|pattern| {
+        let pattern = pattern.to_ascii_lowercase();
+        let action = action.to_ascii_lowercase();
+        match pattern.strip_suffix('*') {
+            Some(prefix) => action.starts_with(prefix),
+            None => pattern == action,
+        }
+    })
+}
+
+/// S3 buckets with SSE-KMS (`BucketEncryption...ServerSideEncryptionByDefault.KMSMasterKeyID`)
+/// and the roles of the stack whose policies let them write or read its objects: through S3, a
+/// writer needs kms:GenerateDataKey (and kms:Decrypt for multipart uploads, which `aws s3 sync` in
+/// CDK's BucketDeployment makes), a reader kms:Decrypt, with the object's ARN as `aws:s3:arn`, or
+/// the bucket's with S3 Bucket Keys (S3 User Guide, UsingKMSEncryption, bucket-key;
+/// INFERENCE-FACTS.md 9). A bucket whose name CloudFormation generates leaves that ARN unknown.
+/// A CDK `BucketDeployment`'s handler also reads the CDK assets bucket: it is one of the bootstrap
+/// check's readers (aws/aws-cdk#25100: its role gets no kms:Decrypt on a customer managed
+/// bootstrap key).
+fn bucket_users(template: &Template, resolver: &Resolver<'_>, env: &StackEnv, out: &mut Inferred) {
+    for (_, r) in &template.resources {
+        if r.kind == "Custom::CDKBucketDeployment"
+            && let Ok((role, _)) = function_role(r.properties.get("ServiceToken"), template, resolver, &out.planned)
+            && !out.bootstrap_readers.contains(&role)
+        {
+            out.bootstrap_readers.push(role);
+        }
+    }
+    let Some(region) = env.region.as_deref() else { return };
+    for (bucket, r) in &template.resources {
+        if r.kind != "AWS::S3::Bucket" {
+            continue;
+        }
+        let Some(Value::Array(rules)) =
+            r.properties.get("BucketEncryption").and_then(|e| e.get("ServerSideEncryptionConfiguration"))
+        else {
+            continue;
+        };
+        for rule in rules {
+            let by_default = rule.get("ServerSideEncryptionByDefault");
+            let algorithm = by_default.and_then(|d| d.get("SSEAlgorithm")).and_then(|a| resolver.value(a).ok());
+            if !matches!(algorithm.as_ref().and_then(Value::as_str), Some("aws:kms" | "aws:kms:dsse")) {
+                continue;
+            }
+            // Without a key, S3 uses aws/s3, which every principal of the account may use through S3.
+            let Some(key) = by_default.and_then(|d| d.get("KMSMasterKeyID")) else { continue };
+            let bucket_key = matches!(
+                rule.get("BucketKeyEnabled").map(|v| resolver.value(v)),
+                Some(Ok(Value::Bool(true)))
+            ) || matches!(rule.get("BucketKeyEnabled").map(|v| resolver.value(v)), Some(Ok(Value::String(ref s))) if s == "true");
+            let name = r.properties.get("BucketName").map(|n| resolver.value(n));
+            let (context, unknown): (BTreeMap<String, String>, Vec<&'static str>) = match (&name, bucket_key) {
+                (Some(Ok(Value::String(name))), true) => {
+                    let partition = env.partition.as_deref().unwrap_or("aws");
+                    (BTreeMap::from([("aws:s3:arn".to_owned(), format!("arn:{partition}:s3:::{name}"))]), vec![])
+                }
+                _ => (BTreeMap::new(), vec!["kms:EncryptionContext:aws:s3:arn"]),
+            };
+            for (policy_id, statement_path, statement, roles) in statements(template) {
+                if statement.get("Effect").and_then(Value::as_str) != Some("Allow")
+                    || !statement.get("Resource").is_some_and(|res| mentions(res, bucket))
+                {
+                    continue;
+                }
+                let actions = statement.get("Action").cloned().unwrap_or(Value::Null);
+                let writes = covers(&actions, "s3:PutObject");
+                let reads = covers(&actions, "s3:GetObject");
+                let what: &'static [&'static str] = match (writes, reads) {
+                    (true, _) => &["kms:GenerateDataKey", "kms:Decrypt"],
+                    (false, true) => &["kms:Decrypt"],
+                    _ => continue,
+                };
+                for role_id in roles {
+                    let Some(role) = out.planned.iter().find(|p| p.logical_id == role_id).map(|p| p.arn.clone()) else {
+                        continue;
+                    };
+                    let why = format!(
+                        "{role_id} may {} objects of bucket {bucket}, which S3 encrypts with this key for it",
+                        if writes { "write" } else { "read" }
+                    );
+                    let u = KeyUse {
+                        resource: &policy_id,
+                        property: statement_path.clone(),
+                        key,
+                        principal: role,
+                        actions: what,
+                        via: Some(format!("s3.{region}.amazonaws.com")),
+                        unknown: unknown.clone(),
+                        for_aws_resources: false,
+                        why,
+                    };
+                    key_use_with_context(u, context.clone(), template, resolver, out);
+                }
+            }
+        }
+    }
+}
+
+/// Every statement of the identity policies the template gives its roles: (the resource that
+/// holds it, its property path, the statement, the roles it applies to).
+fn statements(template: &Template) -> Vec<(String, String, &Value, Vec<String>)> {
+    let mut out = Vec::new();
+    fn list(doc: Option<&Value>) -> Vec<(usize, &Value)> {
+        match doc.and_then(|d| d.get("Statement")) {
+            Some(Value::Array(items)) => items.iter().enumerate().collect(),
+            Some(one) => vec![(0, one)],
+            None => vec![],
+        }
+    }
+    let refs = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::Array(items)) => {
+                items.iter().filter_map(|x| x.get("Ref")?.as_str().map(str::to_owned)).collect()
+            }
+            Some(x) => x.get("Ref").and_then(Value::as_str).map(|s| vec![s.to_owned()]).unwrap_or_default(),
+            None => vec![],
+        }
+    };
+    for (id, r) in &template.resources {
+        let p = &r.properties;
+        match r.kind.as_str() {
+            "AWS::IAM::Role" => {
+                if let Some(Value::Array(policies)) = p.get("Policies") {
+                    for (n, pol) in policies.iter().enumerate() {
+                        for (i, st) in list(pol.get("PolicyDocument")) {
+                            out.push((
+                                id.clone(),
+                                format!("Properties.Policies[{n}].PolicyDocument.Statement[{i}]"),
+                                st,
+                                vec![id.clone()],
+                            ));
+                        }
+                    }
+                }
+            }
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::RolePolicy" => {
+                let roles =
+                    if r.kind == "AWS::IAM::RolePolicy" { refs(p.get("RoleName")) } else { refs(p.get("Roles")) };
+                for (i, st) in list(p.get("PolicyDocument")) {
+                    out.push((id.clone(), format!("Properties.PolicyDocument.Statement[{i}]"), st, roles.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A CDK `AwsCustomResource` (aws-cdk-lib `custom-resources`): its `Create`/`Update` properties are
@@ -1800,6 +2017,21 @@ mod tests {
         );
         assert!(inferred.gaps.is_empty(), "the key policy resolves: {:#?}", inferred.gaps);
         assert_eq!(inferred.spec.key_policies.len(), 1);
+    }
+
+    #[test]
+    fn an_alias_the_stack_creates_names_its_target_key() {
+        let t = Template::from_value(&json!({"Resources": {
+            "K": {"Type": "AWS::KMS::Key", "Properties": {}},
+            "A": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/data", "TargetKeyId": {"Ref": "K"}}},
+            "Vol": {"Type": "AWS::EC2::Volume", "Properties": {"KmsKeyId": "alias/data", "AvailabilityZone": "us-east-1a"}},
+            "Other": {"Type": "AWS::EC2::Volume", "Properties": {"KmsKeyId": "arn:aws:kms:us-east-1:111111111111:alias/data", "AvailabilityZone": "us-east-1a"}}}}))
+        .unwrap();
+        let env = StackEnv { stack_name: Some("App".into()), ..env() };
+        let out = infer(&t, &env, Some(&execution()));
+        assert_eq!(out.spec.keys.len(), 1, "{:#?}", out.spec.keys);
+        assert_eq!(out.spec.keys[0].key, KeyRef::Planned("App/K".into()));
+        assert!(crate::plan::Plan::for_spec(&out.spec).keys.is_empty(), "never looked up in KMS");
     }
 
     #[test]

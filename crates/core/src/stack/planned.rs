@@ -225,7 +225,7 @@ pub fn keys(template: &Template, resolver: &Resolver<'_>, env: &super::resolve::
     out
 }
 
-/// A key policy as the stack will apply it. A condition value given by an expression that cannot
+/// A policy document (a key policy, or a role's policy) as the stack will apply it. A condition value or resource given by an expression that cannot
 /// be resolved before the deploy (CDK writes `aws:SourceArn: Fn::GetAtt Bucket.Arn` for the bucket
 /// it creates beside the key) becomes a marked value ([`crate::policy::condition::UNRESOLVED`])
 /// that makes that condition `unknown`, so the rest of the policy is still judged; anything else
@@ -266,7 +266,7 @@ fn statement(v: &Value, resolver: &Resolver<'_>) -> Result<Value, Unresolved> {
                     for (key, value) in keys {
                         let lenient = |one: &Value| {
                             resolver.value(one).unwrap_or_else(|u| {
-                                Value::String(format!("{}{u}", crate::policy::condition::UNRESOLVED))
+                                Value::String(format!("{}{}", crate::policy::condition::UNRESOLVED, u.0))
                             })
                         };
                         let value = match value {
@@ -279,11 +279,25 @@ fn statement(v: &Value, resolver: &Resolver<'_>) -> Result<Value, Unresolved> {
                 }
                 Value::Object(ops)
             }
+            // A resource the stack creates whose ARN is not known (a bucket with a generated name)
+            // makes only the statements that name it undecided.
+            ("Resource" | "NotResource", _) => lenient(x, resolver),
             _ => resolver.value(x)?,
         };
         out.insert(k.clone(), resolved);
     }
     Ok(Value::Object(out))
+}
+
+/// `v` resolved, each item on its own: one that cannot be resolved becomes a marked value.
+fn lenient(v: &Value, resolver: &Resolver<'_>) -> Value {
+    let one = |x: &Value| {
+        resolver.value(x).unwrap_or_else(|u| Value::String(format!("{}{}", crate::policy::condition::UNRESOLVED, u.0)))
+    };
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(one).collect()),
+        x => one(x),
+    }
 }
 
 /// Whether `v` (a `Ref` or a list of them) names the resource `id`.
@@ -298,7 +312,7 @@ fn refers_to(v: Option<&Value>, id: &str) -> bool {
 
 fn document(v: Option<&Value>, resolver: &Resolver<'_>) -> Result<String, Unresolved> {
     let v = v.ok_or_else(|| Unresolved("a policy without PolicyDocument".into()))?;
-    resolver.value(v).map(|d| d.to_string())
+    key_policy(v, resolver).map(|d| d.to_string())
 }
 
 fn arn_text(v: &Value, resolver: &Resolver<'_>) -> Result<String, Unresolved> {
@@ -391,7 +405,11 @@ mod tests {
         assert_eq!(role.arn.to_string(), "arn:aws:iam::111111111111:role/FnRole");
         assert_eq!(role.managed, [Ok("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole".to_owned())]);
         assert_eq!(role.inline[0].0, "own");
-        assert_eq!(role.inline[1], ("Extra".to_owned(), Err(Unresolved("Fn::GetAtt Key.Arn".into()))));
+        // A resource not resolved before the deploy stays in the document, marked: only the
+        // statement naming it is undecided.
+        assert_eq!(role.inline[1].0, "Extra");
+        let doc = role.inline[1].1.as_ref().unwrap();
+        assert!(doc.contains("unresolved:Fn::GetAtt Key.Arn"), "{doc}");
         assert!(roles(&t, &r, None, Some("aws"), None).is_empty(), "no account: no ARN to name the role by");
         // With the stack's name, as CloudFormation's generated names begin: two stacks' roles of
         // one logical id are two roles.
