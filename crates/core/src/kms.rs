@@ -288,6 +288,12 @@ pub fn derive_context(ctx: &mut Context, principal: &PrincipalArn, key_arn: &str
     }
     let via = !matches!(ctx.get("kms:viaservice"), crate::policy::Known::Absent);
     default(ctx, "aws:ViaAWSService", Some(via.to_string()));
+    encryption_context(ctx, ec);
+}
+
+/// The encryption context `ec` of a request, where `ctx` does not already say: its keys
+/// (`kms:EncryptionContextKeys`) and each pair; any other context key is absent.
+fn encryption_context(ctx: &mut Context, ec: &BTreeMap<String, String>) {
     if !ctx.is_decided("kms:EncryptionContextKeys") {
         if ec.is_empty() {
             ctx.set_absent("kms:EncryptionContextKeys");
@@ -705,20 +711,7 @@ pub fn derive_service_context(ctx: &mut Context, service: &str, key_arn: &str, e
     if let Some(region) = key_region(key_arn) {
         default("aws:RequestedRegion", Some(region.to_owned()));
     }
-    if !ctx.is_decided("kms:EncryptionContextKeys") {
-        if ec.is_empty() {
-            ctx.set_absent("kms:EncryptionContextKeys");
-        } else {
-            ctx.set_many("kms:EncryptionContextKeys", ec.keys().cloned().collect());
-        }
-    }
-    for (k, v) in ec {
-        let key = format!("kms:EncryptionContext:{k}");
-        if !ctx.is_decided(&key) {
-            ctx.set(&key, v.clone());
-        }
-    }
-    ctx.complete("kms:encryptioncontext:");
+    encryption_context(ctx, ec);
 }
 
 /// Would `admin` still be allowed `kms:PutKeyPolicy` on the key under `policy` (the lockout check
