@@ -667,7 +667,7 @@ fn key_named(
     }
 }
 
-/// `AWS::Logs::LogGroup.KmsKeyId` (INFERENCE-FACTS.md 5): CloudWatch Logs uses the key as the
+/// `AWS::Logs::LogGroup.KmsKeyId` (docs/stack-model.md): CloudWatch Logs uses the key as the
 /// regional service principal `logs.REGION.amazonaws.com`, which only the key policy can allow;
 /// without it CreateLogGroup fails ("The specified KMS key does not exist or is not allowed to be
 /// used with Arn ...", aws/aws-cdk#28304). The calls are kms:GenerateDataKey and kms:Decrypt with
@@ -755,7 +755,7 @@ fn named_resource(v: &Value) -> Option<&str> {
 }
 
 /// Topics and queues encrypted with a key (`KmsMasterKeyId`) and the AWS services the stack wires
-/// to publish to them (INFERENCE-FACTS.md 6): CloudWatch alarms (`AlarmActions`, `OKActions`,
+/// to publish to them (docs/stack-model.md): CloudWatch alarms (`AlarmActions`, `OKActions`,
 /// `InsufficientDataActions`) as `cloudwatch.amazonaws.com`, EventBridge rules (`Targets[].Arn`) as
 /// `events.amazonaws.com`, S3 notifications (`NotificationConfiguration` of a bucket, or of CDK's
 /// `Custom::S3BucketNotifications`) as `s3.amazonaws.com`, and SNS subscriptions of a queue
@@ -956,7 +956,7 @@ fn key_use_with_context(
 }
 
 /// Keys AWS services use for a resource the stack creates, as the identity that creates it (the
-/// stack's execution identity) or as a service-linked role (INFERENCE-FACTS.md 4, 7, 8):
+/// stack's execution identity) or as a service-linked role (docs/stack-model.md):
 /// - `AWS::Lambda::Function.KmsKeyArn`: at create time Lambda creates a grant on the key with the
 ///   creator's permissions, which needs kms:CreateGrant and kms:Encrypt (Lambda Developer Guide,
 ///   configuration-envvars). The service it calls through (`lambda.REGION`) and the encryption
@@ -1226,7 +1226,7 @@ fn covers(actions: &Value, action: &str) -> bool {
 /// writer needs kms:GenerateDataKey (and kms:Decrypt for multipart uploads, which `aws s3 sync` in
 /// CDK's BucketDeployment makes), a reader kms:Decrypt, with the object's ARN as `aws:s3:arn`, or
 /// the bucket's with S3 Bucket Keys (S3 User Guide, UsingKMSEncryption, bucket-key;
-/// INFERENCE-FACTS.md 9). A bucket whose name CloudFormation generates leaves that ARN unknown.
+/// docs/stack-model.md). A bucket whose name CloudFormation generates leaves that ARN unknown.
 /// A CDK `BucketDeployment`'s handler also reads the CDK assets bucket: it is one of the bootstrap
 /// check's readers (aws/aws-cdk#25100: its role gets no kms:Decrypt on a customer managed
 /// bootstrap key).
