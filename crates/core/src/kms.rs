@@ -139,6 +139,20 @@ pub struct Outcome {
     pub fixes: Vec<String>,
 }
 
+impl Outcome {
+    /// The start of every decision: nothing allows it yet, and nothing is explained.
+    fn implicit_deny() -> Outcome {
+        Outcome {
+            decision: Decision::ImplicitDeny,
+            error: None,
+            explanation: vec![],
+            missing: vec![],
+            unknown_reasons: vec![],
+            fixes: vec![],
+        }
+    }
+}
+
 /// How KMS treats an operation on a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Class {
@@ -419,14 +433,7 @@ pub fn authorize(inputs: &Inputs<'_>) -> Outcome {
     let same_account = inputs.request.principal.account().as_str() == key_account;
     let is_root = matches!(inputs.request.principal.kind(), PrincipalKind::Root);
     let has_boundary = inputs.boundary.is_some();
-    let mut out = Outcome {
-        decision: Decision::ImplicitDeny,
-        error: None,
-        explanation: vec![],
-        missing: vec![],
-        unknown_reasons: vec![],
-        fixes: vec![],
-    };
+    let mut out = Outcome::implicit_deny();
 
     // Key policy, by how it names the principal.
     let [kp_session, kp_entity, kp_anyone, kp_account] = key_policy_layers(inputs.key_policy, &req, has_boundary);
@@ -651,14 +658,7 @@ pub fn authorize_service(inputs: &ServiceInputs<'_>) -> Outcome {
             }
         }
     }
-    let mut out = Outcome {
-        decision: Decision::ImplicitDeny,
-        error: None,
-        explanation: vec![],
-        missing: vec![],
-        unknown_reasons: vec![],
-        fixes: vec![],
-    };
+    let mut out = Outcome::implicit_deny();
     out.decision = match (&deny, &allow) {
         (Tri::Yes, _) => Decision::ExplicitDeny,
         (_, Tri::No) => Decision::ImplicitDeny,
