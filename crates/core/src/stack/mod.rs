@@ -708,38 +708,57 @@ fn log_group_key(
         }
         _ => None,
     };
-    let mut requirement = KeyRequirement {
+    let (mut context, mut unknown) = (BTreeMap::new(), std::collections::BTreeSet::new());
+    let said = match &arn {
+        Some(arn) => {
+            context.insert("aws:logs:arn".to_owned(), arn.clone());
+            format!("with its ARN {arn} as encryption context")
+        }
+        None => {
+            unknown.insert("kms:EncryptionContext:aws:logs:arn".to_owned());
+            "with its ARN as encryption context (not known before the deploy: the name is generated or unresolved)"
+                .to_owned()
+        }
+    };
+    let why = format!(
+        "CloudWatch Logs encrypts log group {id} as the service principal {service}, {said}; only the key policy can allow it"
+    );
+    service_key_use(out, key, service, context, unknown, source, why);
+}
+
+/// A service principal's use of a key (kms:GenerateDataKey and kms:Decrypt, with the encryption
+/// context given, and the context keys not known before the deploy): its key requirement, asked
+/// once however many resources need it, and the inference naming this `source`.
+fn service_key_use(
+    out: &mut Inferred,
+    key: KeyRef,
+    service: String,
+    encryption_context: BTreeMap<String, String>,
+    unknown_context: std::collections::BTreeSet<String>,
+    source: Source,
+    why: String,
+) {
+    let requirement = KeyRequirement {
         key: key.clone(),
         principals: vec![],
         services: vec![service.clone()],
         actions: vec!["kms:GenerateDataKey".into(), "kms:Decrypt".into()],
         via_service: None,
-        encryption_context: BTreeMap::new(),
-        unknown_context: std::collections::BTreeSet::new(),
+        encryption_context,
+        unknown_context,
         for_aws_resources: false,
         shared_with_accounts: vec![],
     };
-    let context = match &arn {
-        Some(arn) => {
-            requirement.encryption_context.insert("aws:logs:arn".into(), arn.clone());
-            format!("with its ARN {arn} as encryption context")
-        }
-        None => {
-            requirement.unknown_context.insert("kms:EncryptionContext:aws:logs:arn".into());
-            "with its ARN as encryption context (not known before the deploy: the name is generated or unresolved)"
-                .to_owned()
-        }
-    };
-    out.spec.keys.push(requirement);
+    if !out.spec.keys.contains(&requirement) {
+        out.spec.keys.push(requirement);
+    }
     out.inferences.push(Inference {
         check: CheckKind::Key,
         subject: key.to_string(),
         source,
-        reader: Some(service.clone()),
+        reader: Some(service),
         via: None,
-        why: format!(
-            "CloudWatch Logs encrypts log group {id} as the service principal {service}, {context}; only the key policy can allow it"
-        ),
+        why,
     });
 }
 
@@ -858,36 +877,12 @@ fn publishers(template: &Template, resolver: &Resolver<'_>, out: &mut Inferred) 
                 continue;
             }
         };
-        let service = service.to_owned();
-        let known = out
-            .spec
-            .keys
-            .iter()
-            .any(|k| k.key == key && k.services.contains(&service) && k.unknown_context.contains(context_key));
-        if !known {
-            out.spec.keys.push(KeyRequirement {
-                key: key.clone(),
-                principals: vec![],
-                services: vec![service.clone()],
-                actions: vec!["kms:GenerateDataKey".into(), "kms:Decrypt".into()],
-                via_service: None,
-                encryption_context: BTreeMap::new(),
-                unknown_context: std::iter::once(context_key.to_owned()).collect(),
-                for_aws_resources: false,
-                shared_with_accounts: vec![],
-            });
-        }
         let what = if r.kind == "AWS::SNS::Topic" { "topic" } else { "queue" };
-        out.inferences.push(Inference {
-            check: CheckKind::Key,
-            subject: key.to_string(),
-            source,
-            reader: Some(service.clone()),
-            via: None,
-            why: format!(
-                "{publisher} publishes to the {what} {target}, encrypted with this key, as the service principal {service}; only the key policy can allow it"
-            ),
-        });
+        let why = format!(
+            "{publisher} publishes to the {what} {target}, encrypted with this key, as the service principal {service}; only the key policy can allow it"
+        );
+        let unknown = std::iter::once(context_key.to_owned()).collect();
+        service_key_use(out, key, service.to_owned(), BTreeMap::new(), unknown, source, why);
     }
 }
 
